@@ -1,0 +1,87 @@
+"""Operator command line: ``konstruct-memory --help``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from konstruct_memory import database_urls, migrate
+from konstruct_memory.config import Settings
+from konstruct_memory.embedded import EmbeddedServer
+from konstruct_memory.errors import KonstructMemoryError
+
+app = typer.Typer(
+    help="Konstruct Memory: long-term conversational memory for AI agents.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+server_app = typer.Typer(
+    help="Manage the embedded PostgreSQL server (used when no database URL is configured).",
+    no_args_is_help=True,
+)
+app.add_typer(server_app, name="server")
+
+
+@app.command("migrate")
+def migrate_command() -> None:
+    """Upgrade the database schema to the latest revision (idempotent).
+
+    With no KONSTRUCT_MEMORY_DATABASE_URL this initialises and starts the embedded server first.
+    Runs as the owner role (KONSTRUCT_MEMORY_ADMIN_DATABASE_URL for an external database).
+    """
+    urls = database_urls.resolve(Settings())
+    migrate.upgrade(urls.require_admin())
+    typer.echo(f"schema at revision {migrate.current_revision(urls.require_admin())}")
+
+
+@app.command("db-url")
+def db_url_command(
+    admin: bool = typer.Option(False, "--admin", help="Print the owner URL instead."),
+) -> None:
+    """Print the runtime connection URL of the database in use, e.g. psql "$(konstruct-memory db-url)"."""
+    urls = database_urls.resolve(Settings())
+    typer.echo(urls.require_admin() if admin else urls.runtime)
+
+
+def _embedded() -> EmbeddedServer:
+    settings = Settings()
+    if not settings.uses_embedded_server:
+        raise KonstructMemoryError(
+            "KONSTRUCT_MEMORY_DATABASE_URL is set: the embedded server is not in use"
+        )
+    return EmbeddedServer(settings.data_dir)
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Initialise (if new) and start the embedded server; it keeps running after this exits."""
+    server = _embedded()
+    server.ensure_running()
+    typer.echo(f"embedded PostgreSQL running, data in {server.data_dir}")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the embedded server. Data stays in the data directory."""
+    server = _embedded()
+    server.stop()
+    typer.echo("embedded PostgreSQL stopped")
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Say whether the embedded server is running (exit 0) or not (exit 3)."""
+    server = _embedded()
+    running = server.is_running()
+    typer.echo(f"embedded PostgreSQL {'running' if running else 'stopped'}, data in {server.data_dir}")
+    raise typer.Exit(0 if running else 3)
+
+
+def main() -> None:
+    """Entry point of the ``konstruct-memory`` console script."""
+    try:
+        app()
+    except KonstructMemoryError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)

@@ -1,0 +1,50 @@
+"""Settings, read from the environment with the ``KONSTRUCT_MEMORY_`` prefix."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    """Where the embedded server keeps its data when no directory is configured.
+
+    Root gets a system location: PostgreSQL refuses to run as root, so the server runs as
+    a dedicated system user that must be able to reach the directory, and ``/root`` is
+    normally closed to other users.
+    """
+    if os.name == "posix" and os.geteuid() == 0:
+        return Path("/var/lib/konstruct-memory")
+    return Path(platformdirs.user_data_dir("konstruct-memory", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Every field can be set as ``KONSTRUCT_MEMORY_<FIELD>``."""
+
+    model_config = SettingsConfigDict(env_prefix="KONSTRUCT_MEMORY_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="Runtime connection (least-privilege role). Unset: use the embedded server.",
+    )
+    admin_database_url: str | None = Field(
+        default=None,
+        description="Owner connection for migrations and tenant administration.",
+    )
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Directory of the embedded PostgreSQL server and its credentials.",
+    )
+    pool_min_size: int = Field(default=1, ge=0)
+    pool_max_size: int = Field(default=10, ge=1)
+    pool_timeout: float = Field(
+        default=5.0, gt=0, description="Seconds to wait for a pooled connection."
+    )
+
+    @property
+    def uses_embedded_server(self) -> bool:
+        return self.database_url is None

@@ -1,0 +1,102 @@
+"""Connection pool, the one tenant switch, and the start-up check that RLS cannot be bypassed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from konstruct_memory.errors import UnsafeRuntimeRole
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+# Transaction-local (third argument true) and a bound parameter: the setting vanishes at
+# COMMIT/ROLLBACK, so a pooled connection can never carry a tenant into its next use.
+_SET_TENANT = "SELECT set_config('app.current_tenant', %(tenant_id)s, true)"
+
+_ROLE_FACTS = """
+SELECT current_user AS role,
+       r.rolsuper AS superuser,
+       r.rolbypassrls AS bypassrls,
+       EXISTS (
+           SELECT 1 FROM pg_roles g
+           WHERE (g.rolsuper OR g.rolbypassrls) AND g.oid <> r.oid
+             AND pg_has_role(current_user, g.oid, 'MEMBER')
+       ) AS member_of_privileged,
+       (SELECT array_agg(c.relname::text ORDER BY c.relname)
+          FROM pg_class c
+          JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
+         WHERE c.relkind IN ('r', 'p') AND NOT a.attisdropped
+           AND pg_has_role(current_user, c.relowner, 'MEMBER')) AS owned_tenant_tables
+FROM pg_roles r WHERE r.rolname = current_user
+"""
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    register_vector(conn)
+
+
+def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0) -> ConnectionPool[Connection]:
+    """A pool of autocommit connections: a transaction exists only where code opens one."""
+    pool: ConnectionPool[Connection] = ConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=timeout,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+        configure=_configure,
+        open=False,
+        name="konstruct-memory",
+    )
+    pool.open(wait=True, timeout=timeout)
+    return pool
+
+
+@contextmanager
+def tenant_transaction(pool: ConnectionPool[Connection], tenant_id: UUID) -> Iterator[Connection]:
+    """Open a transaction in which row-level security sees ``tenant_id`` and nothing else.
+
+    This is the only place the tenant is set. The transaction commits when the block ends and
+    rolls back if it raises; in both cases the setting is gone before the connection returns to
+    the pool.
+    """
+    if not isinstance(tenant_id, UUID):
+        raise TypeError(f"tenant_id must be a UUID, not {type(tenant_id).__name__}")
+    with pool.connection() as conn, conn.transaction():
+        conn.execute(_SET_TENANT, {"tenant_id": str(tenant_id)})
+        yield conn
+
+
+def assert_least_privilege(conn: psycopg.Connection[Any]) -> None:
+    """Refuse a runtime connection that could bypass row-level security.
+
+    Superusers and BYPASSRLS roles ignore policies; a table owner (or a member of the owner
+    role) can switch FORCE off. Any of these would let one tenant's request see another's rows.
+    """
+    with conn.cursor(row_factory=dict_row) as cur:
+        facts = cur.execute(_ROLE_FACTS).fetchone()
+    assert facts is not None
+    role = facts["role"]
+    problems = []
+    if facts["superuser"]:
+        problems.append("it is a superuser")
+    if facts["bypassrls"]:
+        problems.append("it has BYPASSRLS")
+    if facts["member_of_privileged"]:
+        problems.append("it is a member of a superuser or BYPASSRLS role")
+    if facts["owned_tenant_tables"]:
+        problems.append("it owns (or is a member of the owner of) " + ", ".join(facts["owned_tenant_tables"]))
+    if problems:
+        raise UnsafeRuntimeRole(
+            f"refusing to start: the runtime role {role!r} could bypass row-level security "
+            f"because {' and '.join(problems)}. Point KONSTRUCT_MEMORY_DATABASE_URL at a LOGIN "
+            "role that is only a member of konstruct_app, e.g. "
+            "CREATE ROLE konstruct_runtime LOGIN PASSWORD '...'; "
+            "GRANT konstruct_app TO konstruct_runtime; (see README, 'External PostgreSQL')."
+        )
