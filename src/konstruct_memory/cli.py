@@ -39,7 +39,10 @@ def migrate_command() -> None:
 def db_url_command(
     admin: bool = typer.Option(False, "--admin", help="Print the owner URL instead."),
 ) -> None:
-    """Print the runtime connection URL of the database in use, e.g. psql "$(konstruct-memory db-url)"."""
+    """Print the runtime connection URL of the database in use.
+
+    For example: psql "$(konstruct-memory db-url)". Starts the embedded server if needed.
+    """
     urls = database_urls.resolve(Settings())
     typer.echo(urls.require_admin() if admin else urls.runtime)
 
@@ -74,7 +77,9 @@ def server_status() -> None:
     """Say whether the embedded server is running (exit 0) or not (exit 3)."""
     server = _embedded()
     running = server.is_running()
-    typer.echo(f"embedded PostgreSQL {'running' if running else 'stopped'}, data in {server.data_dir}")
+    typer.echo(
+        f"embedded PostgreSQL {'running' if running else 'stopped'}, data in {server.data_dir}"
+    )
     raise typer.Exit(0 if running else 3)
 
 

@@ -42,7 +42,9 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
     register_vector(conn)
 
 
-def create_pool(url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0) -> ConnectionPool[Connection]:
+def create_pool(
+    url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
+) -> ConnectionPool[Connection]:
     """A pool of autocommit connections: a transaction exists only where code opens one."""
     pool: ConnectionPool[Connection] = ConnectionPool(
         url,
@@ -91,7 +93,9 @@ def assert_least_privilege(conn: psycopg.Connection[Any]) -> None:
     if facts["member_of_privileged"]:
         problems.append("it is a member of a superuser or BYPASSRLS role")
     if facts["owned_tenant_tables"]:
-        problems.append("it owns (or is a member of the owner of) " + ", ".join(facts["owned_tenant_tables"]))
+        problems.append(
+            "it owns (or is a member of the owner of) " + ", ".join(facts["owned_tenant_tables"])
+        )
     if problems:
         raise UnsafeRuntimeRole(
             f"refusing to start: the runtime role {role!r} could bypass row-level security "

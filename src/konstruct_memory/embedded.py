@@ -116,8 +116,9 @@ class EmbeddedServer:
                 self._start(state)
             provision(
                 self._url(state, SUPERUSER, state.superuser_password, database="postgres"),
-                Credentials(DATABASE, OWNER_ROLE, state.owner_password,
-                            RUNTIME_ROLE, state.runtime_password),
+                Credentials(
+                    DATABASE, OWNER_ROLE, state.owner_password, RUNTIME_ROLE, state.runtime_password
+                ),
             )
             state.provisioned = True
             self._write_state(state)
@@ -127,8 +128,16 @@ class EmbeddedServer:
         if not _port_is_free(state.port):
             state.port = _free_port()
             self._write_state(state)
-        self._pg_ctl("start", "-w", "-t", str(_START_TIMEOUT_S), "-l",
-                     str(self.pgdata / "log"), "-o", f"-p {state.port}")
+        self._pg_ctl(
+            "start",
+            "-w",
+            "-t",
+            str(_START_TIMEOUT_S),
+            "-l",
+            str(self.pgdata / "log"),
+            "-o",
+            f"-p {state.port}",
+        )
 
     def _initdb(self, superuser_password: str) -> None:
         if self.pgdata.exists() and any(self.pgdata.iterdir()):
@@ -143,9 +152,17 @@ class EmbeddedServer:
         try:
             pwfile.chmod(0o600)
             self._hand_to_server_user(pwfile)
-            self._run(_bin("initdb"), "-D", str(self.pgdata), "-U", SUPERUSER,
-                      "--auth=scram-sha-256", f"--pwfile={pwfile}", "--encoding=UTF8",
-                      "--locale=C.UTF-8")
+            self._run(
+                _bin("initdb"),
+                "-D",
+                str(self.pgdata),
+                "-U",
+                SUPERUSER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+            )
         finally:
             pwfile.unlink(missing_ok=True)
         with (self.pgdata / "postgresql.conf").open("a") as conf:
@@ -156,11 +173,7 @@ class EmbeddedServer:
             )
 
     def _is_running(self) -> bool:
-        result = subprocess.run(  # noqa: S603 - fixed binary, arguments we build
-            [str(_bin("pg_ctl")), "status", "-D", str(self.pgdata)],
-            capture_output=True, check=False, **self._as_server_user(),
-        )
-        return result.returncode == 0
+        return self._subprocess(_bin("pg_ctl"), "status", "-D", str(self.pgdata)).returncode == 0
 
     def _running_port(self) -> int | None:
         try:
@@ -174,10 +187,7 @@ class EmbeddedServer:
 
     def _run(self, program: Path, *args: str) -> None:
         try:
-            subprocess.run(  # noqa: S603 - fixed binary, arguments we build
-                [str(program), *args], capture_output=True, text=True, check=True,
-                timeout=_START_TIMEOUT_S + 30, **self._as_server_user(),
-            )
+            self._subprocess(program, *args).check_returncode()
         except subprocess.CalledProcessError as exc:
             log_tail = _tail(self.pgdata / "log")
             raise EmbeddedServerError(
@@ -185,14 +195,25 @@ class EmbeddedServer:
                 f"{exc.stderr.strip() or exc.stdout.strip()}{log_tail}"
             ) from exc
         except subprocess.TimeoutExpired as exc:
-            raise EmbeddedServerError(f"{program.name} timed out{_tail(self.pgdata / 'log')}") from exc
+            raise EmbeddedServerError(
+                f"{program.name} timed out{_tail(self.pgdata / 'log')}"
+            ) from exc
 
-    def _as_server_user(self) -> dict[str, int]:
-        """Keyword arguments for subprocess: run as the server user when we are root."""
-        if os.geteuid() != 0:
-            return {}
-        entry = _ensure_os_user(SERVER_OS_USER)
-        return {"user": entry.pw_uid, "group": entry.pw_gid}
+    def _subprocess(self, program: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run a server binary; as the server user when we are root (PostgreSQL refuses root)."""
+        user = group = None
+        if os.geteuid() == 0:
+            entry = _ensure_os_user(SERVER_OS_USER)
+            user, group = entry.pw_uid, entry.pw_gid
+        return subprocess.run(  # noqa: S603 - a binary of the wheel, arguments we build
+            [str(program), *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=_START_TIMEOUT_S + 30,
+            user=user,
+            group=group,
+        )
 
     def _hand_to_server_user(self, path: Path) -> None:
         if os.geteuid() == 0:
@@ -255,7 +276,8 @@ def _ensure_os_user(name: str) -> pwd.struct_passwd:
     except KeyError:
         subprocess.run(  # noqa: S603 - fixed arguments
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],  # noqa: S607
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         return pwd.getpwnam(name)
 

@@ -28,7 +28,9 @@ _DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = %(name)s"
 _CREATE_OWNER = sql.SQL(
     "CREATE ROLE {role} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS NOCREATEDB PASSWORD {password}"
 )
-_ALTER_OWNER = sql.SQL("ALTER ROLE {role} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS PASSWORD {password}")
+_ALTER_OWNER = sql.SQL(
+    "ALTER ROLE {role} LOGIN CREATEROLE NOSUPERUSER NOBYPASSRLS PASSWORD {password}"
+)
 _CREATE_RUNTIME = sql.SQL(
     "CREATE ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE INHERIT "
     "PASSWORD {password}"
@@ -39,7 +41,9 @@ _ALTER_RUNTIME = sql.SQL(
 )
 _CREATE_APP_GROUP = sql.SQL("CREATE ROLE {role} NOLOGIN")
 _GRANT_APP_GROUP = sql.SQL("GRANT {group} TO {role}")
-_CREATE_DATABASE = sql.SQL("CREATE DATABASE {database} OWNER {owner} ENCODING 'UTF8' TEMPLATE template0")
+_CREATE_DATABASE = sql.SQL(
+    "CREATE DATABASE {database} OWNER {owner} ENCODING 'UTF8' TEMPLATE template0"
+)
 # pgvector is not a trusted extension, so the superuser installs it; migration 002's
 # ``CREATE EXTENSION IF NOT EXISTS`` is then a no-op for the owner.
 _CREATE_VECTOR = "CREATE EXTENSION IF NOT EXISTS vector"
@@ -96,11 +100,15 @@ def provision(superuser_url: str, credentials: Credentials) -> None:
                     owner=sql.Identifier(credentials.owner_role),
                 )
             )
-    with psycopg.connect(make_conninfo(superuser_url, dbname=credentials.database), autocommit=True) as conn:
+    with psycopg.connect(
+        make_conninfo(superuser_url, dbname=credentials.database), autocommit=True
+    ) as conn:
         conn.execute(_CREATE_VECTOR)
 
 
-def _ensure_role(conn: psycopg.Connection[tuple[object, ...]], name: str, password: str, *, owner: bool) -> None:
+def _ensure_role(
+    conn: psycopg.Connection[tuple[object, ...]], name: str, password: str, *, owner: bool
+) -> None:
     exists = conn.execute(_ROLE_EXISTS, {"name": name}).fetchone() is not None
     if owner:
         statement = _ALTER_OWNER if exists else _CREATE_OWNER

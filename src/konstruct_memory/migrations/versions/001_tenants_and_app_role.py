@@ -41,7 +41,10 @@ def upgrade() -> None:
         ),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("NOW()")
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.text("NOW()"),
         ),
     )
     # The service checks at start that the schema is at the revision its code expects.

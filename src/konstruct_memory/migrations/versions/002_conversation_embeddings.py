@@ -54,7 +54,10 @@ def upgrade() -> None:
         ),
         sa.Column("role", sa.Text, nullable=False, comment="Message role: 'user' or 'assistant'"),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.text("NOW()")
+            "created_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.text("NOW()"),
         ),
     )
     # SQLAlchemy has no pgvector type of its own, so the vector column is raw DDL.

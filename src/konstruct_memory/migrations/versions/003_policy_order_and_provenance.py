@@ -27,7 +27,6 @@ branch_labels = None
 depends_on = None
 
 
-
 def upgrade() -> None:
     op.execute("DROP POLICY tenant_isolation ON conversation_embeddings")
     op.execute(
@@ -39,7 +38,11 @@ def upgrade() -> None:
     )
 
     op.execute("ALTER TABLE conversation_embeddings ADD COLUMN occurred_at timestamptz")
+    # FORCE applies RLS to the owner too, so with no tenant set this UPDATE would see no rows.
+    # Lifting it inside this migration's transaction is invisible to every other session.
+    op.execute("ALTER TABLE conversation_embeddings NO FORCE ROW LEVEL SECURITY")
     op.execute("UPDATE conversation_embeddings SET occurred_at = created_at")
+    op.execute("ALTER TABLE conversation_embeddings FORCE ROW LEVEL SECURITY")
     op.execute(
         """
         ALTER TABLE conversation_embeddings

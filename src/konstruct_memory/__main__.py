@@ -1,0 +1,3 @@
+from konstruct_memory.cli import main
+
+main()

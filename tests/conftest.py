@@ -1,0 +1,136 @@
+"""Fixtures: a real PostgreSQL (the embedded server, or KONSTRUCT_MEMORY_TEST_DATABASE_URL).
+
+``KONSTRUCT_MEMORY_TEST_DATABASE_URL`` names a superuser connection to a server with pgvector;
+the suite creates its own databases and roles there (random names) and leaves the rest alone.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from konstruct_memory import migrate
+from konstruct_memory.db import Connection, create_pool
+from konstruct_memory.embedded import EmbeddedServer
+from konstruct_memory.provision import Credentials, provision, url_for
+
+
+@dataclass(frozen=True)
+class DatabaseUnderTest:
+    admin_url: str
+    runtime_url: str
+    superuser_url: str
+    runtime_role: str
+
+
+def make_data_dir() -> Path:
+    # Not pytest's tmp_path: under root it lives in a 0700 directory the server user
+    # could not enter.
+    return Path(tempfile.mkdtemp(prefix="km-test-"))
+
+
+@pytest.fixture(scope="session")
+def superuser_url() -> Iterator[str]:
+    external = os.environ.get("KONSTRUCT_MEMORY_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    data_dir = make_data_dir()
+    server = EmbeddedServer(data_dir)
+    server.ensure_running()
+    try:
+        yield server.superuser_url()
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def new_database(superuser_url: str) -> Callable[[], DatabaseUnderTest]:
+    """Factory of fresh, provisioned, unmigrated databases with their own login roles."""
+
+    def make() -> DatabaseUnderTest:
+        suffix = secrets.token_hex(4)
+        creds = Credentials(
+            database=f"km_test_{suffix}",
+            owner_role=f"km_owner_{suffix}",
+            owner_password=secrets.token_urlsafe(16),
+            runtime_role=f"km_runtime_{suffix}",
+            runtime_password=secrets.token_urlsafe(16),
+        )
+        provision(superuser_url, creds)
+        return DatabaseUnderTest(
+            admin_url=url_for(
+                superuser_url,
+                user=creds.owner_role,
+                password=creds.owner_password,
+                database=creds.database,
+            ),
+            runtime_url=url_for(
+                superuser_url,
+                user=creds.runtime_role,
+                password=creds.runtime_password,
+                database=creds.database,
+            ),
+            superuser_url=url_for(
+                superuser_url,
+                user=_user(superuser_url),
+                password=_password(superuser_url),
+                database=creds.database,
+            ),
+            runtime_role=creds.runtime_role,
+        )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def database(new_database: Callable[[], DatabaseUnderTest]) -> DatabaseUnderTest:
+    """One database migrated to head, shared by the tests that only read the schema or
+    work inside tenants they create themselves."""
+    db = new_database()
+    migrate.upgrade(db.admin_url)
+    return db
+
+
+@pytest.fixture
+def pool(database: DatabaseUnderTest) -> Iterator[ConnectionPool[Connection]]:
+    pool = create_pool(database.runtime_url, min_size=1, max_size=2)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+@pytest.fixture
+def new_tenant(database: DatabaseUnderTest) -> Callable[[], UUID]:
+    """Create a tenant as the owner (tenant administration is the owner's job)."""
+
+    def make() -> UUID:
+        with psycopg.connect(database.admin_url, autocommit=True) as conn:
+            row = conn.execute(
+                "INSERT INTO tenants (name) VALUES (%s) RETURNING id", ["t-" + secrets.token_hex(3)]
+            ).fetchone()
+        assert row is not None
+        tenant_id: UUID = row[0]
+        return tenant_id
+
+    return make
+
+
+def _user(url: str) -> str:
+    return str(psycopg.conninfo.conninfo_to_dict(url).get("user") or "postgres")
+
+
+def _password(url: str) -> str:
+    return str(psycopg.conninfo.conninfo_to_dict(url).get("password") or "")
