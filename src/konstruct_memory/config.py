@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field
@@ -39,6 +40,23 @@ class Settings(BaseSettings):
         default_factory=default_data_dir,
         description="Directory of the embedded PostgreSQL server and its credentials.",
     )
+    embedder: Literal["local", "http"] = Field(
+        default="local",
+        description="'local': all-MiniLM-L6-v2 in-process; 'http': an OpenAI-compatible endpoint.",
+    )
+    embedding_url: str | None = Field(
+        default=None, description="API root of the HTTP embedder, e.g. https://api.openai.com/v1"
+    )
+    embedding_model: str | None = Field(
+        default=None, description="Model name for the HTTP embedder."
+    )
+    embedding_api_key: str | None = Field(
+        default=None, description="Bearer key for the HTTP embedder."
+    )
+    max_content_bytes: int = Field(
+        default=32 * 1024, ge=1, description="Largest turn content (and query) in UTF-8 bytes."
+    )
+    max_batch_turns: int = Field(default=1000, ge=1, description="Most turns in one remember call.")
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     pool_timeout: float = Field(

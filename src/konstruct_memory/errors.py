@@ -34,3 +34,36 @@ class SchemaOutOfDate(ConfigurationError):
     """The database schema is behind the code; run ``konstruct-memory migrate``."""
 
     code = "schema_out_of_date"
+
+
+class EmbeddingUnavailable(KonstructMemoryError):
+    """The embedding model could not embed (endpoint down, wrong shape, …)."""
+
+    status_code = 503
+    code = "embedding_unavailable"
+
+
+class InvalidInput(KonstructMemoryError):
+    """A field of the request is invalid; ``field`` names it (e.g. ``turns[2].content``)."""
+
+    status_code = 422
+    code = "invalid_input"
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class Conflict(KonstructMemoryError):
+    """A turn id is already stored with different fields."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class NotFound(KonstructMemoryError):
+    """No such object for this tenant (whether or not it exists for another)."""
+
+    status_code = 404
+    code = "not_found"

