@@ -10,9 +10,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
-# Reciprocal-rank fusion constant: the usual 60 flattens the head of each list too much for
-# short candidate lists; smaller values trust each signal's top ranks more.
-RRF_K = 20.0
+# Reciprocal-rank fusion constant. The usual 60 flattens the head of each list; with 10 the
+# top ranks of either signal count, and lending to neighbours then pulls in the turns around
+# the strongest matches (LoCoMo dev recall@10: 0.64 at 40, 0.70 at 20, 0.75 at 10, 0.76 at 5).
+RRF_K = 10.0
 
 
 def reciprocal_rank_fusion(

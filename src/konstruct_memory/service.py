@@ -52,7 +52,8 @@ class RecallTuning:
     vector_weight: float = 1.0
     keyword_weight: float = 1.0
     neighbour_share: float = 0.5
-    neighbour_width: int = 1
+    neighbour_width: int = 2
+    rrf_k: float = ranking.RRF_K
 
 
 class TenantMemory:
@@ -249,7 +250,8 @@ class TenantMemory:
                 [
                     (t.vector_weight, [i for i, _ in by_vector]),
                     (t.keyword_weight, [i for i, _ in by_keyword]),
-                ]
+                ],
+                k=t.rrf_k,
             )
             if t.neighbour_share > 0 and scope.user_id is not None:
                 anchors = ranking.top(scores, max(k, 20), {})

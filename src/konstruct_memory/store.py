@@ -177,6 +177,8 @@ def insert_turns(
     vectors: Vectors,
 ) -> set[UUID]:
     """Insert in order; returns the ids actually inserted (an id already stored is skipped)."""
+    if not turns:
+        return set()
     params = [
         {
             "tenant_id": tenant_id,
