@@ -18,11 +18,12 @@ import argparse
 import json
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import fields, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ AGENT = uuid.uuid5(NAMESPACE, "agent")
 
 def session_time(text: str) -> datetime:
     """'1:56 pm on 8 May, 2023' -> an aware datetime (UTC)."""
-    return datetime.strptime(text, "%I:%M %p on %d %B, %Y").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%I:%M %p on %d %B, %Y").replace(tzinfo=UTC)
 
 
 def turns_of(sample: dict[str, Any]) -> list[dict[str, Any]]:
@@ -121,7 +122,7 @@ def main() -> None:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=Path("/tmp/konstruct-memory-bench"),
+        default=Path(tempfile.gettempdir()) / "konstruct-memory-bench",
         help="embedded server data directory (reused between runs)",
     )
     parser.add_argument("--k", type=int, nargs="+", default=[5, 10, 20])
@@ -148,8 +149,10 @@ def main() -> None:
         print(" | ".join(row))
     ms = sorted(x * 1000 for x in latencies)
     p95 = ms[int(0.95 * (len(ms) - 1))]
-    print(f"recall latency: median {statistics.median(ms):.1f} ms, p95 {p95:.1f} ms "
-          f"over {len(ms)} queries (query embedding included)")
+    print(
+        f"recall latency: median {statistics.median(ms):.1f} ms, p95 {p95:.1f} ms "
+        f"over {len(ms)} queries (query embedding included)"
+    )
 
 
 if __name__ == "__main__":

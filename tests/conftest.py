@@ -20,9 +20,13 @@ import pytest
 from psycopg_pool import ConnectionPool
 
 from konstruct_memory import migrate
+from konstruct_memory.config import Settings
 from konstruct_memory.db import Connection, create_pool
 from konstruct_memory.embedded import EmbeddedServer
+from konstruct_memory.memory import Memory
 from konstruct_memory.provision import Credentials, provision, url_for
+from konstruct_memory.service import TenantMemory
+from tests.fakes import BagOfWordsEmbedder
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,20 @@ def new_tenant(database: DatabaseUnderTest) -> Callable[[], UUID]:
         return tenant_id
 
     return make
+
+
+@pytest.fixture(scope="session")
+def memory(database: DatabaseUnderTest) -> Iterator[Memory]:
+    """The library over the shared test database, with the bag-of-words embedder."""
+    settings = Settings(database_url=database.runtime_url, admin_database_url=database.admin_url)
+    with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
+        yield memory
+
+
+@pytest.fixture
+def tenant(memory: Memory) -> TenantMemory:
+    """A fresh tenant of its own for each test."""
+    return memory.tenant(memory.create_tenant("t-" + secrets.token_hex(3)).id)
 
 
 def _user(url: str) -> str:
