@@ -2,8 +2,8 @@
 
 from konstruct_memory.config import Settings
 from konstruct_memory.errors import (
-    Conflict,
     ConfigurationError,
+    Conflict,
     EmbeddingUnavailable,
     InvalidInput,
     KonstructMemoryError,
