@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         default=32 * 1024, ge=1, description="Largest turn content (and query) in UTF-8 bytes."
     )
     max_batch_turns: int = Field(default=1000, ge=1, description="Most turns in one remember call.")
+    admin_token: str | None = Field(
+        default=None,
+        description="Bearer token of the admin routes; `serve` generates one if unset.",
+    )
+    max_request_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest HTTP request body."
+    )
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     pool_timeout: float = Field(

@@ -67,3 +67,17 @@ class NotFound(KonstructMemoryError):
 
     status_code = 404
     code = "not_found"
+
+
+class Unauthorized(KonstructMemoryError):
+    """Missing, unknown or revoked credential."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Unavailable(KonstructMemoryError):
+    """The database is unreachable or overloaded; retry later."""
+
+    status_code = 503
+    code = "unavailable"

@@ -10,15 +10,23 @@ from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from konstruct_memory import database_urls, embed, runtime, store
+from konstruct_memory import database_urls, embed, keys, runtime, store
 from konstruct_memory.config import Settings
 from konstruct_memory.context import TokenCounter
 from konstruct_memory.db import Connection
 from konstruct_memory.embed import Embedder
+from konstruct_memory.errors import NotFound, Unavailable
 from konstruct_memory.models import check_identifier, parse_uuid
-from konstruct_memory.service import RecallTuning, TenantMemory
+from konstruct_memory.service import Observer, RecallTuning, TenantMemory
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: UUID
+    tenant_id: UUID
+    api_key: str
 
 
 @dataclass(frozen=True)
@@ -46,8 +54,10 @@ class Memory:
         *,
         admin_url: str | None = None,
         tuning: RecallTuning | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.pool = pool
+        self.observer = observer
         self.embedder = embedder
         self.settings = settings
         self.tuning = tuning or RecallTuning()
@@ -62,6 +72,7 @@ class Memory:
         embedder: Embedder | None = None,
         auto_migrate: bool = True,
         tuning: RecallTuning | None = None,
+        observer: Observer | None = None,
     ) -> Memory:
         """Connect (starting the embedded server if no URL is configured), migrate, verify the
         runtime role cannot bypass row-level security, and load the embedder."""
@@ -73,7 +84,7 @@ class Memory:
         except BaseException:
             pool.close()
             raise
-        return cls(pool, embedder, settings, admin_url=urls.admin, tuning=tuning)
+        return cls(pool, embedder, settings, admin_url=urls.admin, tuning=tuning, observer=observer)
 
     def tenant(self, tenant_id: UUID | str) -> TenantMemory:
         """Memory as the given tenant sees it; every call is confined to that tenant."""
@@ -84,6 +95,7 @@ class Memory:
             self.settings,
             self._tokens,
             self.tuning,
+            self.observer,
         )
 
     def create_tenant(self, name: str) -> Tenant:
@@ -96,9 +108,41 @@ class Memory:
         with self._admin() as conn:
             return [Tenant(**row) for row in store.list_tenants(conn)]
 
+    def create_api_key(self, tenant_id: UUID | str) -> ApiKey:
+        """A new key for the tenant. The key itself is returned here and never again."""
+        tenant = parse_uuid(tenant_id, "tenant_id")
+        key = keys.new_key()
+        with self._admin() as conn:
+            if not store.tenant_exists(conn, tenant):
+                raise NotFound("tenant_id: no such tenant")
+            row = store.create_api_key(conn, tenant, keys.key_hash(key))
+        return ApiKey(id=row["id"], tenant_id=tenant, api_key=key)
+
+    def revoke_api_key(self, key_id: UUID | str) -> None:
+        """Refuse the key from now on. Raises NotFound for an unknown key id."""
+        key = parse_uuid(key_id, "key_id")
+        with self._admin() as conn:
+            if not store.revoke_api_key(conn, key):
+                raise NotFound("key_id: no such API key")
+
+    def authenticate(self, api_key: str) -> UUID | None:
+        """The tenant whose live key this is, or None (unknown, malformed or revoked)."""
+        if not api_key.startswith(keys.PREFIX) or len(api_key) > 200:
+            return None
+        with self.pool.connection() as conn:
+            return store.authenticate(conn, keys.key_hash(api_key))
+
     def _admin(self) -> psycopg.Connection[dict[str, Any]]:
         admin_url = database_urls.DatabaseUrls(runtime="", admin=self._admin_url).require_admin()
         return psycopg.connect(admin_url, row_factory=dict_row)
+
+    def check_health(self) -> None:
+        """Raise Unavailable unless the database answers within the pool timeout."""
+        try:
+            with self.pool.connection(timeout=2.0) as conn:
+                conn.execute("SELECT 1")
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise Unavailable("database unavailable") from exc
 
     def close(self) -> None:
         self.pool.close()

@@ -7,20 +7,23 @@ transactions, so no connection is held while the model runs.
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
+import numpy as np
 from psycopg_pool import ConnectionPool
 
 from konstruct_memory import ranking, store
 from konstruct_memory.config import Settings
 from konstruct_memory.context import TokenCounter, render_context
 from konstruct_memory.db import Connection, tenant_transaction
-from konstruct_memory.embed import Embedder
+from konstruct_memory.embed import Embedder, Vectors
 from konstruct_memory.errors import Conflict, InvalidInput, NotFound
 from konstruct_memory.models import (
     MAX_CONVERSATION_ID_CHARS,
@@ -56,6 +59,22 @@ class RecallTuning:
     rrf_k: float = ranking.RRF_K
 
 
+class Observer(Protocol):
+    """Receives timings (seconds), e.g. for metrics. The default does nothing."""
+
+    def embedding(self, seconds: float) -> None: ...
+
+    def database(self, seconds: float) -> None: ...
+
+
+class NullObserver:
+    def embedding(self, seconds: float) -> None:
+        pass
+
+    def database(self, seconds: float) -> None:
+        pass
+
+
 class TenantMemory:
     """Memory as one tenant sees it. Obtain it with ``Memory.tenant(tenant_id)``."""
 
@@ -67,6 +86,7 @@ class TenantMemory:
         settings: Settings,
         token_counter: TokenCounter,
         tuning: RecallTuning,
+        observer: Observer | None = None,
     ) -> None:
         self._pool = pool
         self._embedder = embedder
@@ -74,6 +94,23 @@ class TenantMemory:
         self._settings = settings
         self._tokens = token_counter
         self.tuning = tuning
+        self._observer = observer or NullObserver()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        started = time.perf_counter()
+        try:
+            with tenant_transaction(self._pool, self.tenant_id) as conn:
+                yield conn
+        finally:
+            self._observer.database(time.perf_counter() - started)
+
+    def _embed(self, texts: Sequence[str]) -> Vectors:
+        started = time.perf_counter()
+        try:
+            return self._embedder.embed(texts)
+        finally:
+            self._observer.embedding(time.perf_counter() - started)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -93,12 +130,12 @@ class TenantMemory:
             for i, t in enumerate(turns)
         ]
         ids = _assign_ids(valid)
-        with tenant_transaction(self._pool, self.tenant_id) as conn:
+        with self._transaction() as conn:
             stored = store.turns_by_ids(conn, self.tenant_id, ids)
         _check_retries(valid, ids, stored)
         new = _unique_new(valid, ids, stored)
         vectors = self._vectors_for([turn for _, turn in new])
-        with tenant_transaction(self._pool, self.tenant_id) as conn:
+        with self._transaction() as conn:
             inserted = store.insert_turns(
                 conn, self.tenant_id, self._embedder.model_name, new, vectors
             )
@@ -112,13 +149,11 @@ class TenantMemory:
         """``remember`` for a single turn."""
         return self.remember([turn])[0]
 
-    def _vectors_for(self, turns: Sequence[ValidTurn]) -> Any:
-        import numpy as np
-
+    def _vectors_for(self, turns: Sequence[ValidTurn]) -> Vectors:
         vectors = np.empty((len(turns), self._embedder.dimension), dtype=np.float32)
         to_embed = [i for i, t in enumerate(turns) if t.embedding is None]
         if to_embed:
-            vectors[to_embed] = self._embedder.embed([turns[i].content for i in to_embed])
+            vectors[to_embed] = self._embed([turns[i].content for i in to_embed])
         for i, turn in enumerate(turns):
             if turn.embedding is not None:
                 vectors[i] = turn.embedding
@@ -171,7 +206,7 @@ class TenantMemory:
         limit = check_limit(limit, "limit", 1, MAX_HISTORY)
         cursor = None if before is None else parse_uuid(before, "before")
         scope = self._scope(agent_id, user_id, None, None, conversation_id, None, model=False)
-        with tenant_transaction(self._pool, self.tenant_id) as conn:
+        with self._transaction() as conn:
             if cursor is not None and not store.cursor_exists(conn, scope, cursor):
                 raise NotFound("before: no such turn in this conversation")
             rows = store.history(conn, scope, limit, cursor)
@@ -241,9 +276,9 @@ class TenantMemory:
     def _recall(self, scope: store.Scope, query: str, k: int) -> list[Hit]:
         k = check_limit(k, "k", 1, MAX_K)
         query = check_query(query, "query", self._settings.max_content_bytes)
-        query_vector = self._embedder.embed([query])[0]
+        query_vector = self._embed([query])[0]
         t = self.tuning
-        with tenant_transaction(self._pool, self.tenant_id) as conn:
+        with self._transaction() as conn:
             by_vector = store.nearest(conn, scope, query_vector, max(k, t.vector_candidates))
             by_keyword = store.keyword_matches(conn, scope, query, t.keyword_candidates)
             scores = ranking.reciprocal_rank_fusion(

@@ -283,3 +283,35 @@ def create_tenant(conn: Connection, name: str) -> dict[str, Any]:
 
 def list_tenants(conn: Connection) -> list[dict[str, Any]]:
     return conn.execute(_LIST_TENANTS).fetchall()
+
+
+_TENANT_EXISTS = "SELECT 1 FROM tenants WHERE id = %(tenant_id)s"
+_CREATE_KEY = """
+INSERT INTO api_keys (tenant_id, key_hash) VALUES (%(tenant_id)s, %(key_hash)s)
+RETURNING id, tenant_id, created_at
+"""
+_REVOKE_KEY = """
+UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = %(key_id)s
+RETURNING id
+"""
+_AUTHENTICATE = "SELECT konstruct_authenticate(%(key_hash)s) AS tenant_id"
+
+
+def tenant_exists(conn: Connection, tenant_id: UUID) -> bool:
+    return conn.execute(_TENANT_EXISTS, {"tenant_id": tenant_id}).fetchone() is not None
+
+
+def create_api_key(conn: Connection, tenant_id: UUID, key_hash: bytes) -> dict[str, Any]:
+    row = conn.execute(_CREATE_KEY, {"tenant_id": tenant_id, "key_hash": key_hash}).fetchone()
+    assert row is not None
+    return row
+
+
+def revoke_api_key(conn: Connection, key_id: UUID) -> bool:
+    return conn.execute(_REVOKE_KEY, {"key_id": key_id}).fetchone() is not None
+
+
+def authenticate(conn: Connection, key_hash: bytes) -> UUID | None:
+    """The tenant of a live key with this hash, or None. Runs as the runtime role."""
+    row = conn.execute(_AUTHENTICATE, {"key_hash": key_hash}).fetchone()
+    return row["tenant_id"] if row else None

@@ -1,0 +1,67 @@
+"""Every error leaves as ``{"error": {"code", "message"}}``; none echoes stored content."""
+
+from __future__ import annotations
+
+import logging
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg_pool import PoolTimeout
+from starlette.exceptions import HTTPException
+
+from konstruct_memory.errors import KonstructMemoryError
+
+log = logging.getLogger("konstruct_memory.api")
+
+_HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+def error_response(status: int, code: str, message: str) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """('body', 'turns', 3, 'content') -> 'turns[3].content'; query parameters by name."""
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(KonstructMemoryError)
+    async def ours(_: Request, exc: KonstructMemoryError) -> JSONResponse:
+        return error_response(exc.status_code, exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0]
+        # Pydantic's msg describes the rule, never the value: safe to return.
+        message = f"{field_path(tuple(first.get('loc', ())))}: {first.get('msg', 'invalid')}"
+        return error_response(422, "invalid_input", message)
+
+    @app.exception_handler(HTTPException)
+    async def http(_: Request, exc: HTTPException) -> JSONResponse:
+        code = _HTTP_CODES.get(exc.status_code, "http_error")
+        message = "no such route" if exc.status_code == 404 else str(exc.detail)
+        return error_response(exc.status_code, code, message)
+
+    @app.exception_handler(PoolTimeout)
+    async def overloaded(_: Request, exc: PoolTimeout) -> JSONResponse:
+        return error_response(503, "unavailable", "database overloaded; retry later")
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def unreachable(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        log.warning("database error", extra={"error_class": type(exc).__name__})
+        return error_response(503, "unavailable", "database unavailable; retry later")
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", extra={"error_class": type(exc).__name__})
+        return error_response(500, "internal_error", "internal error")

@@ -1,0 +1,134 @@
+"""Prometheus metrics (one registry per app, no globals) and JSON-lines request logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.exposition import generate_latest
+from prometheus_client.registry import Collector
+from psycopg_pool import ConnectionPool
+
+log = logging.getLogger("konstruct_memory.access")
+
+_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _PoolCollector(Collector):
+    def __init__(self, pool: ConnectionPool[Any]) -> None:
+        self.pool = pool
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        stats = self.pool.get_stats()
+        for name, key, doc in [
+            ("konstruct_memory_pool_size", "pool_size", "Connections open in the pool"),
+            ("konstruct_memory_pool_available", "pool_available", "Idle pooled connections"),
+            ("konstruct_memory_pool_waiting", "requests_waiting", "Requests waiting"),
+        ]:
+            yield GaugeMetricFamily(name, doc, value=stats.get(key, 0))
+
+
+class Metrics:
+    """Request counts and latencies per route and status, embedding and database time."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "konstruct_memory_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "konstruct_memory_request_seconds",
+            "HTTP request latency",
+            ["method", "route"],
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self._embedding = Histogram(
+            "konstruct_memory_embedding_seconds",
+            "Time embedding texts",
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+        self._database = Histogram(
+            "konstruct_memory_database_seconds",
+            "Time in tenant transactions",
+            buckets=_BUCKETS,
+            registry=self.registry,
+        )
+
+    def embedding(self, seconds: float) -> None:
+        self._embedding.observe(seconds)
+
+    def database(self, seconds: float) -> None:
+        self._database.observe(seconds)
+
+    def watch_pool(self, pool: ConnectionPool[Any]) -> None:
+        self.registry.register(_PoolCollector(pool))
+
+    def exposition(self) -> tuple[bytes, str]:
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+def install_request_observer(app: FastAPI, metrics: Metrics) -> None:
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        elapsed = time.perf_counter() - started
+        matched = request.scope.get("route")
+        route = getattr(matched, "path", "unmatched")
+        metrics.requests.labels(request.method, route, str(response.status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(elapsed)
+        tenant = getattr(request.state, "tenant_id", None)
+        # Route templates and ids only: never bodies, queries or content.
+        log.info(
+            json.dumps(
+                {
+                    "event": "request",
+                    "method": request.method,
+                    "route": route,
+                    "status": response.status_code,
+                    "ms": round(elapsed * 1000, 2),
+                    "tenant": str(tenant) if tenant else None,
+                }
+            )
+        )
+        return response
+
+
+def configure_json_logging(level: int = logging.INFO) -> None:
+    """Log records as JSON lines on stderr (used by ``serve``)."""
+
+    class JsonLines(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            message = record.getMessage()
+            try:
+                payload = json.loads(message)
+            except ValueError:
+                payload = {"message": message}
+            payload |= {
+                "ts": round(record.created, 3),
+                "level": record.levelname,
+                "logger": record.name,
+            }
+            if hasattr(record, "error_class"):
+                payload["error_class"] = record.error_class
+            return json.dumps(payload)
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(JsonLines())
+    root = logging.getLogger("konstruct_memory")
+    root.handlers = [handler]
+    root.setLevel(level)
+    root.propagate = False
