@@ -95,7 +95,7 @@ def test_remember_recall_history_context(client: TestClient) -> None:
     stored = client.post("/v1/turns", json=body, headers=key)
     assert stored.status_code == 201, stored.text
     refs = stored.json()["turns"]
-    assert [r["id"] for r in refs][0] == turn_id and set(refs[0]) == {"id", "created_at"}
+    assert refs[0]["id"] == turn_id and set(refs[0]) == {"id", "created_at"}
     again = client.post("/v1/turns", json={"turns": body["turns"][:1]}, headers=key)
     assert again.status_code == 201 and again.json()["turns"][0] == refs[0]
     clash = client.post(
