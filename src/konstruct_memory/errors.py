@@ -81,3 +81,29 @@ class Unavailable(KonstructMemoryError):
 
     status_code = 503
     code = "unavailable"
+
+
+class PayloadTooLarge(KonstructMemoryError):
+    """The request body is over the configured limit."""
+
+    status_code = 413
+    code = "too_large"
+
+
+def error_for(code: str, message: str) -> KonstructMemoryError:
+    """The error an API answer ``{"error": {"code", "message"}}`` stands for (client side)."""
+    if code == InvalidInput.code:
+        field, _, problem = message.partition(": ")
+        return InvalidInput(field, problem)
+    classes: list[type[KonstructMemoryError]] = [
+        Conflict,
+        NotFound,
+        Unauthorized,
+        Unavailable,
+        PayloadTooLarge,
+        EmbeddingUnavailable,
+    ]
+    for cls in classes:
+        if cls.code == code:
+            return cls(message)
+    return KonstructMemoryError(f"{code}: {message}")

@@ -85,6 +85,8 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.admin_token = admin_token
+    if memory is not None:  # usable before (or without) the lifespan, e.g. in tests
+        app.state.memory = memory
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_request_observer(app, metrics)
     install_error_handlers(app)
@@ -151,6 +153,7 @@ def create_app(
             recent=[schemas.TurnOut(**vars(t)) for t in result.recent],
             recalled=[schemas.HitOut(**vars(h)) for h in result.recalled],
             text=result.text,
+            tokens=result.tokens,
         )
 
     @app.get("/healthz", responses={503: {"model": schemas.ErrorOut}})

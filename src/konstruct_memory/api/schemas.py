@@ -96,6 +96,7 @@ class ContextOut(BaseModel):
     recent: list[TurnOut]
     recalled: list[HitOut]
     text: str
+    tokens: int = Field(description="Size of text in all-MiniLM-L6-v2 WordPiece tokens")
 
 
 class TenantIn(_Strict):
