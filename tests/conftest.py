@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +20,11 @@ from uuid import UUID
 
 import psycopg
 import pytest
+import uvicorn
 from psycopg_pool import ConnectionPool
 
 from konstruct_memory import migrate
+from konstruct_memory.api import create_app
 from konstruct_memory.config import Settings
 from konstruct_memory.db import Connection, create_pool
 from konstruct_memory.embedded import EmbeddedServer
@@ -27,6 +32,8 @@ from konstruct_memory.memory import Memory
 from konstruct_memory.provision import Credentials, provision, url_for
 from konstruct_memory.service import TenantMemory
 from tests.fakes import BagOfWordsEmbedder
+
+ADMIN_TOKEN = "test-admin-token"
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,24 @@ def memory(database: DatabaseUnderTest) -> Iterator[Memory]:
 def tenant(memory: Memory) -> TenantMemory:
     """A fresh tenant of its own for each test."""
     return memory.tenant(memory.create_tenant("t-" + secrets.token_hex(3)).id)
+
+
+@pytest.fixture(scope="session")
+def base_url(memory: Memory) -> Iterator[str]:
+    """The API served by uvicorn on a free loopback port, over the shared memory."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = create_app(memory.settings, memory=memory, admin_token=ADMIN_TOKEN)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
 
 
 def _user(url: str) -> str:

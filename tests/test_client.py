@@ -2,39 +2,15 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
-import uvicorn
 
-from konstruct_memory.api import create_app
 from konstruct_memory.client import AdminClient, Client
 from konstruct_memory.errors import Conflict, InvalidInput, NotFound, Unauthorized, Unavailable
-from konstruct_memory.memory import Memory
+from tests.conftest import ADMIN_TOKEN
 
-ADMIN_TOKEN = "client-admin-token"
 AGENT = uuid.UUID("44444444-4444-4444-8444-444444444444")
-
-
-@pytest.fixture(scope="module")
-def base_url(memory: Memory) -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    app = create_app(memory.settings, memory=memory, admin_token=ADMIN_TOKEN)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
 
 
 def test_client_round_trip(base_url: str) -> None:
@@ -43,13 +19,22 @@ def test_client_round_trip(base_url: str) -> None:
         assert tenant in admin.list_tenants()
         spare = admin.create_api_key(tenant.id)
     with Client(base_url, key) as memory:
-        receipts = memory.remember([
-            {"agent_id": AGENT, "user_id": "U1", "role": "user", "content": "I love sailing"},
-            {"agent_id": AGENT, "user_id": "U1", "role": "assistant", "content": "Where?"},
-        ])
+        receipts = memory.remember(
+            [
+                {"agent_id": AGENT, "user_id": "U1", "role": "user", "content": "I love sailing"},
+                {"agent_id": AGENT, "user_id": "U1", "role": "assistant", "content": "Where?"},
+            ]
+        )
         assert len(receipts) == 2
-        again = memory.remember_one({"id": receipts[0].id, "agent_id": AGENT, "user_id": "U1",
-                                     "role": "user", "content": "I love sailing"})
+        again = memory.remember_one(
+            {
+                "id": receipts[0].id,
+                "agent_id": AGENT,
+                "user_id": "U1",
+                "role": "user",
+                "content": "I love sailing",
+            }
+        )
         assert again == receipts[0]
         hits = memory.recall(AGENT, "U1", "sailing hobby", k=1)
         assert hits[0].id == receipts[0].id and hits[0].content == "I love sailing"
@@ -62,8 +47,15 @@ def test_client_round_trip(base_url: str) -> None:
             memory.remember([{"agent_id": AGENT, "user_id": "U1", "role": "bot", "content": "x"}])
         assert invalid.value.field == "turns[0].role"
         with pytest.raises(Conflict):
-            memory.remember_one({"id": receipts[0].id, "agent_id": AGENT, "user_id": "U1",
-                                 "role": "user", "content": "changed"})
+            memory.remember_one(
+                {
+                    "id": receipts[0].id,
+                    "agent_id": AGENT,
+                    "user_id": "U1",
+                    "role": "user",
+                    "content": "changed",
+                }
+            )
         with pytest.raises(NotFound):
             memory.history(AGENT, "U1", before=uuid.uuid4())
     with AdminClient(base_url, ADMIN_TOKEN) as admin:

@@ -55,6 +55,7 @@ def create_app(
     *,
     memory: Memory | None = None,
     admin_token: str | None = None,
+    auto_migrate: bool = True,
 ) -> FastAPI:
     """The API over ``memory`` (opened from ``settings`` at start-up if not given).
 
@@ -68,7 +69,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.memory = memory or Memory.open(settings, observer=metrics)
+        app.state.memory = memory or Memory.open(
+            settings, observer=metrics, auto_migrate=auto_migrate
+        )
         if memory is not None and memory.observer is None:
             memory.observer = metrics
         metrics.watch_pool(app.state.memory.pool)

@@ -1,29 +1,26 @@
-"""Operator command line: ``konstruct-memory --help``."""
+"""Commands about the database: migrate, db-url, and the embedded server."""
 
 from __future__ import annotations
-
-import sys
 
 import typer
 
 from konstruct_memory import database_urls, migrate
 from konstruct_memory.config import Settings
 from konstruct_memory.embedded import EmbeddedServer
-from konstruct_memory.errors import KonstructMemoryError
+from konstruct_memory.errors import ConfigurationError
 
-app = typer.Typer(
-    help="Konstruct Memory: long-term conversational memory for AI agents.",
-    no_args_is_help=True,
-    add_completion=False,
-)
 server_app = typer.Typer(
     help="Manage the embedded PostgreSQL server (used when no database URL is configured).",
     no_args_is_help=True,
 )
-app.add_typer(server_app, name="server")
 
 
-@app.command("migrate")
+def register(app: typer.Typer) -> None:
+    app.command("migrate")(migrate_command)
+    app.command("db-url")(db_url_command)
+    app.add_typer(server_app, name="server")
+
+
 def migrate_command() -> None:
     """Upgrade the database schema to the latest revision (idempotent).
 
@@ -35,7 +32,6 @@ def migrate_command() -> None:
     typer.echo(f"schema at revision {migrate.current_revision(urls.require_admin())}")
 
 
-@app.command("db-url")
 def db_url_command(
     admin: bool = typer.Option(False, "--admin", help="Print the owner URL instead."),
 ) -> None:
@@ -50,7 +46,7 @@ def db_url_command(
 def _embedded() -> EmbeddedServer:
     settings = Settings()
     if not settings.uses_embedded_server:
-        raise KonstructMemoryError(
+        raise ConfigurationError(
             "KONSTRUCT_MEMORY_DATABASE_URL is set: the embedded server is not in use"
         )
     return EmbeddedServer(settings.data_dir)
@@ -81,12 +77,3 @@ def server_status() -> None:
         f"embedded PostgreSQL {'running' if running else 'stopped'}, data in {server.data_dir}"
     )
     raise typer.Exit(0 if running else 3)
-
-
-def main() -> None:
-    """Entry point of the ``konstruct-memory`` console script."""
-    try:
-        app()
-    except KonstructMemoryError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(1)

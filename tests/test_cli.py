@@ -1,0 +1,150 @@
+"""The operator CLI, in-process, against the test database and the served API."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from konstruct_memory.cli import app
+from tests.conftest import DatabaseUnderTest
+
+AGENT = "55555555-5555-4555-8555-555555555555"
+COMMANDS = [
+    [],
+    ["migrate"],
+    ["db-url"],
+    ["serve"],
+    ["tenant"],
+    ["tenant", "create"],
+    ["tenant", "list"],
+    ["key", "create"],
+    ["key", "revoke"],
+    ["remember"],
+    ["recall"],
+    ["history"],
+    ["import"],
+    ["server"],
+    ["server", "start"],
+    ["server", "stop"],
+    ["server", "status"],
+]
+
+
+@pytest.fixture
+def cli(database: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("KONSTRUCT_MEMORY_DATABASE_URL", database.runtime_url)
+    monkeypatch.setenv("KONSTRUCT_MEMORY_ADMIN_DATABASE_URL", database.admin_url)
+    monkeypatch.delenv("KONSTRUCT_MEMORY_API_KEY", raising=False)
+    return CliRunner()
+
+
+def run(cli: CliRunner, *args: str, ok: bool = True) -> str:
+    result = cli.invoke(app, list(args), catch_exceptions=False)
+    if not ok:
+        assert "error: " in result.output or "Error" in result.output, result.output
+    assert (result.exit_code == 0) == ok, result.output
+    return result.output
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(cli: CliRunner, command: list[str]) -> None:
+    assert "Usage" in run(cli, *command, "--help")
+
+
+def created(output: str) -> dict[str, str]:
+    return dict(re.findall(r"^(\w+): (\S+)$", output, flags=re.M))
+
+
+def test_tenants_and_keys(cli: CliRunner) -> None:
+    tenant = created(run(cli, "tenant", "create", "cli-co"))
+    assert tenant["api_key"].startswith("km_")
+    assert f"{tenant['tenant_id']}" in run(cli, "tenant", "list")
+    key = created(run(cli, "key", "create", tenant["tenant_id"]))
+    assert "revoked" in run(cli, "key", "revoke", key["api_key_id"])
+    assert "no such API key" in run(cli, "key", "revoke", str(uuid.uuid4()), ok=False)
+    assert "no such tenant" in run(cli, "key", "create", str(uuid.uuid4()), ok=False)
+
+
+def test_direct_remember_recall_history(cli: CliRunner) -> None:
+    tenant = created(run(cli, "tenant", "create", "direct"))["tenant_id"]
+    where = ["--tenant", tenant, "--agent-id", AGENT, "--user-id", "U1"]
+    run(cli, "remember", *where, "My sister lives in Lisbon")
+    run(cli, "remember", *where, "--role", "assistant", "Lovely city!")
+    assert "user: My sister lives in Lisbon" in run(
+        cli, "recall", *where, "where is my sister?", "--k", "1"
+    )
+    turns = [json.loads(line) for line in run(cli, "history", *where, "--json").splitlines()]
+    assert [t["content"] for t in turns] == ["My sister lives in Lisbon", "Lovely city!"]
+    assert "role" in run(cli, "remember", *where, "--role", "bot", "x", ok=False)
+    assert "exactly one of" in run(cli, "history", "--agent-id", AGENT, "--user-id", "U1", ok=False)
+
+
+def test_http_path_takes_the_tenant_from_the_key(cli: CliRunner, base_url: str) -> None:
+    key = created(run(cli, "tenant", "create", "over-http"))["api_key"]
+    http = ["--api-key", key, "--url", base_url, "--agent-id", AGENT, "--user-id", "U7"]
+    turn_id = run(cli, "remember", *http, "The wifi password is on the fridge").strip()
+    uuid.UUID(turn_id)
+    assert turn_id in run(cli, "recall", *http, "wifi password")
+    assert "The wifi password" in run(cli, "history", *http)
+    bad = ["--api-key", "km_nope", "--url", base_url, "--agent-id", AGENT, "--user-id", "U7"]
+    assert "revoked API key" in run(cli, "history", *bad, ok=False)
+
+
+def test_import_is_batched_resumable_and_idempotent(cli: CliRunner, tmp_path: Path) -> None:
+    tenant = created(run(cli, "tenant", "create", "importer"))["tenant_id"]
+    lines = [
+        json.dumps(
+            {
+                "agent_id": AGENT,
+                "user_id": "U9",
+                "role": "user",
+                "content": f"imported line {i}",
+                "occurred_at": f"2026-02-01T10:00:{i:02d}+00:00",
+            }
+        )
+        for i in range(7)
+    ]
+    vector = [0.0] * 384
+    vector[3] = 1.0
+    lines.insert(
+        3,
+        json.dumps(
+            {
+                "agent_id": AGENT,
+                "user_id": "U9",
+                "role": "assistant",
+                "content": "with a vector",
+                "embedding": vector,
+                "occurred_at": "2026-02-01T10:00:03+00:00",
+            }
+        ),
+    )
+    path = tmp_path / "turns.jsonl"
+    path.write_text("\n".join(lines) + "\n\n")
+    run(cli, "import", str(path), "--tenant", tenant, "--batch-size", "3")
+    assert (tmp_path / "turns.jsonl.progress").read_text() == str(len(lines) + 1)
+    run(cli, "import", str(path), "--tenant", tenant, "--restart")
+    history = run(
+        cli, "history", "--tenant", tenant, "--agent-id", AGENT, "--user-id", "U9", "--json"
+    )
+    assert len(history.splitlines()) == 8, "re-running stored nothing twice"
+
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(lines[0] + "\n" + lines[1] + "\n{oops\n")
+    assert "line 3" in run(
+        cli, "import", str(broken), "--tenant", tenant, "--batch-size", "2", ok=False
+    )
+    assert (tmp_path / "broken.jsonl.progress").read_text() == "2"
+    invalid = tmp_path / "invalid.jsonl"
+    invalid.write_text(
+        lines[0]
+        + "\n"
+        + json.dumps({"agent_id": AGENT, "user_id": "U9", "role": "bot", "content": "x"})
+        + "\n"
+    )
+    assert "line 2: role" in run(cli, "import", str(invalid), "--tenant", tenant, ok=False)
