@@ -15,7 +15,8 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def test_python_example_runs(
     database: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    [example] = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    [example] = [block for block in blocks if "Memory.open()" in block]
     monkeypatch.setenv("KONSTRUCT_MEMORY_DATABASE_URL", database.runtime_url)
     monkeypatch.setenv("KONSTRUCT_MEMORY_ADMIN_DATABASE_URL", database.admin_url)
     exec(compile(example, str(README), "exec"), {})  # noqa: S102 - our own README
