@@ -259,3 +259,24 @@ def test_openapi_and_docs(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
     assert {"/v1/turns", "/v1/recall", "/v1/history", "/v1/context"} <= set(doc["paths"])
     assert client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # A lone surrogate, written as a JSON escape: valid JSON, not storable text.
+        b'{"turns": [{"agent_id": "' + AGENT.encode() + b'", "user_id": "U1", "role": "user", '
+        b'"content": "hi", "metadata": {"a": "\\ud800"}}]}',
+        b'{"turns": [{"agent_id": "' + AGENT.encode() + b'", "user_id": "U1", "role": "user", '
+        b'"content": "\\ud800"}]}',
+        b"\xff\xfe not utf-8",
+        b"[" * 5000,
+    ],
+)
+def test_unstorable_or_unparseable_bodies_are_422_not_500(client: TestClient, raw: bytes) -> None:
+    _, key = new_tenant(client)
+    response = client.post(
+        "/v1/turns", content=raw, headers=key | {"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert error_of(response)["code"] == "invalid_input"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import pwd
@@ -154,3 +155,22 @@ def test_runs_as_an_ordinary_user() -> None:
 def _process_owner(pid: int) -> str:
     uid = os.stat(f"/proc/{pid}").st_uid
     return pwd.getpwuid(uid).pw_name
+
+
+def test_an_interrupted_first_start_resumes() -> None:
+    path = make_data_dir()
+    server = EmbeddedServer(path)
+    try:
+        server.ensure_running()
+        server.stop()
+        # As if killed mid-initdb: state recorded, cluster half made.
+        state = json.loads((path / "server.json").read_text())
+        state.update(initialised=False, provisioned=False)
+        (path / "server.json").write_text(json.dumps(state))
+        (path / "postgres" / "PG_VERSION").unlink()
+        server.ensure_running()
+        with psycopg.connect(server.runtime_url()) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("konstruct_runtime",)
+    finally:
+        server.stop()
+        shutil.rmtree(path, ignore_errors=True)

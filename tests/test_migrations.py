@@ -213,3 +213,48 @@ def test_require_head_refuses_a_schema_behind_the_code(
     migrate.upgrade(db.admin_url, "002")
     with pytest.raises(SchemaOutOfDate, match="konstruct-memory migrate"):
         migrate.require_head(db.runtime_url)
+
+
+def test_processes_migrating_at_once_do_not_collide(
+    new_database: Callable[[], DatabaseUnderTest],
+) -> None:
+    import threading
+
+    db = new_database()
+    errors_seen: list[BaseException] = []
+
+    def upgrade() -> None:
+        try:
+            migrate.upgrade(db.admin_url)
+        except BaseException as exc:
+            errors_seen.append(exc)
+
+    threads = [threading.Thread(target=upgrade) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors_seen == []
+    assert migrate.current_revision(db.admin_url) == migrate.head_revision()
+
+
+def test_downgrade_below_003_refuses_ids_shared_by_tenants(
+    new_database: Callable[[], DatabaseUnderTest],
+) -> None:
+    db = new_database()
+    migrate.upgrade(db.admin_url)
+    with psycopg.connect(db.superuser_url, autocommit=True) as conn:
+        for name in ("a", "b"):
+            [(tenant,)] = conn.execute(
+                "INSERT INTO tenants (name) VALUES (%s) RETURNING id", [name]
+            )
+            conn.execute(
+                "INSERT INTO conversation_embeddings (id, tenant_id, agent_id, user_id, content,"
+                " role, embedding, embedding_model) VALUES ('00000000-0000-4000-8000-000000000001',"
+                " %s, gen_random_uuid(), 'U1', 'x', 'user', %s::vector, 'm')",
+                [tenant, str(vector(2).tolist())],
+            )
+    with pytest.raises(Exception, match="used by more than one tenant"):
+        migrate.downgrade(db.admin_url, "002")
+    assert migrate.current_revision(db.admin_url) == migrate.head_revision()
+    assert _query(db.superuser_url, "SELECT count(*) FROM conversation_embeddings") == [(2,)]

@@ -257,3 +257,10 @@ def test_context_combines_recent_and_recalled_within_budget(tenant: TenantMemory
 def test_context_on_an_empty_memory(tenant: TenantMemory) -> None:
     context = tenant.context(AGENT, "nobody", "hello?")
     assert context.recent == [] and context.recalled == [] and context.text == ""
+
+
+def test_context_recalls_k_older_turns_beyond_a_large_window(tenant: TenantMemory) -> None:
+    tenant.remember(turns(150))
+    context = tenant.context(AGENT, "U1", "topic 3", recent=120, k=5)
+    assert len(context.recent) == 120 and len(context.recalled) == 5
+    assert {h.id for h in context.recalled}.isdisjoint({t.id for t in context.recent})

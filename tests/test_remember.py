@@ -146,3 +146,28 @@ def test_precomputed_embeddings_are_stored_as_given(tenant: TenantMemory) -> Non
     tenant.remember([turn(content="imported from elsewhere", embedding=vector)])
     hits = tenant.recall(AGENT, "U1", "anything at all", k=1)
     assert [h.content for h in hits] == ["imported from elsewhere"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"metadata": {"note": "bad \ud800"}}, "turns[0].metadata"),
+        ({"metadata": {"bad \udfff": 1}}, "turns[0].metadata"),
+        ({"occurred_at": "0001-01-01T00:00:00+01:00"}, "turns[0].occurred_at"),
+        ({"occurred_at": "9999-12-31T23:59:00-01:00"}, "turns[0].occurred_at"),
+    ],
+)
+def test_values_the_database_cannot_round_trip_are_refused(
+    tenant: TenantMemory, overrides: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        tenant.remember([turn(**overrides)])
+    assert caught.value.field == field
+
+
+def test_retry_compares_metadata_as_the_database_does(tenant: TenantMemory) -> None:
+    turn_id = uuid.uuid4()
+    first = tenant.remember_one(turn(id=turn_id, metadata={"n": 1e23, "x": [1.5, 2]}))
+    assert tenant.remember_one(turn(id=turn_id, metadata={"n": 1e23, "x": [1.5, 2]})) == first
+    with pytest.raises(Conflict):
+        tenant.remember_one(turn(id=turn_id, metadata={"n": 1e22, "x": [1.5, 2]}))

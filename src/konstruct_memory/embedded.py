@@ -23,6 +23,7 @@ import json
 import os
 import pwd
 import secrets
+import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -46,6 +47,7 @@ class _State:
     superuser_password: str
     owner_password: str
     runtime_password: str
+    initialised: bool = False
     provisioned: bool = False
 
 
@@ -99,7 +101,9 @@ class EmbeddedServer:
         return url_for(base, user=user, password=password, database=database)
 
     def _ensure_initialised(self) -> _State:
-        if (self.pgdata / "PG_VERSION").exists():
+        # Each step is recorded once done, so an interrupted first start resumes where it
+        # stopped: PGDATA from an unfinished initdb holds no data yet and is made again.
+        if self._state_file.exists():
             state = self._read_state()
         else:
             state = _State(
@@ -108,10 +112,13 @@ class EmbeddedServer:
                 owner_password=secrets.token_urlsafe(24),
                 runtime_password=secrets.token_urlsafe(24),
             )
+            self._write_state(state)
+        if not state.initialised:
+            shutil.rmtree(self.pgdata, ignore_errors=True)
             self._initdb(state.superuser_password)
+            state.initialised = True
             self._write_state(state)
         if not state.provisioned:
-            # Recorded only once it succeeded, so an interrupted first start resumes here.
             if not self._is_running():
                 self._start(state)
             provision(
@@ -128,6 +135,17 @@ class EmbeddedServer:
         if not _port_is_free(state.port):
             state.port = _free_port()
             self._write_state(state)
+        try:
+            self._start_on(state.port)
+        except EmbeddedServerError:
+            if _port_is_free(state.port):
+                raise
+            # Another program took the port between our check and the server's bind.
+            state.port = _free_port()
+            self._write_state(state)
+            self._start_on(state.port)
+
+    def _start_on(self, port: int) -> None:
         self._pg_ctl(
             "start",
             "-w",
@@ -136,21 +154,18 @@ class EmbeddedServer:
             "-l",
             str(self.pgdata / "log"),
             "-o",
-            f"-p {state.port}",
+            f"-p {port}",
         )
 
     def _initdb(self, superuser_password: str) -> None:
-        if self.pgdata.exists() and any(self.pgdata.iterdir()):
-            raise EmbeddedServerError(
-                f"{self.pgdata} holds files but no {self._state_file.name}; refusing to touch it. "
-                "Move it away or point KONSTRUCT_MEMORY_DATA_DIR elsewhere."
-            )
         self.pgdata.mkdir(mode=0o700, exist_ok=True)
         self._hand_to_server_user(self.pgdata)
         pwfile = self.data_dir / ".initdb-password"
-        pwfile.write_text(superuser_password + "\n")
+        pwfile.unlink(missing_ok=True)
+        fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(superuser_password + "\n")
         try:
-            pwfile.chmod(0o600)
             self._hand_to_server_user(pwfile)
             self._run(
                 _bin("initdb"),
@@ -222,11 +237,14 @@ class EmbeddedServer:
 
     def _read_state(self) -> _State:
         try:
-            return _State(**json.loads(self._state_file.read_text()))
+            fields = json.loads(self._state_file.read_text())
         except FileNotFoundError:
             raise EmbeddedServerError(
                 f"no embedded server in {self.data_dir}; run `konstruct-memory migrate` first"
             ) from None
+        # Written before steps were recorded: an existing cluster was fully initialised.
+        fields.setdefault("initialised", (self.pgdata / "PG_VERSION").exists())
+        return _State(**fields)
 
     def _write_state(self, state: _State) -> None:
         tmp = self._state_file.with_suffix(".tmp")

@@ -17,7 +17,7 @@ from konstruct_memory.config import Settings
 from konstruct_memory.context import TokenCounter
 from konstruct_memory.db import Connection
 from konstruct_memory.embed import Embedder
-from konstruct_memory.errors import NotFound, Unavailable
+from konstruct_memory.errors import ConfigurationError, NotFound, Unavailable
 from konstruct_memory.models import check_identifier, parse_uuid
 from konstruct_memory.service import Observer, RecallTuning, TenantMemory
 
@@ -133,8 +133,13 @@ class Memory:
             return store.authenticate(conn, keys.key_hash(api_key))
 
     def _admin(self) -> psycopg.Connection[dict[str, Any]]:
-        admin_url = database_urls.DatabaseUrls(runtime="", admin=self._admin_url).require_admin()
-        return psycopg.connect(admin_url, row_factory=dict_row)
+        """A short-lived owner connection: tenant administration is rare and privileged."""
+        if self._admin_url is None:
+            raise ConfigurationError(
+                "tenant administration needs the owner connection: set "
+                "KONSTRUCT_MEMORY_ADMIN_DATABASE_URL (see README, 'External PostgreSQL')"
+            )
+        return psycopg.connect(self._admin_url, row_factory=dict_row)
 
     def check_health(self) -> None:
         """Raise Unavailable unless the database answers within the pool timeout."""

@@ -62,12 +62,24 @@ def require_head(url: str) -> None:
         )
 
 
+# Any constant works; it only has to be the same for every process migrating this database.
+_MIGRATION_LOCK = 0x6B6D_6D69_6772
+
+
 def _run(admin_url: str, action: Callable[[Config], None]) -> None:
     config = _config()
     engine = _engine(admin_url)
     try:
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            action(config)
+        with engine.connect() as conn:
+            # Two processes starting together must not both run the same revision.
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            conn.commit()  # the lock is the session's: it outlives this (empty) transaction
+            try:
+                with conn.begin():
+                    config.attributes["connection"] = conn
+                    action(config)
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+                conn.commit()
     finally:
         engine.dispose()

@@ -10,7 +10,7 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -189,6 +189,13 @@ def parse_timestamp(value: object, name: str) -> datetime:
         raise InvalidInput(name, "must be a timestamp")
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(name, "must carry a UTC offset (e.g. 2026-03-01T12:00:00+00:00)")
+    try:
+        in_utc = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    # Years 1 and 9999 can cross into BC or 10000 in UTC, which drivers cannot read back.
+    if in_utc is None or not 1 < in_utc.year < 9999:
+        raise InvalidInput(name, "must be between the years 2 and 9998")
     return value
 
 
@@ -198,12 +205,16 @@ def check_metadata(value: object, name: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidInput(name, "must be a JSON object")
     try:
-        encoded = json.dumps(dict(value), allow_nan=False)
+        encoded = json.dumps(dict(value), allow_nan=False, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise InvalidInput(name, f"is not JSON-serialisable ({exc})") from None
-    if "\\u0000" in encoded:
+    if "\\u0000" in encoded or "\x00" in encoded:
         raise InvalidInput(name, "must not contain NUL characters")
-    if len(encoded.encode("utf-8")) > MAX_METADATA_BYTES:
+    try:
+        size = len(encoded.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidInput(name, "is not valid text (unpaired surrogate)") from None
+    if size > MAX_METADATA_BYTES:
         raise InvalidInput(name, f"is larger than {MAX_METADATA_BYTES} bytes as JSON")
     loaded: dict[str, Any] = json.loads(encoded)
     return loaded

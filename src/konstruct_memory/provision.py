@@ -16,6 +16,7 @@ Roles:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 import psycopg
 from psycopg import sql
@@ -67,8 +68,6 @@ def url_for(base_url: str, *, user: str, password: str, database: str) -> str:
 
 def conninfo_to_url(conninfo: str) -> str:
     """A ``postgresql://`` URL for a conninfo string, so operators can paste it into psql."""
-    from urllib.parse import quote, urlencode
-
     params = conninfo_to_dict(conninfo)
     user = quote(str(params.pop("user", "")), safe="")
     password = params.pop("password", None)

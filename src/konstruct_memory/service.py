@@ -7,12 +7,14 @@ transactions, so no connection is held while the model runs.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -241,7 +243,8 @@ class TenantMemory:
         if k:
             shown = {turn.id for turn in window}
             # Ask for enough that k remain after dropping what the window already shows.
-            hits = self.recall(agent_id, user_id, query, k=min(MAX_K, k + len(shown)))
+            scope = self._scope(agent_id, user_id, None, None, None, None)
+            hits = self._ranked(scope, check_query(query, "query", self._max_bytes), k + len(shown))
             recalled = [hit for hit in hits if hit.id not in shown][:k]
         return render_context(window, recalled, max_tokens, self._tokens)
 
@@ -273,9 +276,16 @@ class TenantMemory:
             roles=check_roles(roles, "roles"),
         )
 
+    @property
+    def _max_bytes(self) -> int:
+        return self._settings.max_content_bytes
+
     def _recall(self, scope: store.Scope, query: str, k: int) -> list[Hit]:
         k = check_limit(k, "k", 1, MAX_K)
-        query = check_query(query, "query", self._settings.max_content_bytes)
+        return self._ranked(scope, check_query(query, "query", self._max_bytes), k)
+
+    def _ranked(self, scope: store.Scope, query: str, k: int) -> list[Hit]:
+        """The best ``k`` turns of the scope for ``query`` (arguments already validated)."""
         query_vector = self._embed([query])[0]
         t = self.tuning
         with self._transaction() as conn:
@@ -352,9 +362,14 @@ def _same_turn(turn: ValidTurn, row: Mapping[str, Any]) -> bool:
         and turn.role == row["role"]
         and turn.content == row["content"]
         and turn.conversation_id == row["conversation_id"]
-        and turn.metadata == row["metadata"]
+        and _canonical_json(turn.metadata) == _canonical_json(row["metadata"])
         and (turn.occurred_at is None or turn.occurred_at == row["occurred_at"])
     )
+
+
+def _canonical_json(value: object) -> object:
+    """JSON as jsonb compares it: 1e23 and 100000000000000000000000 are the same number."""
+    return json.loads(json.dumps(value), parse_float=Decimal, parse_int=Decimal)
 
 
 def _stored_turn(row: Mapping[str, Any]) -> StoredTurn:

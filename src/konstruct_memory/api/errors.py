@@ -48,6 +48,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http(_: Request, exc: HTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's "error parsing the body": undecodable, too deep, absurd numbers.
+            return error_response(422, "invalid_input", "body: could not be parsed as JSON")
         code = _HTTP_CODES.get(exc.status_code, "http_error")
         message = "no such route" if exc.status_code == 404 else str(exc.detail)
         return error_response(exc.status_code, code, message)

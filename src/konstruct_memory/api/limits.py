@@ -27,7 +27,7 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._reject(send)
             return
         seen = 0

@@ -15,6 +15,8 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from psycopg_pool import ConnectionPool
 
+from konstruct_memory.api.errors import error_response
+
 log = logging.getLogger("konstruct_memory.access")
 
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -84,7 +86,21 @@ def install_request_observer(app: FastAPI, metrics: Metrics) -> None:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:
+            # Answered here, inside Starlette's outermost middleware, which would otherwise
+            # re-raise and let the server log a traceback carrying database error text.
+            log.error(
+                json.dumps(
+                    {
+                        "event": "unhandled error",
+                        "error_class": type(exc).__name__,
+                        "route": getattr(request.scope.get("route"), "path", None),
+                    }
+                )
+            )
+            response = error_response(500, "internal_error", "internal error")
         elapsed = time.perf_counter() - started
         matched = request.scope.get("route")
         route = getattr(matched, "path", "unmatched")

@@ -30,9 +30,16 @@ def admin_token(settings: Settings) -> tuple[str, Path | None]:
         return path.read_text().strip(), path
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     token = "kma_" + secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    tmp = path.with_name(f".admin-token.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(token + "\n")
+    try:
+        os.link(tmp, path)  # atomic: a concurrent `serve` that won keeps its token
+    except FileExistsError:
+        token = path.read_text().strip()
+    finally:
+        tmp.unlink()
     return token, path
 
 

@@ -47,14 +47,15 @@ class HttpEmbedder:
 
     def _request(self, texts: list[str]) -> Vectors:
         body = {"model": self.model_name, "input": texts, "dimensions": DIMENSION}
+        # Messages carry status codes and shapes only: an endpoint's body may echo the input.
         try:
             response = self._client.post("/embeddings", json=body)
         except httpx.HTTPError as exc:
-            raise EmbeddingUnavailable(f"embedding endpoint unreachable: {exc}") from exc
-        if response.status_code != 200:
             raise EmbeddingUnavailable(
-                f"embedding endpoint answered {response.status_code}: {response.text[:200]}"
-            )
+                f"embedding endpoint unreachable ({type(exc).__name__})"
+            ) from exc
+        if response.status_code != 200:
+            raise EmbeddingUnavailable(f"embedding endpoint answered {response.status_code}")
         try:
             items = sorted(response.json()["data"], key=lambda item: item["index"])
             vectors = np.asarray([item["embedding"] for item in items], dtype=np.float32)

@@ -88,6 +88,22 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # 002's primary key is the id alone; ids are only unique per tenant since this revision.
+    # (FORCE would hide every row from this check, so it is lifted inside the transaction.)
+    op.execute("ALTER TABLE conversation_embeddings NO FORCE ROW LEVEL SECURITY")
+    op.execute(
+        """
+        DO $$
+        BEGIN
+            IF EXISTS (SELECT 1 FROM conversation_embeddings GROUP BY id HAVING count(*) > 1) THEN
+                RAISE EXCEPTION 'cannot downgrade below 003: some turn ids are used by more '
+                    'than one tenant, and 002 requires ids unique across tenants';
+            END IF;
+        END
+        $$
+        """
+    )
+    op.execute("ALTER TABLE conversation_embeddings FORCE ROW LEVEL SECURITY")
     op.execute("DROP INDEX ix_conv_embed_scope_order")
     op.execute(
         """
