@@ -6,10 +6,11 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import httpx
+import pytest
 import uvicorn
 
 from konstruct_memory.api import create_app
@@ -81,3 +82,47 @@ def test_generated_admin_token_is_owner_only(tmp_path: Path) -> None:
     assert where.stat().st_mode & 0o077 == 0
     assert admin_token(settings) == (token, where), "generated once, then reused"
     assert admin_token(Settings(data_dir=tmp_path, admin_token="mine")) == ("mine", None)
+
+
+def test_an_exhausted_pool_answers_503_quickly(database: DatabaseUnderTest) -> None:
+    from fastapi.testclient import TestClient
+
+    settings = Settings(
+        database_url=database.runtime_url,
+        admin_database_url=database.admin_url,
+        pool_min_size=1,
+        pool_max_size=1,
+        pool_timeout=0.5,
+    )
+    with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
+        key = memory.create_api_key(memory.create_tenant("busy").id).api_key
+        client = TestClient(create_app(settings, memory=memory, admin_token="t"))
+        with memory.pool.connection():  # every connection is taken
+            started = time.monotonic()
+            response = client.get(
+                "/v1/history",
+                params={"agent_id": str(uuid.uuid4()), "user_id": "U1"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert time.monotonic() - started < 5
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "unavailable"
+        assert client.get("/healthz").status_code == 200
+
+
+def test_serve_refuses_a_schema_behind_the_code_without_migrating(
+    new_database: Callable[[], DatabaseUnderTest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from konstruct_memory import migrate
+    from konstruct_memory.cli import app
+
+    db = new_database()
+    migrate.upgrade(db.admin_url, "003")
+    monkeypatch.setenv("KONSTRUCT_MEMORY_DATABASE_URL", db.runtime_url)
+    monkeypatch.setenv("KONSTRUCT_MEMORY_ADMIN_DATABASE_URL", db.admin_url)
+    result = CliRunner().invoke(app, ["serve", "--no-migrate"])
+    assert result.exit_code == 1
+    assert "konstruct-memory migrate" in result.output
+    assert migrate.current_revision(db.admin_url) == "003"

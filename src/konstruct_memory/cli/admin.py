@@ -64,9 +64,13 @@ def serve(
     token, where = admin_token(settings)
     if where is not None:
         typer.echo(f"admin token: in {where} (set KONSTRUCT_MEMORY_ADMIN_TOKEN to choose one)")
-    configure_json_logging()
-    app = create_app(settings, admin_token=token, auto_migrate=migrate)
-    uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=30, log_level="warning")
+    # Opened here, not in the app's start-up, so that a refusal (schema behind the code,
+    # unsafe role) is a one-line error rather than a failed lifespan.
+    with Memory.open(settings, auto_migrate=migrate) as memory:
+        configure_json_logging()
+        app = create_app(settings, memory=memory, admin_token=token)
+        typer.echo(f"serving on http://{host}:{port} (docs at /docs)")
+        uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=30, log_level="warning")
 
 
 @tenant_app.command("create")
