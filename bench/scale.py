@@ -1,0 +1,243 @@
+"""Scale benchmark: filtered-search correctness and latency on a multi-tenant data set.
+
+    python bench/scale.py --rows 1000000        # the full set (hours of HNSW maintenance)
+    python bench/scale.py --rows 100000         # a quick run
+    python bench/scale.py --rows 100000 --skip-load   # re-measure an already loaded set
+
+Loads through the product's bulk path (``remember`` with precomputed vectors, batches of
+1000, indexes in place), then for each query shape reports: share of queries returning exactly
+min(k, rows in scope), recall@10 of the product's vector stage against exact NumPy search over
+the same scope, and latency of the product's query, the minimal hand-written SQL and NumPy
+(p50/p95/p99, ratios from the same run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_data import YEAR_START, Scope, VectorSource, layout, turns_for
+
+from konstruct_memory import store
+from konstruct_memory.config import Settings
+from konstruct_memory.db import tenant_transaction
+from konstruct_memory.memory import Memory
+
+K = 10
+MINIMAL_SQL = """
+SELECT id FROM conversation_embeddings
+WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s AND user_id = %(user_id)s
+ORDER BY embedding <=> %(q)s LIMIT 10
+"""
+MINIMAL_AGENT_SQL = """
+SELECT id FROM conversation_embeddings
+WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s
+ORDER BY embedding <=> %(q)s LIMIT 10
+"""
+SCOPE_VECTORS = """
+SELECT id, embedding FROM conversation_embeddings
+WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s
+  AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
+"""
+
+
+def load(memory: Memory, scopes: list[Scope], tenant_ids: dict[int, Any]) -> float:
+    """Every scope's turns, in batches of 1000 per tenant (a batch may span users)."""
+    source = VectorSource()
+    started = last_report = time.perf_counter()
+    stored = 0
+    by_tenant: dict[int, list[Scope]] = defaultdict(list)
+    for scope in scopes:
+        by_tenant[scope.tenant].append(scope)
+    for tenant_index, tenant_scopes in by_tenant.items():
+        tenant = memory.tenant(tenant_ids[tenant_index])
+        pending: list[dict[str, object]] = []
+        for scope in tenant_scopes:
+            for turns in turns_for(scope, source, YEAR_START, 1000):
+                pending += turns
+                while len(pending) >= 1000:
+                    tenant.remember(pending[:1000])
+                    stored, pending = stored + 1000, pending[1000:]
+        if pending:
+            tenant.remember(pending)
+            stored += len(pending)
+        if time.perf_counter() - last_report > 60:
+            last_report = time.perf_counter()
+            print(
+                f"  loaded {stored} rows, {stored / (last_report - started):.0f} rows/s", flush=True
+            )
+    return stored / (time.perf_counter() - started)
+
+
+def percentiles(ms: list[float]) -> str:
+    ms = sorted(ms)
+    pick = lambda p: ms[min(len(ms) - 1, int(p * len(ms)))]  # noqa: E731
+    return f"p50 {statistics.median(ms):6.2f}  p95 {pick(0.95):6.2f}  p99 {pick(0.99):6.2f} ms"
+
+
+def shapes(scopes: list[Scope], tenant_sizes: dict[int, int]) -> dict[str, list[Scope]]:
+    """Sample scopes per query shape: users of small and large tenants, and agent scopes."""
+    by_size = sorted(tenant_sizes, key=tenant_sizes.get)  # type: ignore[arg-type]
+    large, small = set(by_size[-5:]), set(by_size[len(by_size) // 4 : len(by_size) // 2])
+    out: dict[str, list[Scope]] = defaultdict(list)
+    for label, tenants in (("large tenant", large), ("small tenant", small)):
+        users = sorted((s for s in scopes if s.tenant in tenants), key=lambda s: s.rows)
+        out[f"user, smallest ({label})"] = users[:20]
+        out[f"user, median ({label})"] = users[len(users) // 2 - 10 : len(users) // 2 + 10]
+        out[f"user, largest ({label})"] = users[-20:]
+        agents: dict[tuple[int, Any], int] = defaultdict(int)
+        for s in users:
+            agents[(s.tenant, s.agent)] += s.rows
+        ranked = sorted(agents, key=agents.get)  # type: ignore[arg-type]
+        out[f"agent, all users ({label})"] = [
+            Scope(t, a, "", agents[(t, a)]) for t, a in ranked[-10:] + ranked[:10]
+        ]
+    return out
+
+
+def measure(
+    memory: Memory,
+    admin_url: str,
+    shape: str,
+    sample: list[Scope],
+    tenant_ids: dict[int, Any],
+    queries: np.ndarray,
+) -> None:
+    exact_ok = full = 0
+    recalls: list[float] = []
+    ours_ms: list[float] = []
+    raw_ms: list[float] = []
+    numpy_ms: list[float] = []
+    across_users = shape.startswith("agent")
+    with psycopg.connect(memory.settings.database_url or "", autocommit=True) as raw:
+        register_vector(raw)
+        for n, scope in enumerate(sample):
+            tenant_id = tenant_ids[scope.tenant]
+            q = queries[n % len(queries)]
+            user = None if across_users else scope.user
+            with tenant_transaction(memory.pool, tenant_id) as conn:
+                rows = conn.execute(
+                    SCOPE_VECTORS,
+                    {"tenant_id": tenant_id, "agent_id": scope.agent, "user_id": user},
+                ).fetchall()
+            ids = [r["id"] for r in rows]
+            matrix = np.vstack([np.asarray(r["embedding"].to_list()) for r in rows]).astype(
+                np.float32
+            )
+            t = time.perf_counter()
+            exact = [ids[i] for i in np.argsort(-(matrix @ q), kind="stable")[:K]]
+            numpy_ms.append((time.perf_counter() - t) * 1000)
+
+            scoped = store.Scope(
+                tenant_id, scope.agent, user, "sentence-transformers/all-MiniLM-L6-v2"
+            )
+            t = time.perf_counter()
+            with tenant_transaction(memory.pool, tenant_id) as conn:
+                got = [i for i, _ in store.nearest(conn, scoped, q, K)]
+            ours_ms.append((time.perf_counter() - t) * 1000)
+
+            sql = MINIMAL_AGENT_SQL if across_users else MINIMAL_SQL
+            t = time.perf_counter()
+            with raw.transaction():
+                raw.execute("SELECT set_config('app.current_tenant', %s, true)", [str(tenant_id)])
+                raw.execute(
+                    sql,
+                    {
+                        "tenant_id": tenant_id,
+                        "agent_id": scope.agent,
+                        "user_id": scope.user,
+                        "q": q,
+                    },
+                ).fetchall()
+            raw_ms.append((time.perf_counter() - t) * 1000)
+
+            full += 1
+            exact_ok += len(got) == min(K, len(ids))
+            recalls.append(len(set(got) & set(exact)) / max(1, min(K, len(ids))))
+    sizes = sorted(s.rows for s in sample)
+    print(
+        f"{shape:34s} n={full:3d} rows/scope {sizes[0]}-{sizes[-1]}  "
+        f"exact count {exact_ok / full:6.1%}  recall@10 {statistics.fmean(recalls):.3f}"
+    )
+    print(f"{'':34s} ours {percentiles(ours_ms)}")
+    print(
+        f"{'':34s} raw  {percentiles(raw_ms)}   ours/raw p50 "
+        f"{statistics.median(ours_ms) / statistics.median(raw_ms):.2f}"
+    )
+    print(f"{'':34s} numpy {percentiles(numpy_ms)}")
+
+
+def footprint(admin_url: str, rows: int) -> None:
+    with psycopg.connect(admin_url) as conn:
+        sizes = conn.execute("""
+            SELECT c.relname, pg_relation_size(c.oid) FROM pg_class c
+            WHERE c.relname LIKE 'ix_conv_embed%%' OR c.relname IN
+                ('conversation_embeddings', 'conversation_embeddings_pkey')
+            ORDER BY 2 DESC""").fetchall()
+        total = conn.execute("SELECT pg_total_relation_size('conversation_embeddings')").fetchone()
+    per_million = 1_000_000 / max(rows, 1)
+    for name, size in sizes:
+        per_1m = size * per_million / 2**30
+        print(f"  {name:36s} {size / 2**20:9.1f} MiB  ({per_1m:.2f} GiB per 1M rows)")
+    assert total is not None
+    print(f"  {'total with TOAST and indexes':36s} {total[0] / 2**20:9.1f} MiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--tenants", type=int, default=1000)
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "konstruct-memory-scale"
+    )
+    parser.add_argument("--skip-load", action="store_true")
+    args = parser.parse_args()
+
+    settings = Settings(data_dir=args.data_dir, database_url=None, admin_database_url=None)
+    scopes = layout(args.rows, args.tenants)
+    tenant_sizes: dict[int, int] = defaultdict(int)
+    for s in scopes:
+        tenant_sizes[s.tenant] += s.rows
+    print(
+        f"{args.rows} rows, {len(tenant_sizes)} tenants, {len(scopes)} (tenant, agent, user) "
+        f"scopes; largest tenant {max(tenant_sizes.values())} rows"
+    )
+    with Memory.open(settings) as memory:
+        admin_url = memory._admin_url or ""
+        existing = {t.name: t.id for t in memory.list_tenants()}
+        tenant_ids = {
+            i: existing.get(f"scale-{i:04d}") or memory.create_tenant(f"scale-{i:04d}").id
+            for i in tenant_sizes
+        }
+        if not args.skip_load:
+            rate = load(memory, scopes, tenant_ids)
+            print(f"bulk load (remember, precomputed vectors, indexes in place): {rate:.0f} rows/s")
+        settings_urls = memory.settings
+        queries = VectorSource(noise=0.5, seed=99).draw(64)[1]
+        memory.settings = Settings(data_dir=args.data_dir, database_url=_runtime_url(args.data_dir))
+        for shape, sample in shapes(scopes, tenant_sizes).items():
+            measure(memory, admin_url, shape, sample, tenant_ids, queries)
+        memory.settings = settings_urls
+        print("footprint:")
+        footprint(admin_url, args.rows)
+
+
+def _runtime_url(data_dir: Path) -> str:
+    from konstruct_memory.embedded import EmbeddedServer
+
+    return EmbeddedServer(data_dir).runtime_url()
+
+
+if __name__ == "__main__":
+    main()
