@@ -69,14 +69,14 @@ SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
 # (BM25's idf), which PostgreSQL's ts_rank lacks; a turn scores the sum over lexemes it holds.
 _KEYWORD_MATCHES = sql.SQL(
     """
-    WITH terms AS (
+    WITH terms AS MATERIALIZED (
         SELECT DISTINCT to_tsquery('simple', quote_literal(t.lexeme)) AS q
         FROM unnest(to_tsvector('english', %(query)s)) AS t(lexeme, positions, weights)
     ), scope AS MATERIALIZED (
         SELECT id, content_tsv FROM conversation_embeddings WHERE {where}
     ), total AS (
         SELECT count(*)::float8 AS n FROM scope
-    ), weights AS (
+    ), weights AS MATERIALIZED (  -- once per term: inlined, it was recounted per matching row
         SELECT terms.q,
                ln(1 + (total.n - df.n + 0.5) / (df.n + 0.5)) AS idf
         FROM terms CROSS JOIN total
