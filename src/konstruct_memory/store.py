@@ -42,14 +42,16 @@ _BY_IDS = sql.SQL(
 _SCOPE_SIZE = sql.SQL("SELECT count(*) AS n FROM conversation_embeddings WHERE {where}")
 
 # A MATERIALIZED scope cannot be read through the global HNSW index, so the search is exact
-# over exactly the rows in scope: never fewer than min(limit, rows in scope) results.
+# over exactly the rows in scope: never fewer than min(limit, rows in scope) results. It keeps
+# distances, not vectors, so a large scope does not spill to disk.
 _EXACT_NEAREST = sql.SQL(
     """
     WITH scope AS MATERIALIZED (
-        SELECT id, seq, embedding FROM conversation_embeddings WHERE {where}
+        SELECT id, seq, embedding <=> %(query_vector)s AS distance
+        FROM conversation_embeddings WHERE {where}
     )
-    SELECT id, 1 - (embedding <=> %(query_vector)s) AS similarity
-    FROM scope ORDER BY embedding <=> %(query_vector)s, seq DESC LIMIT %(limit)s
+    SELECT id, 1 - distance AS similarity
+    FROM scope ORDER BY distance, seq DESC LIMIT %(limit)s
     """
 )
 
