@@ -226,9 +226,11 @@ class TenantMemory:
     ) -> Context:
         """Recent turns, older relevant turns not among them, and a prompt-ready block.
 
-        With ``max_tokens`` the block fits the budget: the oldest recalled turns go first,
-        then the oldest recent ones; the newest turn is always kept. Tokens are counted with
-        the all-MiniLM-L6-v2 WordPiece tokenizer (offline).
+        ``conversation_id`` narrows the recent window to one thread; recalled turns come from
+        all of the user's threads with this agent. With ``max_tokens`` the block fits the
+        budget: the least relevant recalled turns go first, then the oldest recent ones; the
+        newest turn is always kept. Tokens are counted with the all-MiniLM-L6-v2 WordPiece
+        tokenizer (offline).
         """
         recent = check_limit(recent, "recent", 0, MAX_HISTORY)
         k = check_limit(k, "k", 0, MAX_K)
