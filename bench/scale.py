@@ -32,6 +32,7 @@ from scale_data import YEAR_START, Scope, VectorSource, layout, turns_for
 from konstruct_memory import store
 from konstruct_memory.config import Settings
 from konstruct_memory.db import tenant_transaction
+from konstruct_memory.embedded import EmbeddedServer
 from konstruct_memory.memory import Memory
 
 K = 10
@@ -108,7 +109,7 @@ def shapes(scopes: list[Scope], tenant_sizes: dict[int, int]) -> dict[str, list[
 
 def measure(
     memory: Memory,
-    admin_url: str,
+    runtime_url: str,
     shape: str,
     sample: list[Scope],
     tenant_ids: dict[int, Any],
@@ -120,7 +121,8 @@ def measure(
     raw_ms: list[float] = []
     numpy_ms: list[float] = []
     across_users = shape.startswith("agent")
-    with psycopg.connect(memory.settings.database_url or "", autocommit=True) as raw:
+    # The minimal SQL runs on its own connection as the same runtime role, outside the pool.
+    with psycopg.connect(runtime_url, autocommit=True) as raw:
         register_vector(raw)
         for n, scope in enumerate(sample):
             tenant_id = tenant_ids[scope.tenant]
@@ -214,7 +216,7 @@ def main() -> None:
         f"scopes; largest tenant {max(tenant_sizes.values())} rows"
     )
     with Memory.open(settings) as memory:
-        admin_url = memory._admin_url or ""
+        server = EmbeddedServer(args.data_dir)  # started by Memory.open
         existing = {t.name: t.id for t in memory.list_tenants()}
         tenant_ids = {
             i: existing.get(f"scale-{i:04d}") or memory.create_tenant(f"scale-{i:04d}").id
@@ -223,20 +225,11 @@ def main() -> None:
         if not args.skip_load:
             rate = load(memory, scopes, tenant_ids)
             print(f"bulk load (remember, precomputed vectors, indexes in place): {rate:.0f} rows/s")
-        settings_urls = memory.settings
         queries = VectorSource(noise=0.5, seed=99).draw(64)[1]
-        memory.settings = Settings(data_dir=args.data_dir, database_url=_runtime_url(args.data_dir))
         for shape, sample in shapes(scopes, tenant_sizes).items():
-            measure(memory, admin_url, shape, sample, tenant_ids, queries)
-        memory.settings = settings_urls
+            measure(memory, server.runtime_url(), shape, sample, tenant_ids, queries)
         print("footprint:")
-        footprint(admin_url, args.rows)
-
-
-def _runtime_url(data_dir: Path) -> str:
-    from konstruct_memory.embedded import EmbeddedServer
-
-    return EmbeddedServer(data_dir).runtime_url()
+        footprint(server.admin_url(), args.rows)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ class Memory:
         runtime role cannot bypass row-level security, and load the embedder."""
         settings = settings or Settings()
         urls = database_urls.resolve(settings)
-        pool = runtime.open_pool(settings, auto_migrate=auto_migrate)
+        pool = runtime.open_pool(settings, auto_migrate=auto_migrate, urls=urls)
         try:
             embedder = embedder or embed.from_settings(settings)
         except BaseException:

@@ -9,14 +9,19 @@ from konstruct_memory.config import Settings
 from konstruct_memory.db import Connection, assert_least_privilege, create_pool
 
 
-def open_pool(settings: Settings, *, auto_migrate: bool = True) -> ConnectionPool[Connection]:
+def open_pool(
+    settings: Settings,
+    *,
+    auto_migrate: bool = True,
+    urls: database_urls.DatabaseUrls | None = None,
+) -> ConnectionPool[Connection]:
     """The runtime pool, ready for tenant work.
 
     With ``auto_migrate`` the schema is upgraded first (which needs the owner URL); without
     it, a schema behind the code is refused with SchemaOutOfDate. Either way, a runtime role
     that could bypass row-level security is refused with UnsafeRuntimeRole.
     """
-    urls = database_urls.resolve(settings)
+    urls = urls or database_urls.resolve(settings)
     if auto_migrate and urls.admin is not None:
         migrate.upgrade(urls.admin)
     pool = create_pool(

@@ -132,8 +132,12 @@ class TenantMemory:
             for i, t in enumerate(turns)
         ]
         ids = _assign_ids(valid)
-        with self._transaction() as conn:
-            stored = store.turns_by_ids(conn, self.tenant_id, ids)
+        # Only an id the caller chose can already be stored (a retry); generated ones are new.
+        chosen = [turn.id for turn in valid if turn.id is not None]
+        stored: dict[UUID, dict[str, Any]] = {}
+        if chosen:
+            with self._transaction() as conn:
+                stored = store.turns_by_ids(conn, self.tenant_id, chosen)
         _check_retries(valid, ids, stored)
         new = _unique_new(valid, ids, stored)
         vectors = self._vectors_for([turn for _, turn in new])
