@@ -11,9 +11,11 @@ import pytest
 from psycopg import errors
 from psycopg_pool import ConnectionPool
 
+from konstruct_memory import store
 from konstruct_memory.db import Connection, create_pool, tenant_transaction
+from konstruct_memory.models import ValidTurn, validate_turn
 from tests.conftest import DatabaseUnderTest
-from tests.rows import count_visible, insert_turn
+from tests.rows import count_visible, insert_turn, vector
 
 
 def test_without_a_tenant_reads_see_nothing_and_inserts_are_refused(
@@ -177,5 +179,35 @@ def test_an_exception_mid_transaction_leaves_no_tenant_behind(
                 insert_turn(conn, a, row_id=row_id)
         with pool.connection() as conn:
             assert count_visible(conn) == 0
+    finally:
+        pool.close()
+
+
+def test_staged_batches_never_carry_rows_into_another_tenant(
+    database: DatabaseUnderTest, new_tenant: Callable[[], UUID]
+) -> None:
+    """remember stages batches in a per-connection temporary table: it must be empty for the
+    next borrower, whether the last batch committed or failed half-way."""
+    a, b = new_tenant(), new_tenant()
+    agent = uuid.uuid4()
+
+    def batch(n: int) -> list[tuple[UUID, ValidTurn]]:
+        turn = {"agent_id": agent, "user_id": "U1", "role": "user", "content": "hi"}
+        return [(uuid.uuid4(), validate_turn(turn, "t", max_content_bytes=1000)) for _ in range(n)]
+
+    pool = create_pool(database.runtime_url, min_size=1, max_size=1)
+    try:
+        with tenant_transaction(pool, a) as conn:
+            assert len(store.insert_turns(conn, a, "test", batch(3), [vector()] * 3)) == 3
+        with pytest.raises(RuntimeError), tenant_transaction(pool, a) as conn:
+            conn.execute(store._STAGING)
+            conn.execute("INSERT INTO konstruct_staging (ord, id) VALUES (0, gen_random_uuid())")
+            raise RuntimeError("failed after staging")
+        with tenant_transaction(pool, b) as conn:
+            staged = conn.execute("SELECT count(*) AS n FROM konstruct_staging").fetchone()
+            assert staged is not None and staged["n"] == 0
+            mine = batch(2)
+            assert store.insert_turns(conn, b, "test", mine, [vector()] * 2) == {i for i, _ in mine}
+            assert count_visible(conn) == 2
     finally:
         pool.close()

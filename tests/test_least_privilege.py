@@ -10,7 +10,7 @@ import pytest
 from konstruct_memory import runtime
 from konstruct_memory.config import Settings
 from konstruct_memory.db import assert_least_privilege
-from konstruct_memory.errors import UnsafeRuntimeRole
+from konstruct_memory.errors import ConfigurationError, UnsafeRuntimeRole
 from tests.conftest import DatabaseUnderTest
 
 
@@ -74,3 +74,19 @@ def test_start_up_accepts_the_runtime_role(database: DatabaseUnderTest) -> None:
         assert row is not None and row["u"] == database.runtime_role
     finally:
         pool.close()
+
+
+def test_start_up_refuses_a_role_that_cannot_stage_batches(
+    new_database: Callable[[], DatabaseUnderTest],
+) -> None:
+    hardened = new_database()  # TEMPORARY revoked from PUBLIC, as some hardening guides do
+    dbname = psycopg.conninfo.conninfo_to_dict(hardened.runtime_url)["dbname"]
+    with psycopg.connect(hardened.superuser_url, autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                psycopg.sql.Identifier(str(dbname))
+            )
+        )
+    settings = Settings(database_url=hardened.runtime_url, admin_database_url=hardened.admin_url)
+    with pytest.raises(ConfigurationError, match="GRANT TEMPORARY ON DATABASE"):
+        runtime.open_pool(settings)

@@ -12,7 +12,7 @@ from pgvector.psycopg import register_vector
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from konstruct_memory.errors import UnsafeRuntimeRole
+from konstruct_memory.errors import ConfigurationError, UnsafeRuntimeRole
 
 Connection = psycopg.Connection[dict[str, Any]]
 
@@ -33,7 +33,8 @@ SELECT current_user AS role,
           FROM pg_class c
           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
          WHERE c.relkind IN ('r', 'p') AND NOT a.attisdropped
-           AND pg_has_role(current_user, c.relowner, 'MEMBER')) AS owned_tenant_tables
+           AND pg_has_role(current_user, c.relowner, 'MEMBER')) AS owned_tenant_tables,
+       has_database_privilege(current_database(), 'TEMPORARY') AS can_stage
 FROM pg_roles r WHERE r.rolname = current_user
 """
 
@@ -76,10 +77,11 @@ def tenant_transaction(pool: ConnectionPool[Connection], tenant_id: UUID) -> Ite
 
 
 def assert_least_privilege(conn: psycopg.Connection[Any]) -> None:
-    """Refuse a runtime connection that could bypass row-level security.
+    """Refuse a runtime connection that could bypass row-level security, or cannot write.
 
     Superusers and BYPASSRLS roles ignore policies; a table owner (or a member of the owner
     role) can switch FORCE off. Any of these would let one tenant's request see another's rows.
+    Writes stage batches in a temporary table, which needs TEMPORARY on the database.
     """
     with conn.cursor(row_factory=dict_row) as cur:
         facts = cur.execute(_ROLE_FACTS).fetchone()
@@ -103,4 +105,10 @@ def assert_least_privilege(conn: psycopg.Connection[Any]) -> None:
             "role that is only a member of konstruct_app, e.g. "
             "CREATE ROLE konstruct_runtime LOGIN PASSWORD '...'; "
             "GRANT konstruct_app TO konstruct_runtime; (see README, 'External PostgreSQL')."
+        )
+    if not facts["can_stage"]:
+        raise ConfigurationError(
+            f"refusing to start: the runtime role {role!r} cannot create temporary tables, "
+            "which remember uses to stage batches. Grant it, as the database owner: "
+            "GRANT TEMPORARY ON DATABASE <database> TO konstruct_app;"
         )

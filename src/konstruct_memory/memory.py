@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -12,7 +14,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from konstruct_memory import database_urls, embed, keys, runtime, store
+from konstruct_memory import database_urls, embed, keys, runtime, store, vector_index
 from konstruct_memory.config import Settings
 from konstruct_memory.context import TokenCounter
 from konstruct_memory.db import Connection
@@ -132,14 +134,40 @@ class Memory:
         with self.pool.connection() as conn:
             return store.authenticate(conn, keys.key_hash(api_key))
 
-    def _admin(self) -> psycopg.Connection[dict[str, Any]]:
+    # -- the vector index (owner connection) ----------------------------------------------
+
+    def vector_index_state(self) -> vector_index.State:
+        with self._admin(autocommit=True) as conn:
+            return vector_index.state(conn)
+
+    def drop_vector_index(self) -> None:
+        """Drop the HNSW index ahead of a bulk load; recall across users goes exact meanwhile."""
+        with self._admin(autocommit=True) as conn:
+            vector_index.drop(conn)
+
+    def build_vector_index(self, maintenance_work_mem: str = "2GB") -> vector_index.State:
+        """Build the HNSW index if it is missing, without blocking reads or writes."""
+        with self._admin(autocommit=True) as conn:
+            return vector_index.build(conn, maintenance_work_mem)
+
+    @contextmanager
+    def vector_index_deferred(self, maintenance_work_mem: str = "2GB") -> Iterator[None]:
+        """Bulk-load inside this block: the HNSW index is dropped on entry and rebuilt on exit
+        (also when the block fails), which is far faster than maintaining it row by row."""
+        self.drop_vector_index()
+        try:
+            yield
+        finally:
+            self.build_vector_index(maintenance_work_mem)
+
+    def _admin(self, *, autocommit: bool = False) -> psycopg.Connection[dict[str, Any]]:
         """A short-lived owner connection: tenant administration is rare and privileged."""
         if self._admin_url is None:
             raise ConfigurationError(
                 "tenant administration needs the owner connection: set "
                 "KONSTRUCT_MEMORY_ADMIN_DATABASE_URL (see README, 'External PostgreSQL')"
             )
-        return psycopg.connect(self._admin_url, row_factory=dict_row)
+        return psycopg.connect(self._admin_url, row_factory=dict_row, autocommit=autocommit)
 
     def check_health(self) -> None:
         """Raise Unavailable unless the database answers within the pool timeout."""

@@ -23,13 +23,28 @@ TURN_COLUMNS = sql.SQL(
     "id, agent_id, user_id, role, content, conversation_id, occurred_at, created_at, metadata, seq"
 )
 
-_INSERT = """
+# Batches go in through COPY into a session-private staging table, then one INSERT ... SELECT:
+# COPY cannot write to a table under row-level security, while INSERT re-checks every row
+# against the tenant policy. ON COMMIT DELETE ROWS empties the staging table at the end of each
+# transaction, so a pooled connection carries nothing from one tenant's batch into the next.
+_STAGING = """
+CREATE TEMPORARY TABLE IF NOT EXISTS konstruct_staging (
+    ord int4, id uuid, agent_id uuid, user_id text, role text, content text,
+    conversation_id text, occurred_at timestamptz, metadata jsonb, embedding vector
+) ON COMMIT DELETE ROWS
+"""
+_STAGING_TYPES = [
+    "int4", "uuid", "uuid", "text", "text", "text", "text", "timestamptz", "jsonb", "vector",
+]  # fmt: skip
+_COPY_TO_STAGING = "COPY konstruct_staging FROM STDIN (FORMAT BINARY)"
+# Rows without occurred_at get clock_timestamp() in batch order; seq follows the same order.
+_INSERT_STAGED = """
 INSERT INTO conversation_embeddings
     (tenant_id, id, agent_id, user_id, role, content, conversation_id, occurred_at, metadata,
      embedding, embedding_model)
-VALUES (%(tenant_id)s, %(id)s, %(agent_id)s, %(user_id)s, %(role)s, %(content)s,
-        %(conversation_id)s, COALESCE(%(occurred_at)s, clock_timestamp()), %(metadata)s,
-        %(embedding)s, %(embedding_model)s)
+SELECT %(tenant_id)s, id, agent_id, user_id, role, content, conversation_id,
+       COALESCE(occurred_at, clock_timestamp()), metadata, embedding, %(embedding_model)s
+FROM konstruct_staging ORDER BY ord
 ON CONFLICT (tenant_id, id) DO NOTHING
 RETURNING id
 """
@@ -181,32 +196,26 @@ def insert_turns(
     """Insert in order; returns the ids actually inserted (an id already stored is skipped)."""
     if not turns:
         return set()
-    params = [
-        {
-            "tenant_id": tenant_id,
-            "id": turn_id,
-            "agent_id": turn.agent_id,
-            "user_id": turn.user_id,
-            "role": turn.role,
-            "content": turn.content,
-            "conversation_id": turn.conversation_id,
-            "occurred_at": turn.occurred_at,
-            "metadata": Jsonb(turn.metadata),
-            "embedding": vectors[i],
-            "embedding_model": embedding_model,
-        }
-        for i, (turn_id, turn) in enumerate(turns)
-    ]
-    inserted: set[UUID] = set()
-    with conn.cursor() as cur:
-        cur.executemany(_INSERT, params, returning=True)
-        while True:
-            row = cur.fetchone()
-            if row is not None:
-                inserted.add(row["id"])
-            if not cur.nextset():
-                break
-    return inserted
+    conn.execute(_STAGING)
+    with conn.cursor() as cur, cur.copy(_COPY_TO_STAGING) as copy:
+        copy.set_types(_STAGING_TYPES)
+        for ord_, ((turn_id, turn), vector) in enumerate(zip(turns, vectors, strict=True)):
+            copy.write_row(
+                (
+                    ord_,
+                    turn_id,
+                    turn.agent_id,
+                    turn.user_id,
+                    turn.role,
+                    turn.content,
+                    turn.conversation_id,
+                    turn.occurred_at,
+                    Jsonb(turn.metadata),
+                    vector,
+                )
+            )
+    params = {"tenant_id": tenant_id, "embedding_model": embedding_model}
+    return {row["id"] for row in conn.execute(_INSERT_STAGED, params).fetchall()}
 
 
 def scope_size(conn: Connection, scope: Scope) -> int:

@@ -1,10 +1,11 @@
-"""Commands about the database: migrate, db-url, and the embedded server."""
+"""Commands about the database: migrate, db-url, the vector index and the embedded server."""
 
 from __future__ import annotations
 
+import psycopg
 import typer
 
-from konstruct_memory import database_urls, migrate
+from konstruct_memory import database_urls, migrate, vector_index
 from konstruct_memory.config import Settings
 from konstruct_memory.embedded import EmbeddedServer
 from konstruct_memory.errors import ConfigurationError
@@ -14,10 +15,19 @@ server_app = typer.Typer(
     no_args_is_help=True,
 )
 
+index_app = typer.Typer(
+    help="The HNSW index behind recall across users: status, drop before a bulk load, build.",
+    no_args_is_help=True,
+)
+WorkMem = typer.Option(
+    "2GB", "--maintenance-work-mem", help="Memory for the build (about 2GB per million turns)."
+)
+
 
 def register(app: typer.Typer) -> None:
     app.command("migrate")(migrate_command)
     app.command("db-url")(db_url_command)
+    app.add_typer(index_app, name="vector-index")
     app.add_typer(server_app, name="server")
 
 
@@ -41,6 +51,36 @@ def db_url_command(
     """
     urls = database_urls.resolve(Settings())
     typer.echo(urls.require_admin() if admin else urls.runtime)
+
+
+def _owner_connection() -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(database_urls.resolve(Settings()).require_admin(), autocommit=True)
+
+
+@index_app.command("status")
+def index_status() -> None:
+    """Print the index state: ready (exit 0), missing or invalid (exit 3)."""
+    with _owner_connection() as conn:
+        state = vector_index.state(conn)
+    typer.echo(f"vector index {vector_index.NAME}: {state}")
+    raise typer.Exit(0 if state is vector_index.State.READY else 3)
+
+
+@index_app.command("drop")
+def index_drop() -> None:
+    """Drop the index before a large load; recall across users is exact until it is rebuilt."""
+    with _owner_connection() as conn:
+        vector_index.drop(conn)
+    typer.echo(f"vector index {vector_index.NAME} dropped; rebuild it with: vector-index build")
+
+
+@index_app.command("build")
+def index_build(maintenance_work_mem: str = WorkMem) -> None:
+    """Build the index if it is not ready, without blocking reads or writes."""
+    with _owner_connection() as conn:
+        state = vector_index.build(conn, maintenance_work_mem)
+    typer.echo(f"vector index {vector_index.NAME}: {state}")
+    raise typer.Exit(0 if state is vector_index.State.READY else 3)
 
 
 def _embedded() -> EmbeddedServer:
