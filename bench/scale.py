@@ -15,12 +15,15 @@ the minimal hand-written SQL and NumPy (p50/p95/p99, ratios from the same run).
 from __future__ import annotations
 
 import argparse
+import functools
+import re
 import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +41,17 @@ from konstruct_memory.embedded import EmbeddedServer
 from konstruct_memory.memory import Memory
 
 K = 10
+MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# The scope is (tenant, agent, user or all users, embedding model), as the product's.
 MINIMAL_SQL = """
 SELECT id FROM conversation_embeddings
 WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s AND user_id = %(user_id)s
+  AND embedding_model = %(model)s
 ORDER BY embedding <=> %(q)s LIMIT 10
 """
 MINIMAL_AGENT_SQL = """
 SELECT id FROM conversation_embeddings
-WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s
+WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s AND embedding_model = %(model)s
 ORDER BY embedding <=> %(q)s LIMIT 10
 """
 SCOPE_VECTORS = """
@@ -146,6 +152,41 @@ def shapes(scopes: list[Scope], tenant_sizes: dict[int, int]) -> dict[str, list[
     return out
 
 
+@dataclass
+class Tally:
+    """Per-shape results of one engine (the product's query, or the minimal SQL)."""
+
+    ms: list[float] = field(default_factory=list)
+    full: int = 0  # queries that returned exactly min(k, rows in scope)
+    recalls: list[float] = field(default_factory=list)
+
+    def add(self, ms: float, got: list[Any], exact: list[Any], in_scope: int) -> None:
+        self.ms.append(ms)
+        self.full += len(got) == min(K, in_scope)
+        self.recalls.append(len(set(got) & set(exact)) / max(1, min(K, in_scope)))
+
+    def summary(self) -> str:
+        n = len(self.ms)
+        recall = statistics.fmean(self.recalls)
+        return f"exactly min(k, n) {self.full / n:6.1%}  recall@10 {recall:.3f}  " + percentiles(
+            self.ms
+        )
+
+
+def product_nearest(memory: Memory, scope: store.Scope, q: np.ndarray) -> list[Any]:
+    with tenant_transaction(memory.pool, scope.tenant_id) as conn:
+        return [i for i, _ in store.nearest(conn, scope, q, K)]
+
+
+def minimal_nearest(
+    raw: psycopg.Connection[Any], params: dict[str, Any], q: np.ndarray
+) -> list[Any]:
+    sql = MINIMAL_SQL if params["user_id"] else MINIMAL_AGENT_SQL
+    with raw.transaction():
+        raw.execute("SELECT set_config('app.current_tenant', %s, true)", [str(params["tenant_id"])])
+        return [r[0] for r in raw.execute(sql, params | {"q": q, "model": MODEL}).fetchall()]
+
+
 def measure(
     memory: Memory,
     runtime_url: str,
@@ -153,11 +194,9 @@ def measure(
     sample: list[Scope],
     tenant_ids: dict[int, Any],
     queries: np.ndarray,
+    per_scope: int,
 ) -> None:
-    exact_ok = full = 0
-    recalls: list[float] = []
-    ours_ms: list[float] = []
-    raw_ms: list[float] = []
+    ours, raw_sql = Tally(), Tally()
     numpy_ms: list[float] = []
     across_users = shape.startswith("agent")
     # The minimal SQL runs on its own connection as the same runtime role, outside the pool.
@@ -165,58 +204,62 @@ def measure(
         register_vector(raw)
         for n, scope in enumerate(sample):
             tenant_id = tenant_ids[scope.tenant]
-            q = queries[n % len(queries)]
             user = None if across_users else scope.user
+            params = {"tenant_id": tenant_id, "agent_id": scope.agent, "user_id": user}
             with tenant_transaction(memory.pool, tenant_id) as conn:
-                rows = conn.execute(
-                    SCOPE_VECTORS,
-                    {"tenant_id": tenant_id, "agent_id": scope.agent, "user_id": user},
-                ).fetchall()
+                rows = conn.execute(SCOPE_VECTORS, params).fetchall()
             ids = [r["id"] for r in rows]
-            matrix = np.vstack([np.asarray(r["embedding"].to_list()) for r in rows]).astype(
-                np.float32
-            )
-            t = time.perf_counter()
-            exact = [ids[i] for i in np.argsort(-(matrix @ q), kind="stable")[:K]]
-            numpy_ms.append((time.perf_counter() - t) * 1000)
+            matrix = np.vstack([r["embedding"].to_numpy() for r in rows]).astype(np.float32)
+            scoped = store.Scope(tenant_id, scope.agent, user, MODEL)
 
-            scoped = store.Scope(
-                tenant_id, scope.agent, user, "sentence-transformers/all-MiniLM-L6-v2"
-            )
-            t = time.perf_counter()
-            with tenant_transaction(memory.pool, tenant_id) as conn:
-                got = [i for i, _ in store.nearest(conn, scoped, q, K)]
-            ours_ms.append((time.perf_counter() - t) * 1000)
-
-            sql = MINIMAL_AGENT_SQL if across_users else MINIMAL_SQL
-            t = time.perf_counter()
-            with raw.transaction():
-                raw.execute("SELECT set_config('app.current_tenant', %s, true)", [str(tenant_id)])
-                raw.execute(
-                    sql,
-                    {
-                        "tenant_id": tenant_id,
-                        "agent_id": scope.agent,
-                        "user_id": scope.user,
-                        "q": q,
-                    },
-                ).fetchall()
-            raw_ms.append((time.perf_counter() - t) * 1000)
-
-            full += 1
-            exact_ok += len(got) == min(K, len(ids))
-            recalls.append(len(set(got) & set(exact)) / max(1, min(K, len(ids))))
+            product = functools.partial(product_nearest, memory, scoped)
+            minimal = functools.partial(minimal_nearest, raw, params)
+            for j in range(per_scope):
+                q = queries[(n * per_scope + j) % len(queries)]
+                t = time.perf_counter()
+                exact = [ids[i] for i in np.argsort(-(matrix @ q), kind="stable")[:K]]
+                numpy_ms.append((time.perf_counter() - t) * 1000)
+                # Warm both (the first reader of a cold scope pays its disk reads), then time
+                # them in alternating order.
+                product(q), minimal(q)
+                engines = [(ours, product), (raw_sql, minimal)]
+                for tally, run in engines if j % 2 == 0 else engines[::-1]:
+                    t = time.perf_counter()
+                    got = run(q)
+                    tally.add((time.perf_counter() - t) * 1000, got, exact, len(ids))
     sizes = sorted(s.rows for s in sample)
-    print(
-        f"{shape:34s} n={full:3d} rows/scope {sizes[0]}-{sizes[-1]}  "
-        f"exact count {exact_ok / full:6.1%}  recall@10 {statistics.fmean(recalls):.3f}"
-    )
-    print(f"{'':34s} ours {percentiles(ours_ms)}")
-    print(
-        f"{'':34s} raw  {percentiles(raw_ms)}   ours/raw p50 "
-        f"{statistics.median(ours_ms) / statistics.median(raw_ms):.2f}"
-    )
-    print(f"{'':34s} numpy {percentiles(numpy_ms)}")
+    ratio = statistics.median(ours.ms) / statistics.median(raw_sql.ms)
+    print(f"{shape} ({len(ours.ms)} queries, {sizes[0]}-{sizes[-1]} rows per scope)")
+    print(f"  ours  {ours.summary()}")
+    print(f"  raw   {raw_sql.summary()}   ours/raw p50 {ratio:.2f}")
+    print(f"  numpy exact over the scope's vectors: {percentiles(numpy_ms)}")
+
+
+def explain(
+    memory: Memory, shape: str, sample: list[Scope], tenant_ids: dict[int, Any], q: np.ndarray
+) -> None:
+    """The plans of the product's query and of the minimal SQL for a shape's largest scope."""
+    scope = max(sample, key=lambda s: s.rows)
+    tenant_id = tenant_ids[scope.tenant]
+    user = None if shape.startswith("agent") else scope.user
+    minimal = MINIMAL_AGENT_SQL if user is None else MINIMAL_SQL
+    params = {
+        "tenant_id": tenant_id,
+        "agent_id": scope.agent,
+        "user_id": user,
+        "q": q,
+        "model": MODEL,
+    }
+    with tenant_transaction(memory.pool, tenant_id) as conn:
+        ours = store.explain_nearest(conn, store.Scope(tenant_id, scope.agent, user, MODEL), q, K)
+        raw = conn.execute("EXPLAIN (ANALYZE, COSTS OFF) " + minimal, params).fetchall()
+    print(f"  plans for the largest scope ({scope.rows} rows):")
+    for label, lines in (("ours", ours), ("raw", [r["QUERY PLAN"] for r in raw])):
+        for line in lines:
+            line = re.sub(r"'\[[^']*\]'::vector", "$q", line)
+            if not line.strip().startswith(("One-Time Filter", "Index Searches", "Planning")):
+                print(f"    {label:4s} | {line}")
+                label = ""
 
 
 def footprint(admin_url: str, rows: int) -> None:
@@ -243,6 +286,7 @@ def main() -> None:
         "--data-dir", type=Path, default=Path(tempfile.gettempdir()) / "konstruct-memory-scale"
     )
     parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--queries-per-scope", type=int, default=3)
     args = parser.parse_args()
 
     settings = Settings(data_dir=args.data_dir, database_url=None, admin_database_url=None)
@@ -266,7 +310,11 @@ def main() -> None:
             ingest_in_place(memory)
         queries = VectorSource(noise=0.5, seed=99).draw(64)[1]
         for shape, sample in shapes(scopes, tenant_sizes).items():
-            measure(memory, server.runtime_url(), shape, sample, tenant_ids, queries)
+            measure(
+                memory, server.runtime_url(), shape, sample, tenant_ids, queries,
+                args.queries_per_scope,
+            )  # fmt: skip
+            explain(memory, shape, sample, tenant_ids, queries[0])
         print("footprint:")
         footprint(server.admin_url(), args.rows)
 

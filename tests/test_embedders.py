@@ -53,6 +53,26 @@ def test_minilm_matches_sentence_transformers(minilm: MiniLMEmbedder) -> None:
     assert minilm.embed([]).shape == (0, 384)
 
 
+def test_single_text_runs_blas_on_one_thread_and_overlapping_callers_restore_it() -> None:
+    from threadpoolctl import threadpool_info
+
+    from konstruct_memory.embed.minilm import _OneBlasThread
+
+    def blas_threads() -> int:
+        return int(next(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"))
+
+    original = blas_threads()
+    one = _OneBlasThread()
+    first, second = one(), one()
+    first.__enter__()
+    assert blas_threads() == 1
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first leaves while the second still runs
+    assert blas_threads() == 1
+    second.__exit__(None, None, None)
+    assert blas_threads() == original
+
+
 class _StandIn(BaseHTTPRequestHandler):
     requests: ClassVar[list[dict[str, Any]]] = []
 

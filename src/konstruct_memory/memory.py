@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,6 +66,10 @@ class Memory:
         self.tuning = tuning or RecallTuning()
         self._admin_url = admin_url
         self._tokens = TokenCounter()
+        # Runs a recall's keyword stage while its query is embedded (TenantMemory._ranked).
+        self._background = ThreadPoolExecutor(
+            max_workers=settings.pool_max_size, thread_name_prefix="konstruct-memory"
+        )
 
     @classmethod
     def open(
@@ -97,6 +102,7 @@ class Memory:
             self.settings,
             self._tokens,
             self.tuning,
+            self._background,
             self.observer,
         )
 
@@ -178,6 +184,7 @@ class Memory:
             raise Unavailable("database unavailable") from exc
 
     def close(self) -> None:
+        self._background.shutdown(wait=True)
         self.pool.close()
         close = getattr(self.embedder, "close", None)
         if callable(close):

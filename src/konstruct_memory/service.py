@@ -11,6 +11,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -88,9 +89,11 @@ class TenantMemory:
         settings: Settings,
         token_counter: TokenCounter,
         tuning: RecallTuning,
+        background: Executor,
         observer: Observer | None = None,
     ) -> None:
         self._pool = pool
+        self._background = background
         self._embedder = embedder
         self.tenant_id = tenant_id
         self._settings = settings
@@ -292,11 +295,14 @@ class TenantMemory:
 
     def _ranked(self, scope: store.Scope, query: str, k: int) -> list[Hit]:
         """The best ``k`` turns of the scope for ``query`` (arguments already validated)."""
-        query_vector = self._embed([query])[0]
         t = self.tuning
+        # Keyword matching needs only the text: the database runs it while the query is being
+        # embedded, so a recall costs max(embedding, keywords) rather than their sum.
+        keywords = self._background.submit(self._keyword_matches, scope, query)
+        query_vector = self._embed([query])[0]
+        by_keyword = keywords.result()
         with self._transaction() as conn:
             by_vector = store.nearest(conn, scope, query_vector, max(k, t.vector_candidates))
-            by_keyword = store.keyword_matches(conn, scope, query, t.keyword_candidates)
             scores = ranking.reciprocal_rank_fusion(
                 [
                     (t.vector_weight, [i for i, _ in by_vector]),
@@ -308,11 +314,15 @@ class TenantMemory:
                 anchors = ranking.top(scores, max(k, 20), {})
                 links = store.neighbours(conn, self.tenant_id, anchors, t.neighbour_width)
                 scores = ranking.spread_to_neighbours(scores, links, t.neighbour_share)
-            rows = store.turns_by_ids(conn, self.tenant_id, list(scores))
+            rows = store.hit_rows(conn, self.tenant_id, list(scores))
         # Neighbours can lie outside the filters (time, role, thread): keep only the scope's.
         scores = {i: s for i, s in scores.items() if i in rows and _in_scope(rows[i], scope)}
         recency = {i: rows[i]["occurred_at"].timestamp() for i in scores}
         return [_hit(rows[i], scores[i]) for i in ranking.top(scores, k, recency)]
+
+    def _keyword_matches(self, scope: store.Scope, query: str) -> list[tuple[UUID, float]]:
+        with self._transaction() as conn:
+            return store.keyword_matches(conn, scope, query, self.tuning.keyword_candidates)
 
 
 def _in_scope(row: Mapping[str, Any], scope: store.Scope) -> bool:

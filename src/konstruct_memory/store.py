@@ -49,24 +49,29 @@ ON CONFLICT (tenant_id, id) DO NOTHING
 RETURNING id
 """
 
+# What ranking and a Hit need: no metadata to decode for the ~150 candidates of a recall.
+_HITS_BY_IDS = """
+SELECT id, user_id, role, content, conversation_id, occurred_at FROM conversation_embeddings
+WHERE tenant_id = %(tenant_id)s AND id = ANY(%(ids)s)
+"""
 _BY_IDS = sql.SQL(
     "SELECT {columns} FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s "
     "AND id = ANY(%(ids)s)"
 ).format(columns=TURN_COLUMNS)
 
-_SCOPE_SIZE = sql.SQL("SELECT count(*) AS n FROM conversation_embeddings WHERE {where}")
-
-# A MATERIALIZED scope cannot be read through the global HNSW index, so the search is exact
-# over exactly the rows in scope: never fewer than min(limit, rows in scope) results. It keeps
-# distances, not vectors, so a large scope does not spill to disk.
+# Exact search over exactly the rows in scope: never fewer than min(limit, rows in scope).
+# OFFSET 0 keeps the subquery from being flattened, so the ORDER BY cannot be served by the
+# global HNSW index (which would filter after a fixed-size scan and come back short); the rows
+# stream into a top-N sort, with no materialised scope to spill.
 _EXACT_NEAREST = sql.SQL(
     """
-    WITH scope AS MATERIALIZED (
+    SELECT id, 1 - distance AS similarity
+    FROM (
         SELECT id, seq, embedding <=> %(query_vector)s AS distance
         FROM conversation_embeddings WHERE {where}
-    )
-    SELECT id, 1 - distance AS similarity
-    FROM scope ORDER BY distance, seq DESC LIMIT %(limit)s
+        OFFSET 0
+    ) AS scope
+    ORDER BY distance, seq DESC LIMIT %(limit)s
     """
 )
 
@@ -77,6 +82,18 @@ _INDEXED_NEAREST = sql.SQL(
     ORDER BY embedding <=> %(query_vector)s LIMIT %(limit)s
     """
 )
+# Measured at one million turns on agent scopes of 25k-40k turns (2-4 % of the table): with
+# 100 or 200 some queries found none of their true top 10, with 400 every one (BENCHMARKS.md).
+EF_SEARCH_FLOOR = 400
+# Up to this many turns an exact scan (~1 us a row) costs about what a filtered HNSW search
+# does at one million turns (~40 ms), and it is exact by construction.
+EXACT_SCOPE_ROWS = 50_000
+_AGENT_ROWS_CAPPED = """
+SELECT count(*) AS n FROM (
+    SELECT 1 FROM conversation_embeddings
+    WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s LIMIT %(cap)s
+) AS capped
+"""
 _HNSW_SETTINGS = """
 SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
        set_config('hnsw.ef_search', %(ef_search)s, true)
@@ -186,6 +203,11 @@ def turns_by_ids(
     return {row["id"]: row for row in rows}
 
 
+def hit_rows(conn: Connection, tenant_id: UUID, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    rows = conn.execute(_HITS_BY_IDS, {"tenant_id": tenant_id, "ids": list(ids)}).fetchall()
+    return {row["id"]: row for row in rows}
+
+
 def insert_turns(
     conn: Connection,
     tenant_id: UUID,
@@ -218,28 +240,64 @@ def insert_turns(
     return {row["id"] for row in conn.execute(_INSERT_STAGED, params).fetchall()}
 
 
-def scope_size(conn: Connection, scope: Scope) -> int:
-    where, params = scope.where()
-    row = conn.execute(_SCOPE_SIZE.format(where=where), params).fetchone()
-    return int(row["n"]) if row else 0
+def ef_search(limit: int) -> int:
+    """HNSW candidate-list size for a filtered search of ``limit`` results."""
+    return max(EF_SEARCH_FLOOR, 2 * limit)
 
 
 def nearest(
     conn: Connection, scope: Scope, query_vector: Vectors, limit: int
 ) -> list[tuple[UUID, float]]:
-    """The ``limit`` turns in scope closest to ``query_vector``, best first; never short."""
+    """The ``limit`` turns in scope closest to ``query_vector``, best first; never short.
+
+    Exact unless the scope spans users and holds more than EXACT_SCOPE_ROWS turns; then HNSW
+    with iterative scan (recall@10 1.000 against exact at one million turns, BENCHMARKS.md).
+    """
+    exact, params = _nearest_statement(scope, query_vector, limit, indexed=False)
+    if not _searches_by_index(conn, scope):
+        rows = conn.execute(exact, params).fetchall()
+        return [(r["id"], float(r["similarity"])) for r in rows]
+    indexed, _ = _nearest_statement(scope, query_vector, limit, indexed=True)
+    with conn.pipeline():  # the settings travel with the search: one round trip
+        conn.execute(_HNSW_SETTINGS, {"ef_search": str(ef_search(limit))})
+        search = conn.execute(indexed, params)
+    rows = search.fetchall()
+    if len(rows) < limit:  # filters (model, thread, role…) left the index scan short
+        rows = conn.execute(exact, params).fetchall()
+    return [(r["id"], float(r["similarity"])) for r in rows]
+
+
+def _searches_by_index(conn: Connection, scope: Scope) -> bool:
+    """Whether ``nearest`` uses HNSW: only for scopes across users above EXACT_SCOPE_ROWS."""
+    if scope.user_id is not None:
+        return False
+    # An upper bound of the scope's size, read from the scope index alone and capped, so the
+    # probe costs at most EXACT_SCOPE_ROWS index entries however large the agent is.
+    params = {
+        "tenant_id": scope.tenant_id,
+        "agent_id": scope.agent_id,
+        "cap": EXACT_SCOPE_ROWS + 1,
+    }
+    row = conn.execute(_AGENT_ROWS_CAPPED, params).fetchone()
+    return row is not None and int(row["n"]) > EXACT_SCOPE_ROWS
+
+
+def explain_nearest(conn: Connection, scope: Scope, query_vector: Vectors, limit: int) -> list[str]:
+    """EXPLAIN ANALYZE of the search ``nearest`` runs first for this scope: its plan."""
+    indexed = _searches_by_index(conn, scope)
+    statement, params = _nearest_statement(scope, query_vector, limit, indexed=indexed)
+    if indexed:
+        conn.execute(_HNSW_SETTINGS, {"ef_search": str(ef_search(limit))})
+    rows = conn.execute(sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) ") + statement, params)
+    return [r["QUERY PLAN"] for r in rows.fetchall()]
+
+
+def _nearest_statement(
+    scope: Scope, query_vector: Vectors, limit: int, *, indexed: bool
+) -> tuple[sql.Composed, dict[str, Any]]:
     where, params = scope.where()
     params |= {"query_vector": query_vector, "limit": limit}
-    if scope.user_id is not None:
-        rows = conn.execute(_EXACT_NEAREST.format(where=where), params).fetchall()
-        return [(r["id"], float(r["similarity"])) for r in rows]
-    # Across users the scope can be large: use HNSW with iterative scan, and fall back to the
-    # exact search if filtering left it short of what the scope holds.
-    conn.execute(_HNSW_SETTINGS, {"ef_search": str(max(100, 2 * limit))})
-    rows = conn.execute(_INDEXED_NEAREST.format(where=where), params).fetchall()
-    if len(rows) < limit and scope_size(conn, scope) > len(rows):
-        rows = conn.execute(_EXACT_NEAREST.format(where=where), params).fetchall()
-    return [(r["id"], float(r["similarity"])) for r in rows]
+    return (_INDEXED_NEAREST if indexed else _EXACT_NEAREST).format(where=where), params
 
 
 def keyword_matches(

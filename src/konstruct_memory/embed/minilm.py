@@ -7,7 +7,9 @@ normalisation, as the sentence-transformers pipeline of that model does. A test 
 cosine ≥ 0.999 against the reference implementation.
 
 Texts are sorted by length and embedded in batches of similar length, so short chat turns do
-not pay for the padding of a long one.
+not pay for the padding of a long one. A single text (a recall's query) runs BLAS on one
+thread: its matrices are too small to split, and on a small machine the second thread only
+competes with the database working on the same request (recall p50 -12 %, BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import ThreadpoolController
 from tokenizers import Tokenizer
 
 from konstruct_memory.embed import normalise
@@ -61,6 +66,37 @@ def load_safetensors(path: Path) -> dict[str, Matrix]:
     return tensors
 
 
+class _OneBlasThread:
+    """While any single-text embedding runs, BLAS uses one thread (a process-wide setting).
+
+    Counted, so that overlapping callers restore the original thread count only when the last
+    one leaves: a plain limiter per call could leave the process stuck on one thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._controller: ThreadpoolController | None = None
+        self._limiter: Any = None
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._active == 0:
+                self._controller = self._controller or ThreadpoolController()
+                self._limiter = self._controller.limit(limits=1, user_api="blas")
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    self._limiter.restore_original_limits()
+
+
+_one_blas_thread = _OneBlasThread()
+
+
 class MiniLMEmbedder:
     """The default local embedder: ``embed(texts)`` gives L2-normalised 384-d float32 rows."""
 
@@ -90,6 +126,10 @@ class MiniLMEmbedder:
         with self._lock:
             encodings = self._tokenizer.encode_batch(list(texts))
         ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
+        if len(texts) == 1:
+            with _one_blas_thread():
+                out[0] = self._forward(ids)[0]
+            return out
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
