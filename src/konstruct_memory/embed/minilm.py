@@ -9,7 +9,7 @@ cosine ≥ 0.999 against the reference implementation.
 Texts are sorted by length and embedded in batches of similar length, so short chat turns do
 not pay for the padding of a long one. A single text (a recall's query) runs BLAS on one
 thread: its matrices are too small to split, and on a small machine the second thread only
-competes with the database working on the same request (recall p50 -12 %, BENCHMARKS.md).
+competes with the database working on the same request (BENCHMARKS.md, HTTP).
 """
 
 from __future__ import annotations
