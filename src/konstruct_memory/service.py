@@ -7,27 +7,24 @@ transactions, so no connection is held while the model runs.
 
 from __future__ import annotations
 
-import json
 import time
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Protocol
 from uuid import UUID
 
 import numpy as np
 from psycopg_pool import ConnectionPool
 
-from konstruct_memory import ranking, store
+from konstruct_memory import idempotency, ranking, store
 from konstruct_memory.config import Settings
 from konstruct_memory.context import TokenCounter, render_context
 from konstruct_memory.db import Connection, tenant_transaction
 from konstruct_memory.embed import Embedder, Vectors
-from konstruct_memory.errors import Conflict, InvalidInput, NotFound
+from konstruct_memory.errors import InvalidInput, NotFound
 from konstruct_memory.models import (
     MAX_CONVERSATION_ID_CHARS,
     MAX_USER_ID_CHARS,
@@ -134,15 +131,15 @@ class TenantMemory:
             validate_turn(t, f"turns[{i}]", max_content_bytes=self._settings.max_content_bytes)
             for i, t in enumerate(turns)
         ]
-        ids = _assign_ids(valid)
+        ids = idempotency.assign_ids(valid)
         # Only an id the caller chose can already be stored (a retry); generated ones are new.
         chosen = [turn.id for turn in valid if turn.id is not None]
         stored: dict[UUID, dict[str, Any]] = {}
         if chosen:
             with self._transaction() as conn:
                 stored = store.turns_by_ids(conn, self.tenant_id, chosen)
-        _check_retries(valid, ids, stored)
-        new = _unique_new(valid, ids, stored)
+        idempotency.check_retries(valid, ids, stored)
+        new = idempotency.unique_new(valid, ids, stored)
         vectors = self._vectors_for([turn for _, turn in new])
         with self._transaction() as conn:
             inserted = store.insert_turns(
@@ -151,7 +148,7 @@ class TenantMemory:
             rows = store.turns_by_ids(conn, self.tenant_id, ids)
             # A concurrent request may have stored one of our ids in between: same rule.
             raced = {turn_id for turn_id, _ in new} - inserted
-            _check_retries(valid, ids, {i: rows[i] for i in raced if i in rows})
+            idempotency.check_retries(valid, ids, {i: rows[i] for i in raced if i in rows})
         return [_stored_turn(rows[turn_id]) for turn_id in ids]
 
     def remember_one(self, turn: Turn | Mapping[str, Any]) -> StoredTurn:
@@ -333,59 +330,6 @@ def _in_scope(row: Mapping[str, Any], scope: store.Scope) -> bool:
         and (not scope.roles or row["role"] in scope.roles)
         and (scope.user_id is None or row["user_id"] == scope.user_id)
     )
-
-
-def _assign_ids(valid: Sequence[ValidTurn]) -> list[UUID]:
-    ids: list[UUID] = []
-    first: dict[UUID, int] = {}
-    for i, turn in enumerate(valid):
-        turn_id = turn.id or uuid.uuid4()
-        if turn_id in first and valid[first[turn_id]] != turn:
-            raise Conflict(f"turns[{i}].id: repeats turns[{first[turn_id]}].id with other fields")
-        first.setdefault(turn_id, i)
-        ids.append(turn_id)
-    return ids
-
-
-def _unique_new(
-    valid: Sequence[ValidTurn], ids: Sequence[UUID], stored: Mapping[UUID, Any]
-) -> list[tuple[UUID, ValidTurn]]:
-    seen: set[UUID] = set(stored)
-    new: list[tuple[UUID, ValidTurn]] = []
-    for turn_id, turn in zip(ids, valid, strict=True):
-        if turn_id not in seen:
-            seen.add(turn_id)
-            new.append((turn_id, turn))
-    return new
-
-
-def _check_retries(
-    valid: Sequence[ValidTurn], ids: Sequence[UUID], stored: Mapping[UUID, Mapping[str, Any]]
-) -> None:
-    for i, (turn_id, turn) in enumerate(zip(ids, valid, strict=True)):
-        row = stored.get(turn_id)
-        if row is not None and not _same_turn(turn, row):
-            raise Conflict(
-                f"turns[{i}].id: a turn with this id is already stored with different fields; "
-                "use a new id for a new turn"
-            )
-
-
-def _same_turn(turn: ValidTurn, row: Mapping[str, Any]) -> bool:
-    return (
-        turn.agent_id == row["agent_id"]
-        and turn.user_id == row["user_id"]
-        and turn.role == row["role"]
-        and turn.content == row["content"]
-        and turn.conversation_id == row["conversation_id"]
-        and _canonical_json(turn.metadata) == _canonical_json(row["metadata"])
-        and (turn.occurred_at is None or turn.occurred_at == row["occurred_at"])
-    )
-
-
-def _canonical_json(value: object) -> object:
-    """JSON as jsonb compares it: 1e23 and 100000000000000000000000 are the same number."""
-    return json.loads(json.dumps(value), parse_float=Decimal, parse_int=Decimal)
 
 
 def _stored_turn(row: Mapping[str, Any]) -> StoredTurn:

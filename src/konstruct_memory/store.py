@@ -251,7 +251,7 @@ def nearest(
     """The ``limit`` turns in scope closest to ``query_vector``, best first; never short.
 
     Exact unless the scope spans users and holds more than EXACT_SCOPE_ROWS turns; then HNSW
-    with iterative scan (recall@10 1.000 against exact at one million turns, BENCHMARKS.md).
+    with iterative scan (recall@10 0.998 against exact at one million turns, BENCHMARKS.md).
     """
     exact, params = _nearest_statement(scope, query_vector, limit, indexed=False)
     if not _searches_by_index(conn, scope):
