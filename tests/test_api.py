@@ -245,10 +245,13 @@ def test_errors_limits_health_and_metrics(client: TestClient, memory: Memory) ->
     assert broken.status_code == 422
     assert client.get("/healthz").json() == {"status": "ok"}
     client.get("/v1/history", params={"agent_id": AGENT, "user_id": "U1"}, headers=key)
+    client.get("/docs")
     metrics = client.get("/metrics").text
     assert (
         'konstruct_memory_requests_total{method="GET",route="/v1/history",status="200"}' in metrics
     )
+    assert 'route="/docs",status="200"' in metrics
+    assert 'route="unmatched",status="404"' in metrics
     assert "konstruct_memory_request_seconds_bucket" in metrics
     assert "konstruct_memory_database_seconds_count" in metrics
     assert "konstruct_memory_embedding_seconds_count" in metrics

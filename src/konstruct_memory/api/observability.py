@@ -102,8 +102,7 @@ def install_request_observer(app: FastAPI, metrics: Metrics) -> None:
             )
             response = error_response(500, "internal_error", "internal error")
         elapsed = time.perf_counter() - started
-        matched = request.scope.get("route")
-        route = getattr(matched, "path", "unmatched")
+        route = _route_label(request)
         metrics.requests.labels(request.method, route, str(response.status_code)).inc()
         metrics.latency.labels(request.method, route).observe(elapsed)
         tenant = getattr(request.state, "tenant_id", None)
@@ -148,3 +147,13 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     root.handlers = [handler]
     root.setLevel(level)
     root.propagate = False
+
+
+def _route_label(request: Request) -> str:
+    """The route template (never the raw path of an API route, which would hold ids)."""
+    matched = request.scope.get("route")
+    if matched is not None:
+        return str(matched.path)
+    if "endpoint" in request.scope:  # Starlette's own routes (/docs, /openapi.json): static
+        return request.url.path
+    return "unmatched"
