@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -127,19 +128,32 @@ def _start_as(uid: int, gid: int, path: Path) -> None:
     EmbeddedServer(path).ensure_running()
 
 
+def _stop_as(uid: int, gid: int, path: Path) -> None:
+    """Child of a fork: stop the server as the user who owns it (root would act as the
+    dedicated server user, which cannot read this data directory)."""
+    os.setgid(gid)
+    os.setuid(uid)
+    EmbeddedServer(path).stop()
+
+
+def _as_user(target: Any, user: pwd.struct_passwd, path: Path) -> int | None:
+    child = multiprocessing.get_context("fork").Process(
+        target=target, args=(user.pw_uid, user.pw_gid, path)
+    )
+    child.start()
+    child.join(180)
+    return child.exitcode
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the suite already runs as an ordinary user")
 def test_runs_as_an_ordinary_user() -> None:
     # A fork keeps the loaded interpreter: the ordinary user need not reach /root's Python.
     user = pwd.getpwnam("nobody")
     path = make_data_dir()
     os.chown(path, user.pw_uid, user.pw_gid)
-    child = multiprocessing.get_context("fork").Process(
-        target=_start_as, args=(user.pw_uid, user.pw_gid, path)
-    )
-    child.start()
-    child.join(180)
+    started = _as_user(_start_as, user, path)
     try:
-        assert child.exitcode == 0
+        assert started == 0
         assert (path / "postgres").stat().st_uid == user.pw_uid
         assert (path / "server.json").stat().st_uid == user.pw_uid
         server_user = _process_owner(_postmaster_pid(path))
@@ -148,7 +162,8 @@ def test_runs_as_an_ordinary_user() -> None:
         with psycopg.connect(EmbeddedServer(path).runtime_url()) as conn:
             assert conn.execute("SELECT current_user").fetchone() == ("konstruct_runtime",)
     finally:
-        EmbeddedServer(path).stop()
+        assert _as_user(_stop_as, user, path) == 0
+        assert not (path / "postgres" / "postmaster.pid").exists(), "stopped before removal"
         shutil.rmtree(path, ignore_errors=True)
 
 
