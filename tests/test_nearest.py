@@ -61,6 +61,10 @@ def test_an_agent_scope_under_the_limit_is_searched_exactly(
         plan = "\n".join(store.explain_nearest(conn, scope, q, 25))
     assert got == exact_top(vectors, q, 25)
     assert "Subquery Scan on scope" in plan and "ix_conv_embed_hnsw" not in plan
+    assert "never executed" not in plan
+    with tenant_transaction(pool, scope.tenant_id) as conn:
+        nobody = store.Scope(scope.tenant_id, uuid.uuid4(), None, MODEL)
+        assert store.nearest(conn, nobody, q, 10) == []
 
 
 def test_an_agent_scope_over_the_limit_uses_the_index(
@@ -74,6 +78,7 @@ def test_an_agent_scope_over_the_limit_uses_the_index(
     with tenant_transaction(pool, scope.tenant_id) as conn:
         plan = "\n".join(store.explain_nearest(conn, scope, q, 10))
         top = store.nearest(conn, scope, q, 10)
-    assert "Subquery Scan on scope" not in plan
+    # The exact search was gated off (its scan never ran); the indexed statement answered.
+    assert "never executed" in plan and plan.count("Execution Time") == 2
     assert top[0][0] == list(vectors)[3]
     assert len(top) == 10 and set(i for i, _ in top) <= set(vectors)

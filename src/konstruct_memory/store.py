@@ -6,7 +6,7 @@ planner can then use the scope index, and a distributed (Citus) deployment can r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -85,15 +85,34 @@ _INDEXED_NEAREST = sql.SQL(
 # Measured at one million turns on agent scopes of 25k-40k turns (2-4 % of the table): with
 # 100 or 200 some queries found none of their true top 10, with 400 every one (BENCHMARKS.md).
 EF_SEARCH_FLOOR = 400
-# Up to this many turns an exact scan (~1 us a row) costs about what a filtered HNSW search
-# does at one million turns (~40 ms), and it is exact by construction.
-EXACT_SCOPE_ROWS = 50_000
-_AGENT_ROWS_CAPPED = """
-SELECT count(*) AS n FROM (
-    SELECT 1 FROM conversation_embeddings
-    WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s LIMIT %(cap)s
-) AS capped
-"""
+# Up to this many turns an agent scope is searched exactly (~1 us a turn). Above it, HNSW with
+# EF_SEARCH_FLOOR: as fast and, measured, as exact (BENCHMARKS.md), and the capped count that
+# decides stays cheap (it reads at most this many index entries).
+EXACT_SCOPE_ROWS = 10_000
+# Across users, one statement counts the agent's turns (capped) and searches the scope exactly
+# only when the count is within EXACT_SCOPE_ROWS: otherwise its scan is gated off and never
+# runs. Always one row at least, so an empty scope is told apart from a gated one.
+_GATED_EXACT_NEAREST = sql.SQL(
+    """
+    SELECT capped.n AS agent_rows, hit.id, hit.similarity
+    FROM (
+        SELECT count(*) AS n FROM (
+            SELECT 1 FROM conversation_embeddings
+            WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s LIMIT %(cap)s
+        ) AS agent_turns
+    ) AS capped
+    LEFT JOIN LATERAL (
+        SELECT id, 1 - distance AS similarity, distance, seq
+        FROM (
+            SELECT id, seq, embedding <=> %(query_vector)s AS distance
+            FROM conversation_embeddings WHERE {where} AND capped.n < %(cap)s
+            OFFSET 0
+        ) AS scope
+        ORDER BY distance, seq DESC LIMIT %(limit)s
+    ) AS hit ON true
+    ORDER BY hit.distance, hit.seq DESC
+    """
+)
 _HNSW_SETTINGS = """
 SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
        set_config('hnsw.ef_search', %(ef_search)s, true)
@@ -250,54 +269,49 @@ def nearest(
 ) -> list[tuple[UUID, float]]:
     """The ``limit`` turns in scope closest to ``query_vector``, best first; never short.
 
-    Exact unless the scope spans users and holds more than EXACT_SCOPE_ROWS turns; then HNSW
-    with iterative scan (recall@10 0.998 against exact at one million turns, BENCHMARKS.md).
+    Exact unless the scope spans users of an agent with more than EXACT_SCOPE_ROWS turns; then
+    HNSW with iterative scan (recall@10 against exact at one million turns in BENCHMARKS.md).
     """
-    exact, params = _nearest_statement(scope, query_vector, limit, indexed=False)
-    if not _searches_by_index(conn, scope):
-        rows = conn.execute(exact, params).fetchall()
-        return [(r["id"], float(r["similarity"])) for r in rows]
-    indexed, _ = _nearest_statement(scope, query_vector, limit, indexed=True)
+    where, params = scope.where()
+    params |= {"query_vector": query_vector, "limit": limit, "cap": EXACT_SCOPE_ROWS + 1}
+    if scope.user_id is not None:
+        rows = conn.execute(_EXACT_NEAREST.format(where=where), params).fetchall()
+        return _hits(rows)
+    rows = conn.execute(_GATED_EXACT_NEAREST.format(where=where), params).fetchall()
+    if rows[0]["agent_rows"] <= EXACT_SCOPE_ROWS:
+        return _hits(row for row in rows if row["id"] is not None)
     with conn.pipeline():  # the settings travel with the search: one round trip
         conn.execute(_HNSW_SETTINGS, {"ef_search": str(ef_search(limit))})
-        search = conn.execute(indexed, params)
+        search = conn.execute(_INDEXED_NEAREST.format(where=where), params)
     rows = search.fetchall()
     if len(rows) < limit:  # filters (model, thread, role…) left the index scan short
-        rows = conn.execute(exact, params).fetchall()
-    return [(r["id"], float(r["similarity"])) for r in rows]
-
-
-def _searches_by_index(conn: Connection, scope: Scope) -> bool:
-    """Whether ``nearest`` uses HNSW: only for scopes across users above EXACT_SCOPE_ROWS."""
-    if scope.user_id is not None:
-        return False
-    # An upper bound of the scope's size, read from the scope index alone and capped, so the
-    # probe costs at most EXACT_SCOPE_ROWS index entries however large the agent is.
-    params = {
-        "tenant_id": scope.tenant_id,
-        "agent_id": scope.agent_id,
-        "cap": EXACT_SCOPE_ROWS + 1,
-    }
-    row = conn.execute(_AGENT_ROWS_CAPPED, params).fetchone()
-    return row is not None and int(row["n"]) > EXACT_SCOPE_ROWS
+        rows = conn.execute(_EXACT_NEAREST.format(where=where), params).fetchall()
+    return _hits(rows)
 
 
 def explain_nearest(conn: Connection, scope: Scope, query_vector: Vectors, limit: int) -> list[str]:
-    """EXPLAIN ANALYZE of the search ``nearest`` runs first for this scope: its plan."""
-    indexed = _searches_by_index(conn, scope)
-    statement, params = _nearest_statement(scope, query_vector, limit, indexed=indexed)
-    if indexed:
+    """EXPLAIN ANALYZE of each statement ``nearest`` runs for this scope, in order (a short
+    index scan's exact fallback aside)."""
+    where, params = scope.where()
+    params |= {"query_vector": query_vector, "limit": limit, "cap": EXACT_SCOPE_ROWS + 1}
+    if scope.user_id is not None:
+        return _explain(conn, _EXACT_NEAREST.format(where=where), params)
+    gated = _GATED_EXACT_NEAREST.format(where=where)
+    plans = _explain(conn, gated, params)
+    row = conn.execute(gated, params).fetchone()
+    if row is not None and row["agent_rows"] > EXACT_SCOPE_ROWS:
         conn.execute(_HNSW_SETTINGS, {"ef_search": str(ef_search(limit))})
+        plans += _explain(conn, _INDEXED_NEAREST.format(where=where), params)
+    return plans
+
+
+def _explain(conn: Connection, statement: sql.Composed, params: dict[str, Any]) -> list[str]:
     rows = conn.execute(sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) ") + statement, params)
     return [r["QUERY PLAN"] for r in rows.fetchall()]
 
 
-def _nearest_statement(
-    scope: Scope, query_vector: Vectors, limit: int, *, indexed: bool
-) -> tuple[sql.Composed, dict[str, Any]]:
-    where, params = scope.where()
-    params |= {"query_vector": query_vector, "limit": limit}
-    return (_INDEXED_NEAREST if indexed else _EXACT_NEAREST).format(where=where), params
+def _hits(rows: Iterable[dict[str, Any]]) -> list[tuple[UUID, float]]:
+    return [(r["id"], float(r["similarity"])) for r in rows]
 
 
 def keyword_matches(
