@@ -265,43 +265,51 @@ def ef_search(limit: int) -> int:
 
 
 def nearest(
-    conn: Connection, scope: Scope, query_vector: Vectors, limit: int
+    conn: Connection,
+    scope: Scope,
+    query_vector: Vectors,
+    limit: int,
+    *,
+    plans: list[str] | None = None,
 ) -> list[tuple[UUID, float]]:
     """The ``limit`` turns in scope closest to ``query_vector``, best first; never short.
 
     Exact unless the scope spans users of an agent with more than EXACT_SCOPE_ROWS turns; then
     HNSW with iterative scan (recall@10 against exact at one million turns in BENCHMARKS.md).
+    With ``plans``, each statement's EXPLAIN ANALYZE is appended to it before the statement runs.
     """
     where, params = scope.where()
     params |= {"query_vector": query_vector, "limit": limit, "cap": EXACT_SCOPE_ROWS + 1}
+
+    def run(statement: sql.SQL) -> list[dict[str, Any]]:
+        composed = statement.format(where=where)
+        if plans is not None:
+            plans.extend(_explain(conn, composed, params))
+        return conn.execute(composed, params).fetchall()
+
     if scope.user_id is not None:
-        rows = conn.execute(_EXACT_NEAREST.format(where=where), params).fetchall()
-        return _hits(rows)
-    rows = conn.execute(_GATED_EXACT_NEAREST.format(where=where), params).fetchall()
+        return _hits(run(_EXACT_NEAREST))
+    rows = run(_GATED_EXACT_NEAREST)
     if rows[0]["agent_rows"] <= EXACT_SCOPE_ROWS:
         return _hits(row for row in rows if row["id"] is not None)
-    with conn.pipeline():  # the settings travel with the search: one round trip
-        conn.execute(_HNSW_SETTINGS, {"ef_search": str(ef_search(limit))})
-        search = conn.execute(_INDEXED_NEAREST.format(where=where), params)
-    rows = search.fetchall()
+    settings = {"ef_search": str(ef_search(limit))}
+    if plans is None:
+        with conn.pipeline():  # the settings travel with the search: one round trip
+            conn.execute(_HNSW_SETTINGS, settings)
+            search = conn.execute(_INDEXED_NEAREST.format(where=where), params)
+        rows = search.fetchall()
+    else:
+        conn.execute(_HNSW_SETTINGS, settings)
+        rows = run(_INDEXED_NEAREST)
     if len(rows) < limit:  # filters (model, thread, role…) left the index scan short
-        rows = conn.execute(_EXACT_NEAREST.format(where=where), params).fetchall()
+        rows = run(_EXACT_NEAREST)
     return _hits(rows)
 
 
 def explain_nearest(conn: Connection, scope: Scope, query_vector: Vectors, limit: int) -> list[str]:
-    """EXPLAIN ANALYZE of each statement ``nearest`` runs for this scope, in order (a short
-    index scan's exact fallback aside)."""
-    where, params = scope.where()
-    params |= {"query_vector": query_vector, "limit": limit, "cap": EXACT_SCOPE_ROWS + 1}
-    if scope.user_id is not None:
-        return _explain(conn, _EXACT_NEAREST.format(where=where), params)
-    gated = _GATED_EXACT_NEAREST.format(where=where)
-    plans = _explain(conn, gated, params)
-    row = conn.execute(gated, params).fetchone()
-    if row is not None and row["agent_rows"] > EXACT_SCOPE_ROWS:
-        conn.execute(_HNSW_SETTINGS, {"ef_search": str(ef_search(limit))})
-        plans += _explain(conn, _INDEXED_NEAREST.format(where=where), params)
+    """EXPLAIN ANALYZE of each statement ``nearest`` runs for this scope, in order."""
+    plans: list[str] = []
+    nearest(conn, scope, query_vector, limit, plans=plans)
     return plans
 
 

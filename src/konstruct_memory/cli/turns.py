@@ -11,7 +11,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -68,10 +68,8 @@ def _memory(
     from konstruct_memory.memory import Memory
 
     with Memory.open(Settings()) as memory:
-        if not defer_vector_index:
-            yield memory.tenant(str(tenant))
-            return
-        with memory.vector_index_deferred():
+        deferred = memory.vector_index_deferred() if defer_vector_index else nullcontext()
+        with deferred:
             yield memory.tenant(str(tenant))
 
 
