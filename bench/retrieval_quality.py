@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from konstruct_memory.config import Settings
-from konstruct_memory.memory import Memory
-from konstruct_memory.service import RecallTuning, TenantMemory
+from konstruct_memory.engine.ranking import RecallTuning
+from konstruct_memory.library import Memory, TenantMemory
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop"}
 NAMESPACE = uuid.UUID("6f1d3c2a-5b4e-4c8d-9a7f-0e1b2c3d4e5f")

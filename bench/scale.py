@@ -34,11 +34,12 @@ from pgvector.psycopg import register_vector
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale_data import YEAR_START, Scope, VectorSource, layout, turns_for
 
-from konstruct_memory import store
 from konstruct_memory.config import Settings
-from konstruct_memory.db import tenant_transaction
-from konstruct_memory.embedded import EmbeddedServer
-from konstruct_memory.memory import Memory
+from konstruct_memory.db.embedded import EmbeddedServer
+from konstruct_memory.db.tenant import tenant_transaction
+from konstruct_memory.library import Memory
+from konstruct_memory.store import search
+from konstruct_memory.store.scope import Scope as SearchScope
 
 K = 10
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -173,9 +174,9 @@ class Tally:
         )
 
 
-def product_nearest(memory: Memory, scope: store.Scope, q: np.ndarray) -> list[Any]:
-    with tenant_transaction(memory.pool, scope.tenant_id) as conn:
-        return [i for i, _ in store.nearest(conn, scope, q, K)]
+def product_nearest(memory: Memory, tenant_id: Any, scope: SearchScope, q: np.ndarray) -> list[Any]:
+    with tenant_transaction(memory.resources.pool, tenant_id) as tx:
+        return [i for i, _ in search.nearest(tx, scope, q, K)]
 
 
 def minimal_nearest(
@@ -206,13 +207,13 @@ def measure(
             tenant_id = tenant_ids[scope.tenant]
             user = None if across_users else scope.user
             params = {"tenant_id": tenant_id, "agent_id": scope.agent, "user_id": user}
-            with tenant_transaction(memory.pool, tenant_id) as conn:
-                rows = conn.execute(SCOPE_VECTORS, params).fetchall()
+            with tenant_transaction(memory.resources.pool, tenant_id) as tx:
+                rows = tx.conn.execute(SCOPE_VECTORS, params).fetchall()
             ids = [r["id"] for r in rows]
             matrix = np.vstack([r["embedding"].to_numpy() for r in rows]).astype(np.float32)
-            scoped = store.Scope(tenant_id, scope.agent, user, MODEL)
+            scoped = SearchScope(scope.agent, user, MODEL)
 
-            product = functools.partial(product_nearest, memory, scoped)
+            product = functools.partial(product_nearest, memory, tenant_id, scoped)
             minimal = functools.partial(minimal_nearest, raw, params)
             for j in range(per_scope):
                 q = queries[(n * per_scope + j) % len(queries)]
@@ -250,9 +251,9 @@ def explain(
         "q": q,
         "model": MODEL,
     }
-    with tenant_transaction(memory.pool, tenant_id) as conn:
-        ours = store.explain_nearest(conn, store.Scope(tenant_id, scope.agent, user, MODEL), q, K)
-        raw = conn.execute("EXPLAIN (ANALYZE, COSTS OFF) " + minimal, params).fetchall()
+    with tenant_transaction(memory.resources.pool, tenant_id) as tx:
+        ours = search.explain_nearest(tx, SearchScope(scope.agent, user, MODEL), q, K)
+        raw = tx.conn.execute("EXPLAIN (ANALYZE, COSTS OFF) " + minimal, params).fetchall()
     print(f"  plans for the largest scope ({scope.rows} rows):")
     for label, lines in (("ours", ours), ("raw", [r["QUERY PLAN"] for r in raw])):
         for line in lines:

@@ -23,14 +23,13 @@ import pytest
 import uvicorn
 from psycopg_pool import ConnectionPool
 
-from konstruct_memory import migrate
 from konstruct_memory.api import create_app
 from konstruct_memory.config import Settings
-from konstruct_memory.db import Connection, create_pool
-from konstruct_memory.embedded import EmbeddedServer
-from konstruct_memory.memory import Memory
-from konstruct_memory.provision import Credentials, provision, url_for
-from konstruct_memory.service import TenantMemory
+from konstruct_memory.db import migrate
+from konstruct_memory.db.embedded import EmbeddedServer
+from konstruct_memory.db.provision import Credentials, provision, url_for
+from konstruct_memory.db.tenant import Connection, create_pool
+from konstruct_memory.library import Memory, TenantMemory
 from tests.fakes import BagOfWordsEmbedder
 
 ADMIN_TOKEN = "test-admin-token"

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
 import numpy as np
+from psycopg_pool import ConnectionPool
+
+from konstruct_memory.db.tenant import Connection, tenant_transaction
 
 INSERT_TURN = """
 INSERT INTO conversation_embeddings
@@ -51,3 +56,10 @@ def insert_turn(
 def count_visible(conn: Any) -> int:
     row = conn.execute("SELECT count(*) AS n FROM conversation_embeddings").fetchone()
     return int(row["n"] if isinstance(row, dict) else row[0])
+
+
+@contextmanager
+def tenant_connection(pool: ConnectionPool[Connection], tenant_id: UUID) -> Iterator[Connection]:
+    """The raw connection inside ``tenant_transaction``, to run hand-written statements."""
+    with tenant_transaction(pool, tenant_id) as tx:
+        yield tx.conn

@@ -1,30 +1,70 @@
-"""Konstruct Memory: long-term conversational memory for multi-tenant AI agents."""
+"""Konstruct Memory: long-term conversational memory for multi-tenant AI agents.
 
-from konstruct_memory.config import Settings
-from konstruct_memory.errors import (
-    ConfigurationError,
-    Conflict,
-    EmbeddingUnavailable,
-    InvalidInput,
-    KonstructMemoryError,
-    NotFound,
-    SchemaOutOfDate,
-    UnsafeRuntimeRole,
-)
-from konstruct_memory.memory import Memory, Tenant
-from konstruct_memory.models import Context, Hit, StoredTurn, Turn
-from konstruct_memory.service import RecallTuning, TenantMemory
+Names are imported on first use, so ``import konstruct_memory.client`` (which runs this file
+first) stays light: the library and its database driver load only when asked for.
+"""
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from konstruct_memory.auth.principal import Principal
+    from konstruct_memory.config import Settings
+    from konstruct_memory.engine.ranking import RecallTuning
+    from konstruct_memory.errors import (
+        ConfigurationError,
+        Conflict,
+        EmbeddingUnavailable,
+        Forbidden,
+        InvalidInput,
+        KonstructMemoryError,
+        NotFound,
+        SchemaOutOfDate,
+        UnsafeRuntimeRole,
+    )
+    from konstruct_memory.library import Memory, TenantMemory
+    from konstruct_memory.operations import Context, Hit, StoredTurn, Tenant, Turn
+
+_WHERE = {
+    "Memory": "library",
+    "TenantMemory": "library",
+    "Principal": "auth.principal",
+    "RecallTuning": "engine.ranking",
+    "Settings": "config",
+    "Context": "operations",
+    "Hit": "operations",
+    "StoredTurn": "operations",
+    "Tenant": "operations",
+    "Turn": "operations",
+    **{
+        name: "errors"
+        for name in (
+            "ConfigurationError",
+            "Conflict",
+            "EmbeddingUnavailable",
+            "Forbidden",
+            "InvalidInput",
+            "KonstructMemoryError",
+            "NotFound",
+            "SchemaOutOfDate",
+            "UnsafeRuntimeRole",
+        )
+    },
+}
 __all__ = [
     "ConfigurationError",
     "Conflict",
     "Context",
     "EmbeddingUnavailable",
+    "Forbidden",
     "Hit",
     "InvalidInput",
     "KonstructMemoryError",
     "Memory",
     "NotFound",
+    "Principal",
     "RecallTuning",
     "SchemaOutOfDate",
     "Settings",
@@ -35,3 +75,11 @@ __all__ = [
     "UnsafeRuntimeRole",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'konstruct_memory' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"konstruct_memory.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

@@ -76,6 +76,13 @@ class Unauthorized(KonstructMemoryError):
     code = "unauthorized"
 
 
+class Forbidden(KonstructMemoryError):
+    """The credential is valid but may not do this (a missing scope, or outside its binding)."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class Unavailable(KonstructMemoryError):
     """The database is unreachable or overloaded; retry later."""
 
@@ -99,6 +106,7 @@ def error_for(code: str, message: str) -> KonstructMemoryError:
         Conflict,
         NotFound,
         Unauthorized,
+        Forbidden,
         Unavailable,
         PayloadTooLarge,
         EmbeddingUnavailable,

@@ -9,13 +9,24 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
 from konstruct_memory.errors import KonstructMemoryError
+from konstruct_memory.operations.base import invalid_input
 
 log = logging.getLogger("konstruct_memory.api")
 
 _HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
 
 
 def error_response(status: int, code: str, message: str) -> JSONResponse:
@@ -25,15 +36,6 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     )
 
 
-def field_path(loc: tuple[int | str, ...]) -> str:
-    """('body', 'turns', 3, 'content') -> 'turns[3].content'; query parameters by name."""
-    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "body"
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KonstructMemoryError)
     async def ours(_: Request, exc: KonstructMemoryError) -> JSONResponse:
@@ -41,10 +43,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
         # Pydantic's msg describes the rule, never the value: safe to return.
-        message = f"{field_path(tuple(first.get('loc', ())))}: {first.get('msg', 'invalid')}"
-        return error_response(422, "invalid_input", message)
+        return error_response(
+            422, "invalid_input", str(invalid_input(list(exc.errors()), located=True))
+        )
 
     @app.exception_handler(HTTPException)
     async def http(_: Request, exc: HTTPException) -> JSONResponse:

@@ -123,7 +123,11 @@ def install_request_observer(app: FastAPI, metrics: Metrics) -> None:
 
 
 def configure_json_logging(level: int = logging.INFO) -> None:
-    """Log records as JSON lines on stderr (used by ``serve``)."""
+    """Every logger (ours, uvicorn's, the pool's, Alembic's) as JSON lines on stderr.
+
+    One handler on the root logger, so records of libraries that log on their own loggers
+    come out in the same format; ours at ``level``, theirs at WARNING and above.
+    """
 
     class JsonLines(logging.Formatter):
         def format(self, record: logging.LogRecord) -> str:
@@ -131,6 +135,8 @@ def configure_json_logging(level: int = logging.INFO) -> None:
             try:
                 payload = json.loads(message)
             except ValueError:
+                payload = None
+            if not isinstance(payload, dict):
                 payload = {"message": message}
             payload |= {
                 "ts": round(record.created, 3),
@@ -143,10 +149,17 @@ def configure_json_logging(level: int = logging.INFO) -> None:
 
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLines())
-    root = logging.getLogger("konstruct_memory")
+    root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(level)
-    root.propagate = False
+    root.setLevel(logging.WARNING)
+    ours = logging.getLogger("konstruct_memory")
+    ours.handlers = []
+    ours.setLevel(level)
+    ours.propagate = True
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "psycopg", "alembic"):
+        theirs = logging.getLogger(name)
+        theirs.handlers = []  # whatever they installed themselves
+        theirs.propagate = True
 
 
 def _route_label(request: Request) -> str:

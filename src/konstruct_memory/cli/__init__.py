@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from konstruct_memory.cli import admin, database, turns
+from konstruct_memory.cli import admin, database, importer, serve, turns
 from konstruct_memory.errors import KonstructMemoryError
 
 
@@ -28,9 +28,11 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+serve.register(app)
 database.register(app)
 admin.register(app)
 turns.register(app)
+importer.register(app)
 
 
 def main() -> None:

@@ -1,91 +1,48 @@
-"""Commands for operators: serve the API, administer tenants and API keys."""
+"""Tenant and API-key administration, directly on the owner connection."""
 
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 
-from konstruct_memory.config import Settings
-from konstruct_memory.memory import Memory
+from konstruct_memory.cli.settings import settings_of
+from konstruct_memory.library import Memory
 
 tenant_app = typer.Typer(help="Create and list tenants (owner connection).", no_args_is_help=True)
-key_app = typer.Typer(help="Create and revoke tenant API keys.", no_args_is_help=True)
+key_app = typer.Typer(
+    help="Create, list and revoke tenant API keys (owner connection).", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
     app.add_typer(tenant_app, name="tenant")
     app.add_typer(key_app, name="key")
 
 
-def admin_token(settings: Settings) -> tuple[str, Path | None]:
-    """The configured admin token, or one generated once and kept in the data directory."""
-    if settings.admin_token:
-        return settings.admin_token, None
-    path = settings.data_dir / "admin-token"
-    if path.exists():
-        return path.read_text().strip(), path
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token = "kma_" + secrets.token_urlsafe(32)
-    tmp = path.with_name(f".admin-token.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(token + "\n")
-    try:
-        os.link(tmp, path)  # atomic: a concurrent `serve` that won keeps its token
-    except FileExistsError:
-        token = path.read_text().strip()
-    finally:
-        tmp.unlink()
-    return token, path
-
-
-def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8080, help="TCP port."),
-    migrate: bool = typer.Option(
-        True, "--migrate/--no-migrate", help="Upgrade the schema at start (needs the owner URL)."
-    ),
-) -> None:
-    """Serve the HTTP API (embedded PostgreSQL unless KONSTRUCT_MEMORY_DATABASE_URL is set).
-
-    Admin routes take KONSTRUCT_MEMORY_ADMIN_TOKEN; if unset, a token is generated once and
-    kept in the data directory (owner-only). On SIGTERM/Ctrl-C, in-flight requests finish.
-    """
-    import uvicorn
-
-    from konstruct_memory.api import create_app
-    from konstruct_memory.api.observability import configure_json_logging
-
-    settings = Settings()
-    token, where = admin_token(settings)
-    if where is not None:
-        typer.echo(f"admin token: in {where} (set KONSTRUCT_MEMORY_ADMIN_TOKEN to choose one)")
-    # Opened here, not in the app's start-up, so that a refusal (schema behind the code,
-    # unsafe role) is a one-line error rather than a failed lifespan.
-    with Memory.open(settings, auto_migrate=migrate) as memory:
-        configure_json_logging()
-        app = create_app(settings, memory=memory, admin_token=token)
-        typer.echo(f"serving on http://{host}:{port} (docs at /docs)")
-        uvicorn.run(app, host=host, port=port, timeout_graceful_shutdown=30, log_level="warning")
+@contextmanager
+def _memory(ctx: typer.Context) -> Iterator[Memory]:
+    with Memory.open(settings_of(ctx)) as memory:
+        yield memory
 
 
 @tenant_app.command("create")
-def tenant_create(name: str = typer.Argument(..., help="Display name of the tenant.")) -> None:
+def create_tenant(
+    ctx: typer.Context, name: str = typer.Argument(..., help="Display name of the tenant.")
+) -> None:
     """Create a tenant and its first API key; prints both (the key is shown only now)."""
-    with Memory.open(Settings()) as memory:
+    with _memory(ctx) as memory:
         tenant = memory.create_tenant(name)
-        key = memory.create_api_key(tenant.id)
-    typer.echo(f"tenant_id: {tenant.id}\napi_key_id: {key.id}\napi_key: {key.api_key}")
+    typer.echo(
+        f"tenant_id: {tenant.id}\napi_key_id: {tenant.api_key_id}\napi_key: {tenant.api_key}"
+    )
 
 
 @tenant_app.command("list")
-def tenant_list() -> None:
+def list_tenants(ctx: typer.Context) -> None:
     """List tenants: id, creation time, name."""
-    with Memory.open(Settings()) as memory:
+    with _memory(ctx) as memory:
         for tenant in memory.list_tenants():
             typer.echo(
                 f"{tenant.id}  {tenant.created_at.isoformat(timespec='seconds')}  {tenant.name}"
@@ -93,16 +50,54 @@ def tenant_list() -> None:
 
 
 @key_app.command("create")
-def key_create(tenant_id: str = typer.Argument(..., help="Tenant the key acts as.")) -> None:
+def create_api_key(
+    ctx: typer.Context,
+    tenant: str | None = typer.Argument(
+        None, metavar="[TENANT_ID]", help="Tenant the key acts as."
+    ),
+    tenant_id: str | None = typer.Option(None, "--tenant", help="Tenant (instead of TENANT_ID)."),
+    name: str | None = typer.Option(None, help="A label for the key."),
+    agent_id: str | None = typer.Option(
+        None, "--agent", "--agent-id", help="Bind the key to this agent (UUID)."
+    ),
+    user_id: str | None = typer.Option(
+        None, "--user", "--user-id", help="Bind the key to this user."
+    ),
+    scopes: list[str] = typer.Option(
+        ["read", "write"], "--scope", help="read, write or erase; repeat for several."
+    ),
+) -> None:
     """Create another API key for a tenant; prints its id and the key (shown only now)."""
-    with Memory.open(Settings()) as memory:
-        key = memory.create_api_key(tenant_id)
-    typer.echo(f"api_key_id: {key.id}\napi_key: {key.api_key}")
+    if (tenant is None) == (tenant_id is None):
+        raise typer.BadParameter("give the tenant once: TENANT_ID or --tenant")
+    with _memory(ctx) as memory:
+        key = memory.create_api_key(
+            tenant_id or str(tenant), name=name, agent_id=agent_id, user_id=user_id, scopes=scopes
+        )
+    typer.echo(f"api_key_id: {key.id}\napi_key: {key.api_key}\nscopes: {','.join(key.scopes)}")
+    for label, bound in (("agent_id", key.agent_id), ("user_id", key.user_id)):
+        if bound is not None:
+            typer.echo(f"{label}: {bound}")
+
+
+@key_app.command("list")
+def list_api_keys(
+    ctx: typer.Context,
+    tenant_id: str = typer.Option(..., "--tenant", help="The tenant whose keys to list."),
+) -> None:
+    """List a tenant's keys: id, scopes, bindings, state (never the secrets)."""
+    with _memory(ctx) as memory:
+        for key in memory.list_api_keys(tenant_id):
+            state = "revoked" if key.revoked_at else "live"
+            bound = f"agent={key.agent_id or '*'} user={key.user_id or '*'}"
+            typer.echo(f"{key.id}  {state}  {','.join(key.scopes)}  {bound}  {key.name or ''}")
 
 
 @key_app.command("revoke")
-def key_revoke(key_id: str = typer.Argument(..., help="Id of the key to revoke.")) -> None:
+def revoke_api_key(
+    ctx: typer.Context, key_id: str = typer.Argument(..., help="Id of the key to revoke.")
+) -> None:
     """Revoke an API key: it is refused from now on."""
-    with Memory.open(Settings()) as memory:
+    with _memory(ctx) as memory:
         memory.revoke_api_key(key_id)
     typer.echo(f"revoked {key_id}")

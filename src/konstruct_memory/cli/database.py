@@ -5,10 +5,11 @@ from __future__ import annotations
 import psycopg
 import typer
 
-from konstruct_memory import database_urls, migrate, vector_index
-from konstruct_memory.config import Settings
-from konstruct_memory.embedded import EmbeddedServer
+from konstruct_memory.cli.settings import settings_of
+from konstruct_memory.db import migrate, urls
+from konstruct_memory.db.embedded import EmbeddedServer
 from konstruct_memory.errors import ConfigurationError
+from konstruct_memory.store import vector_index
 
 server_app = typer.Typer(
     help="Manage the embedded PostgreSQL server (used when no database URL is configured).",
@@ -31,60 +32,61 @@ def register(app: typer.Typer) -> None:
     app.add_typer(server_app, name="server")
 
 
-def migrate_command() -> None:
+def migrate_command(ctx: typer.Context) -> None:
     """Upgrade the database schema to the latest revision (idempotent).
 
     With no KONSTRUCT_MEMORY_DATABASE_URL this initialises and starts the embedded server first.
     Runs as the owner role (KONSTRUCT_MEMORY_ADMIN_DATABASE_URL for an external database).
     """
-    urls = database_urls.resolve(Settings())
-    migrate.upgrade(urls.require_admin())
-    typer.echo(f"schema at revision {migrate.current_revision(urls.require_admin())}")
+    admin_url = urls.resolve(settings_of(ctx)).require_admin()
+    migrate.upgrade(admin_url)
+    typer.echo(f"schema at revision {migrate.current_revision(admin_url)}")
 
 
 def db_url_command(
+    ctx: typer.Context,
     admin: bool = typer.Option(False, "--admin", help="Print the owner URL instead."),
 ) -> None:
     """Print the runtime connection URL of the database in use.
 
     For example: psql "$(konstruct-memory db-url)". Starts the embedded server if needed.
     """
-    urls = database_urls.resolve(Settings())
-    typer.echo(urls.require_admin() if admin else urls.runtime)
+    database = urls.resolve(settings_of(ctx))
+    typer.echo(database.require_admin() if admin else database.runtime)
 
 
-def _owner_connection() -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(database_urls.resolve(Settings()).require_admin(), autocommit=True)
+def _owner_connection(ctx: typer.Context) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(urls.resolve(settings_of(ctx)).require_admin(), autocommit=True)
 
 
 @index_app.command("status")
-def index_status() -> None:
+def index_status(ctx: typer.Context) -> None:
     """Print the index state: ready (exit 0), missing or invalid (exit 3)."""
-    with _owner_connection() as conn:
+    with _owner_connection(ctx) as conn:
         state = vector_index.state(conn)
     typer.echo(f"vector index {vector_index.NAME}: {state}")
     raise typer.Exit(0 if state is vector_index.State.READY else 3)
 
 
 @index_app.command("drop")
-def index_drop() -> None:
+def index_drop(ctx: typer.Context) -> None:
     """Drop the index before a large load; recall across users is exact until it is rebuilt."""
-    with _owner_connection() as conn:
+    with _owner_connection(ctx) as conn:
         vector_index.drop(conn)
     typer.echo(f"vector index {vector_index.NAME} dropped; rebuild it with: vector-index build")
 
 
 @index_app.command("build")
-def index_build(maintenance_work_mem: str = WorkMem) -> None:
+def index_build(ctx: typer.Context, maintenance_work_mem: str = WorkMem) -> None:
     """Build the index if it is not ready, without blocking reads or writes."""
-    with _owner_connection() as conn:
+    with _owner_connection(ctx) as conn:
         state = vector_index.build(conn, maintenance_work_mem)
     typer.echo(f"vector index {vector_index.NAME}: {state}")
     raise typer.Exit(0 if state is vector_index.State.READY else 3)
 
 
-def _embedded() -> EmbeddedServer:
-    settings = Settings()
+def _embedded(ctx: typer.Context) -> EmbeddedServer:
+    settings = settings_of(ctx)
     if not settings.uses_embedded_server:
         raise ConfigurationError(
             "KONSTRUCT_MEMORY_DATABASE_URL is set: the embedded server is not in use"
@@ -93,25 +95,25 @@ def _embedded() -> EmbeddedServer:
 
 
 @server_app.command("start")
-def server_start() -> None:
+def server_start(ctx: typer.Context) -> None:
     """Initialise (if new) and start the embedded server; it keeps running after this exits."""
-    server = _embedded()
+    server = _embedded(ctx)
     server.ensure_running()
     typer.echo(f"embedded PostgreSQL running, data in {server.data_dir}")
 
 
 @server_app.command("stop")
-def server_stop() -> None:
+def server_stop(ctx: typer.Context) -> None:
     """Stop the embedded server. Data stays in the data directory."""
-    server = _embedded()
+    server = _embedded(ctx)
     server.stop()
     typer.echo("embedded PostgreSQL stopped")
 
 
 @server_app.command("status")
-def server_status() -> None:
+def server_status(ctx: typer.Context) -> None:
     """Say whether the embedded server is running (exit 0) or not (exit 3)."""
-    server = _embedded()
+    server = _embedded(ctx)
     running = server.is_running()
     typer.echo(
         f"embedded PostgreSQL {'running' if running else 'stopped'}, data in {server.data_dir}"

@@ -1,0 +1,60 @@
+"""What routes depend on: the engine, and the principal a request's credential stands for."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, is_admin_token
+from konstruct_memory.engine.service import Engine
+from konstruct_memory.errors import Unauthorized
+from konstruct_memory.library import Memory
+from konstruct_memory.operations import Operation
+
+_bearer = HTTPBearer(auto_error=False, description="A tenant API key, or the admin token")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def memory(request: Request) -> Memory:
+    found: Memory = request.app.state.memory
+    return found
+
+
+def engine(request: Request) -> Engine:
+    return memory(request).engine
+
+
+def key_principal(request: Request, credentials: Credentials) -> Principal:
+    """The tenant comes from the key, and only from the key."""
+    principal = memory(request).authenticate(credentials.credentials) if credentials else None
+    if principal is None:
+        raise Unauthorized("missing, unknown or revoked API key")
+    request.state.tenant_id = principal.tenant_id
+    request.state.key_id = principal.key_id
+    return principal
+
+
+def admin_principal(request: Request, credentials: Credentials) -> Principal:
+    presented = credentials.credentials if credentials else ""
+    if not is_admin_token(presented, request.app.state.admin_token):
+        raise Unauthorized("this route needs the admin token")
+    return ADMINISTRATOR
+
+
+EngineDep = Annotated[Engine, Depends(engine)]
+KeyPrincipal = Annotated[Principal, Depends(key_principal)]
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
+
+
+def route_options(operation: Operation) -> dict[str, Any]:
+    """Path, method and status of an operation's route, from the contract."""
+    return {
+        "path": operation.path,
+        "methods": [operation.method],
+        "status_code": operation.status,
+        "name": operation.name,
+        "summary": operation.name.replace("_", " ").capitalize(),
+        "description": operation.request.__doc__ or "",
+    }

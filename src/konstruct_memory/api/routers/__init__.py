@@ -1,0 +1,1 @@
+"""Routes by resource: turns, recall, administration, service health."""

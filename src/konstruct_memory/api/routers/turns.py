@@ -1,0 +1,44 @@
+"""``/v1/turns`` and ``/v1/history``: writing turns and reading them back in order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from konstruct_memory.api.deps import EngineDep, KeyPrincipal, route_options
+from konstruct_memory.operations import (
+    BY_NAME,
+    History,
+    HistoryRequest,
+    Remembered,
+    RememberRequest,
+    build,
+)
+
+router = APIRouter(tags=["turns"])
+
+
+@router.api_route(**route_options(BY_NAME["remember"]))
+def remember(body: RememberRequest, principal: KeyPrincipal, engine: EngineDep) -> Remembered:
+    return engine.run(principal, body)
+
+
+@router.api_route(**route_options(BY_NAME["history"]))
+def history(
+    principal: KeyPrincipal,
+    engine: EngineDep,
+    agent_id: str,
+    user_id: str,
+    limit: int = 20,
+    conversation_id: str | None = None,
+    before: str | None = None,
+) -> History:
+    # A query string has no types: the integer is decoded here, every rule is the contract's.
+    request = build(
+        HistoryRequest,
+        agent_id=agent_id,
+        user_id=user_id,
+        limit=limit,
+        conversation_id=conversation_id,
+        before=before,
+    )
+    return engine.run(principal, request)

@@ -1,0 +1,1 @@
+"""Credentials become principals: API keys (hashed), the admin token."""

@@ -1,0 +1,77 @@
+"""``serve``: the HTTP API, with the admin token configured or generated once."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import typer
+
+from konstruct_memory.cli.settings import settings_of
+from konstruct_memory.config import Settings
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def admin_token(settings: Settings) -> tuple[str, Path | None]:
+    """The configured admin token, or one generated once and kept in the data directory."""
+    if settings.admin_token:
+        return settings.admin_token, None
+    path = settings.data_dir / "admin-token"
+    if path.exists():
+        return path.read_text().strip(), path
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    token = "kma_" + secrets.token_urlsafe(32)
+    tmp = path.with_name(f".admin-token.{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token + "\n")
+    try:
+        os.link(tmp, path)  # atomic: a concurrent `serve` that won keeps its token
+    except FileExistsError:
+        token = path.read_text().strip()
+    finally:
+        tmp.unlink()
+    return token, path
+
+
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8080, help="TCP port."),
+    migrate: bool = typer.Option(
+        True, "--migrate/--no-migrate", help="Upgrade the schema at start (needs the owner URL)."
+    ),
+) -> None:
+    """Serve the HTTP API (embedded PostgreSQL unless KONSTRUCT_MEMORY_DATABASE_URL is set).
+
+    Admin routes take KONSTRUCT_MEMORY_ADMIN_TOKEN; if unset, a token is generated once and
+    kept in the data directory (owner-only). On SIGTERM/Ctrl-C, in-flight requests finish.
+    """
+    import uvicorn
+
+    from konstruct_memory.api import create_app
+    from konstruct_memory.api.observability import configure_json_logging
+    from konstruct_memory.library import Memory
+
+    settings = settings_of(ctx)
+    token, where = admin_token(settings)
+    if where is not None:
+        typer.echo(f"admin token: in {where} (set KONSTRUCT_MEMORY_ADMIN_TOKEN to choose one)")
+    # Opened here, not in the app's start-up, so that a refusal (schema behind the code,
+    # unsafe role) is a one-line error rather than a failed lifespan.
+    with Memory.open(settings, auto_migrate=migrate) as memory:
+        configure_json_logging()
+        app = create_app(settings, memory=memory, admin_token=token)
+        typer.echo(f"serving on http://{host}:{port} (docs at /docs)")
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            timeout_graceful_shutdown=30,
+            log_level="warning",
+            log_config=None,  # uvicorn's loggers go through the JSON handler too
+        )

@@ -1,0 +1,59 @@
+"""Requests of the contract to HTTP and back: shared by the sync and async clients."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+import httpx
+
+from konstruct_memory.errors import KonstructMemoryError, Unavailable, error_for
+from konstruct_memory.operations import BY_REQUEST, Request, Result
+
+R = TypeVar("R", bound=Result)
+
+
+def encode(request: Request[Any]) -> dict[str, Any]:
+    """``httpx`` arguments for the operation's route: path fields in the URL, the rest in the
+    query string (GET, DELETE) or a JSON body (POST). Defaults travel too: explicit beats
+    implicit when server and client versions differ."""
+    operation = BY_REQUEST[type(request)]
+    fields = request.model_dump(mode="json", exclude_none=True)
+    path = operation.path.format(**{name: fields.pop(name) for name in operation.path_fields})
+    if operation.in_query:
+        return {"method": operation.method, "url": path, "params": fields}
+    return {
+        "method": operation.method,
+        "url": path,
+        "content": json.dumps(fields).encode(),
+        "headers": {"Content-Type": "application/json"},
+    }
+
+
+def decode(request: Request[R], response: httpx.Response) -> R | None:
+    """The operation's result, None for an empty answer (204), or the error it stands for."""
+    if response.status_code >= 400:
+        raise _error(response)
+    if not response.content:
+        return None
+    result_type = BY_REQUEST[type(request)].result
+    answer: R = result_type.model_validate_json(response.content)  # type: ignore[assignment]
+    return answer
+
+
+def unreachable(exc: httpx.TransportError) -> Unavailable:
+    return Unavailable(f"memory service unreachable: {type(exc).__name__}: {exc}")
+
+
+def _error(response: httpx.Response) -> KonstructMemoryError:
+    try:
+        error = response.json()["error"]
+        return error_for(error["code"], error["message"])
+    except (ValueError, KeyError, TypeError):
+        return error_for("http_error", f"HTTP {response.status_code}")
+
+
+def required(result: R | None) -> R:
+    if result is None:
+        raise KonstructMemoryError("the service answered with an empty body")
+    return result

@@ -1,0 +1,124 @@
+"""``AsyncClient``: the tenant operations over HTTP for asyncio (agent frameworks are async)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from uuid import UUID
+
+import httpx
+
+from konstruct_memory.client._wire import decode, encode, required, unreachable
+from konstruct_memory.operations import (
+    Context,
+    ContextRequest,
+    HistoryRequest,
+    Hit,
+    RecallAcrossUsersRequest,
+    RecallRequest,
+    RememberRequest,
+    Request,
+    Result,
+    StoredTurn,
+    Turn,
+    build,
+)
+from konstruct_memory.operations.base import arguments
+from konstruct_memory.operations.fields import Role
+
+R = TypeVar("R", bound=Result)
+
+
+class AsyncClient:
+    """``Client`` with ``async`` methods: same names, parameters, results and errors."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+
+    async def _run(self, request: Request[R]) -> R:
+        try:
+            response = await self._http.request(**encode(request))
+        except httpx.TransportError as exc:
+            raise unreachable(exc) from exc
+        return required(decode(request, response))
+
+    async def remember(self, turns: Sequence[Turn | Mapping[str, Any]]) -> list[StoredTurn]:
+        return (await self._run(build(RememberRequest, turns=turns))).turns
+
+    async def remember_one(self, turn: Turn | Mapping[str, Any]) -> StoredTurn:
+        return (await self.remember([turn]))[0]
+
+    async def recall(
+        self,
+        agent_id: UUID | str,
+        user_id: str,
+        query: str,
+        k: int = 10,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        conversation_id: str | None = None,
+        roles: Sequence[Role] | None = None,
+    ) -> list[Hit]:
+        return (await self._run(build(RecallRequest, **arguments(locals())))).hits
+
+    async def recall_across_users(
+        self,
+        agent_id: UUID | str,
+        query: str,
+        k: int = 10,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        conversation_id: str | None = None,
+        roles: Sequence[Role] | None = None,
+    ) -> list[Hit]:
+        return (await self._run(build(RecallAcrossUsersRequest, **arguments(locals())))).hits
+
+    async def history(
+        self,
+        agent_id: UUID | str,
+        user_id: str,
+        limit: int = 20,
+        conversation_id: str | None = None,
+        before: UUID | str | None = None,
+    ) -> list[StoredTurn]:
+        return (await self._run(build(HistoryRequest, **arguments(locals())))).turns
+
+    async def context(
+        self,
+        agent_id: UUID | str,
+        user_id: str,
+        query: str,
+        recent: int = 10,
+        k: int = 5,
+        max_tokens: int | None = None,
+        conversation_id: str | None = None,
+    ) -> Context:
+        return await self._run(build(ContextRequest, **arguments(locals())))
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

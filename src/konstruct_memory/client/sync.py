@@ -1,0 +1,188 @@
+"""``Client`` and ``AdminClient``: the operations over HTTP, blocking."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from uuid import UUID
+
+import httpx
+
+from konstruct_memory.client._wire import decode, encode, required, unreachable
+from konstruct_memory.operations import (
+    ApiKey,
+    ApiKeyCreated,
+    Context,
+    ContextRequest,
+    CreateApiKeyRequest,
+    CreateTenantRequest,
+    HistoryRequest,
+    Hit,
+    ListApiKeysRequest,
+    ListTenantsRequest,
+    RecallAcrossUsersRequest,
+    RecallRequest,
+    RememberRequest,
+    Request,
+    Result,
+    RevokeApiKeyRequest,
+    StoredTurn,
+    Tenant,
+    TenantCreated,
+    Turn,
+    build,
+)
+from konstruct_memory.operations.base import arguments
+from konstruct_memory.operations.fields import Role
+
+R = TypeVar("R", bound=Result)
+
+
+class _Http:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+
+    def _send(self, request: Request[R]) -> R | None:
+        try:
+            response = self._http.request(**encode(request))
+        except httpx.TransportError as exc:
+            raise unreachable(exc) from exc
+        return decode(request, response)
+
+    def _run(self, request: Request[R]) -> R:
+        return required(self._send(request))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Client(_Http):
+    """Memory for the tenant whose API key this is (the server takes the tenant from it).
+
+    Same method names, parameters and errors as the library's ``TenantMemory``.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(base_url, api_key, timeout=timeout, transport=transport)
+
+    def remember(self, turns: Sequence[Turn | Mapping[str, Any]]) -> list[StoredTurn]:
+        return self._run(build(RememberRequest, turns=turns)).turns
+
+    def remember_one(self, turn: Turn | Mapping[str, Any]) -> StoredTurn:
+        return self.remember([turn])[0]
+
+    def recall(
+        self,
+        agent_id: UUID | str,
+        user_id: str,
+        query: str,
+        k: int = 10,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        conversation_id: str | None = None,
+        roles: Sequence[Role] | None = None,
+    ) -> list[Hit]:
+        return self._run(build(RecallRequest, **arguments(locals()))).hits
+
+    def recall_across_users(
+        self,
+        agent_id: UUID | str,
+        query: str,
+        k: int = 10,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        conversation_id: str | None = None,
+        roles: Sequence[Role] | None = None,
+    ) -> list[Hit]:
+        return self._run(build(RecallAcrossUsersRequest, **arguments(locals()))).hits
+
+    def history(
+        self,
+        agent_id: UUID | str,
+        user_id: str,
+        limit: int = 20,
+        conversation_id: str | None = None,
+        before: UUID | str | None = None,
+    ) -> list[StoredTurn]:
+        return self._run(build(HistoryRequest, **arguments(locals()))).turns
+
+    def context(
+        self,
+        agent_id: UUID | str,
+        user_id: str,
+        query: str,
+        recent: int = 10,
+        k: int = 5,
+        max_tokens: int | None = None,
+        conversation_id: str | None = None,
+    ) -> Context:
+        return self._run(build(ContextRequest, **arguments(locals())))
+
+
+class AdminClient(_Http):
+    """Tenant and key administration over HTTP, with the admin token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        admin_token: str,
+        *,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(base_url, admin_token, timeout=timeout, transport=transport)
+
+    def create_tenant(self, name: str) -> TenantCreated:
+        """The new tenant and its first API key (shown once)."""
+        return self._run(build(CreateTenantRequest, name=name))
+
+    def list_tenants(self) -> list[Tenant]:
+        return self._run(ListTenantsRequest()).tenants
+
+    def create_api_key(
+        self,
+        tenant_id: UUID | str,
+        name: str | None = None,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        scopes: Sequence[str] = ("read", "write"),
+    ) -> ApiKeyCreated:
+        return self._run(build(CreateApiKeyRequest, **arguments(locals())))
+
+    def list_api_keys(self, tenant_id: UUID | str) -> list[ApiKey]:
+        return self._run(build(ListApiKeysRequest, tenant_id=tenant_id)).keys
+
+    def revoke_api_key(self, key_id: UUID | str) -> None:
+        self._send(build(RevokeApiKeyRequest, key_id=key_id))

@@ -1,0 +1,2 @@
+"""The database: embedded server, provisioning, migrations, URLs, the pool and the one tenant
+transaction."""

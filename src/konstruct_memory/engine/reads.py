@@ -1,0 +1,80 @@
+"""History (the recent window) and context (the window, recalled turns, a prompt block)."""
+
+from __future__ import annotations
+
+from konstruct_memory.engine.prompt import render_context
+from konstruct_memory.engine.recall import ranked
+from konstruct_memory.engine.session import Session
+from konstruct_memory.errors import NotFound
+from konstruct_memory.operations import (
+    Context,
+    ContextRequest,
+    History,
+    HistoryRequest,
+    Hit,
+    RecallRequest,
+    StoredTurn,
+)
+from konstruct_memory.store import turns
+from konstruct_memory.store.rows import TurnRow
+from konstruct_memory.store.scope import Scope
+
+
+def history(session: Session, request: HistoryRequest) -> History:
+    scope = Scope(
+        agent_id=request.agent_id,
+        user_id=request.user_id,
+        conversation_id=request.conversation_id,
+    )
+    with session.transaction() as tx:
+        if request.before is not None and not turns.cursor_exists(tx, scope, request.before):
+            raise NotFound("before: no such turn in this conversation")
+        rows = turns.history(tx, scope, request.limit, request.before)
+    return History(turns=[stored_turn(row) for row in reversed(rows)])
+
+
+def context(session: Session, request: ContextRequest) -> Context:
+    """Over ``max_tokens``: the least relevant recalled turns go first, then the oldest recent
+    ones; the newest turn is always kept. Tokens are counted with the all-MiniLM-L6-v2
+    WordPiece tokenizer (offline)."""
+    window: list[StoredTurn] = []
+    if request.recent:
+        window = history(
+            session,
+            HistoryRequest(
+                agent_id=request.agent_id,
+                user_id=request.user_id,
+                limit=request.recent,
+                conversation_id=request.conversation_id,
+            ),
+        ).turns
+    recalled: list[Hit] = []
+    if request.k:
+        shown = {turn.id for turn in window}
+        # Recalled turns come from every thread of the user with this agent.
+        recall = RecallRequest(
+            agent_id=request.agent_id, user_id=request.user_id, query=request.query, k=request.k
+        )
+        scope = Scope(
+            agent_id=request.agent_id,
+            user_id=request.user_id,
+            embedding_model=session.embedding_model,
+        )
+        # Ask for enough that k remain after dropping what the window already shows.
+        hits = ranked(session, scope, recall, request.k + len(shown))
+        recalled = [hit for hit in hits if hit.id not in shown][: request.k]
+    return render_context(window, recalled, request.max_tokens, session.resources.tokens)
+
+
+def stored_turn(row: TurnRow) -> StoredTurn:
+    return StoredTurn(
+        id=row.id,
+        agent_id=row.agent_id,
+        user_id=row.user_id,
+        role=row.role,
+        content=row.content,
+        conversation_id=row.conversation_id,
+        occurred_at=row.occurred_at,
+        created_at=row.created_at,
+        metadata=row.metadata,
+    )

@@ -1,0 +1,84 @@
+"""Recall: the turns of a scope most relevant to a query. Fetches what ``ranking`` decides on.
+
+The keyword stage needs only the text: it runs in the database (on a second pooled connection)
+while the query is being embedded, so a recall costs max(embedding, keywords) rather than their
+sum (measured in BENCHMARKS.md, "HTTP").
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from konstruct_memory.engine import ranking
+from konstruct_memory.engine.session import Session
+from konstruct_memory.operations import Hit, RecallAcrossUsersRequest, Recalled, RecallRequest
+from konstruct_memory.store import search
+from konstruct_memory.store.rows import CandidateRow
+from konstruct_memory.store.scope import Scope
+
+
+def recall(session: Session, request: RecallRequest) -> Recalled:
+    return Recalled(hits=ranked(session, _scope(session, request, request.user_id), request))
+
+
+def recall_across_users(session: Session, request: RecallAcrossUsersRequest) -> Recalled:
+    return Recalled(hits=ranked(session, _scope(session, request, None), request))
+
+
+def _scope(
+    session: Session, request: RecallRequest | RecallAcrossUsersRequest, user_id: str | None
+) -> Scope:
+    return Scope(
+        agent_id=request.agent_id,
+        user_id=user_id,
+        embedding_model=session.embedding_model,
+        conversation_id=request.conversation_id,
+        since=request.since,
+        until=request.until,
+        roles=request.roles,
+    )
+
+
+def ranked(
+    session: Session,
+    scope: Scope,
+    request: RecallRequest | RecallAcrossUsersRequest,
+    k: int | None = None,
+) -> list[Hit]:
+    """The best ``k`` (default: the request's) turns of ``scope`` for the request's query."""
+    k = request.k if k is None else k
+    query = request.query
+    session.check_size(query, "query")
+    resources = session.resources
+    tuning = resources.tuning
+    keywords = resources.background.submit(_keyword_matches, session, scope, query)
+    query_vector = session.embed([query])[0]
+    by_keyword = keywords.result()
+    with session.transaction() as tx:
+        by_vector = search.nearest(tx, scope, query_vector, max(k, tuning.vector_candidates))
+        scores = ranking.fuse(tuning, by_vector, by_keyword)
+        if tuning.lends_to_neighbours(scope.user_id is not None):
+            anchors = ranking.lenders(scores, k)
+            links = search.neighbours(tx, anchors, tuning.neighbour_width)
+            scores = ranking.spread_to_neighbours(scores, links, tuning.neighbour_share)
+        rows = search.candidates(tx, scope, list(scores))
+    recency = {i: row.occurred_at.timestamp() for i, row in rows.items()}
+    in_scope = {i: s for i, s in scores.items() if i in rows}
+    return [_hit(rows[i], in_scope[i]) for i in ranking.top(in_scope, k, recency)]
+
+
+def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[UUID, float]]:
+    with session.transaction() as tx:
+        return search.keyword_matches(tx, scope, query, session.resources.tuning.keyword_candidates)
+
+
+def _hit(row: CandidateRow, score: float) -> Hit:
+    return Hit(
+        id=row.id,
+        user_id=row.user_id,
+        role=row.role,
+        content=row.content,
+        occurred_at=row.occurred_at,
+        conversation_id=row.conversation_id,
+        score=round(score, 6),
+    )

@@ -1,0 +1,59 @@
+"""Remember: store a batch of turns atomically, idempotently for ids the caller chose."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from uuid import UUID
+
+import numpy as np
+
+from konstruct_memory.embed import Vectors
+from konstruct_memory.engine import idempotency
+from konstruct_memory.engine.reads import stored_turn
+from konstruct_memory.engine.session import Session
+from konstruct_memory.errors import InvalidInput
+from konstruct_memory.operations import Remembered, RememberRequest, Turn
+from konstruct_memory.store import turns as store
+from konstruct_memory.store.rows import TurnRow
+
+
+def remember(session: Session, request: RememberRequest) -> Remembered:
+    """A turn whose ``id`` is already stored with the same fields is not stored again and
+    comes back as it was first stored; the same ``id`` with other fields raises Conflict."""
+    valid = request.turns
+    limit = session.settings.max_batch_turns
+    if len(valid) > limit:
+        raise InvalidInput("turns", f"must hold 1 to {limit} turns, got {len(valid)}")
+    for i, turn in enumerate(valid):
+        session.check_size(turn.content, f"turns[{i}].content")
+    ids = idempotency.assign_ids(valid)
+    # Only an id the caller chose can already be stored (a retry); generated ones are new.
+    chosen = [turn.id for turn in valid if turn.id is not None]
+    stored: dict[UUID, TurnRow] = {}
+    if chosen:
+        with session.transaction() as tx:
+            stored = store.turns_by_ids(tx, chosen)
+    idempotency.check_retries(valid, ids, stored)
+    new = idempotency.unique_new(valid, ids, stored)
+    vectors = _vectors_for(session, [turn for _, turn in new])
+    with session.transaction() as tx:
+        inserted = store.insert_turns(tx, session.embedding_model, new, vectors)
+        rows = store.turns_by_ids(tx, ids)
+        # A concurrent request may have stored one of our ids in between: same rule.
+        raced = {turn_id for turn_id, _ in new} - inserted
+        idempotency.check_retries(valid, ids, {i: rows[i] for i in raced if i in rows})
+    return Remembered(turns=[stored_turn(rows[turn_id]) for turn_id in ids])
+
+
+def _vectors_for(session: Session, turns: Sequence[Turn]) -> Vectors:
+    """The model's vectors, except for turns that brought their own (normalised here)."""
+    vectors = np.empty((len(turns), session.resources.embedder.dimension), dtype=np.float32)
+    to_embed = [i for i, t in enumerate(turns) if t.embedding is None]
+    if to_embed:
+        vectors[to_embed] = session.embed([turns[i].content for i in to_embed])
+    for i, turn in enumerate(turns):
+        if turn.embedding is not None:
+            # hypot, not a sum of squares: 1e300 is a valid coordinate, its square is not.
+            vectors[i] = np.asarray(turn.embedding) / math.hypot(*turn.embedding)
+    return vectors

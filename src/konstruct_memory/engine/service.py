@@ -1,0 +1,59 @@
+"""``Engine.run``: every face's one way in. Looks the operation up in the contract, checks the
+principal against it, and hands the request to the operation's implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+from konstruct_memory.auth.principal import Principal
+from konstruct_memory.engine import access, admin, reads, recall, remember
+from konstruct_memory.engine.session import Resources, Session
+from konstruct_memory.operations import (
+    BY_REQUEST,
+    ContextRequest,
+    CreateApiKeyRequest,
+    CreateTenantRequest,
+    HistoryRequest,
+    ListApiKeysRequest,
+    ListTenantsRequest,
+    RecallAcrossUsersRequest,
+    RecallRequest,
+    RememberRequest,
+    Request,
+    Result,
+    RevokeApiKeyRequest,
+)
+
+R = TypeVar("R", bound=Result)
+
+_TENANT: dict[type[Request[Any]], Callable[[Session, Any], Result]] = {
+    RememberRequest: remember.remember,
+    RecallRequest: recall.recall,
+    RecallAcrossUsersRequest: recall.recall_across_users,
+    HistoryRequest: reads.history,
+    ContextRequest: reads.context,
+}
+_ADMIN: dict[type[Request[Any]], Callable[[Resources, Any], Result]] = {
+    CreateTenantRequest: admin.create_tenant,
+    ListTenantsRequest: admin.list_tenants,
+    CreateApiKeyRequest: admin.create_api_key,
+    ListApiKeysRequest: admin.list_api_keys,
+    RevokeApiKeyRequest: admin.revoke_api_key,
+}
+
+
+class Engine:
+    """Runs operations for principals over one set of resources (one per process)."""
+
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+
+    def run(self, principal: Principal, request: Request[R]) -> R:
+        operation = BY_REQUEST[type(request)]
+        access.authorize(principal, operation, request)
+        if operation.access == "admin":
+            result = _ADMIN[type(request)](self.resources, request)
+        else:
+            result = _TENANT[type(request)](Session(self.resources, principal), request)
+        return cast(R, result)

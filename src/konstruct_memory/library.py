@@ -1,0 +1,308 @@
+"""The Python library: ``Memory`` opens the database and the embedder; ``TenantMemory`` is a
+tenant as one principal sees it. Each method builds the operation's request model and runs it
+through the engine, exactly as the HTTP routes do."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import datetime
+from types import TracebackType
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg_pool import PoolTimeout
+from pydantic_core import PydanticCustomError
+
+from konstruct_memory import embed
+from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, authenticate_key
+from konstruct_memory.config import Settings
+from konstruct_memory.db import runtime, urls
+from konstruct_memory.embed import Embedder
+from konstruct_memory.engine import admin
+from konstruct_memory.engine.prompt import TokenCounter
+from konstruct_memory.engine.ranking import RecallTuning
+from konstruct_memory.engine.service import Engine
+from konstruct_memory.engine.session import Observer, Resources
+from konstruct_memory.errors import InvalidInput, Unavailable
+from konstruct_memory.operations import (
+    ApiKey,
+    ApiKeyCreated,
+    Context,
+    ContextRequest,
+    CreateApiKeyRequest,
+    CreateTenantRequest,
+    HistoryRequest,
+    Hit,
+    ListApiKeysRequest,
+    ListTenantsRequest,
+    RecallAcrossUsersRequest,
+    RecallRequest,
+    RememberRequest,
+    RevokeApiKeyRequest,
+    StoredTurn,
+    Tenant,
+    TenantCreated,
+    Turn,
+    build,
+)
+from konstruct_memory.operations.base import arguments
+from konstruct_memory.operations.fields import Role, parse_uuid
+from konstruct_memory.store import vector_index
+
+
+class Memory:
+    """Long-term memory over one database.
+
+    >>> with Memory.open() as memory:                        # embedded server, local model
+    ...     acme = memory.tenant(memory.create_tenant("acme").id)
+    ...     acme.remember([{"agent_id": agent, "user_id": "U1", "role": "user",
+    ...                     "content": "My dog is called Biscuit"}])
+    ...     acme.recall(agent, "U1", "what is my dog's name?")
+    """
+
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources
+        self.engine = Engine(resources)
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings | None = None,
+        *,
+        embedder: Embedder | None = None,
+        auto_migrate: bool = True,
+        tuning: RecallTuning | None = None,
+        observer: Observer | None = None,
+    ) -> Memory:
+        """Connect (starting the embedded server if no URL is configured), migrate, verify the
+        runtime role cannot bypass row-level security, and load the embedder."""
+        settings = settings or Settings()
+        database = urls.resolve(settings)
+        pool = runtime.open_pool(settings, auto_migrate=auto_migrate, urls=database)
+        try:
+            embedder = embedder or embed.from_settings(settings)
+        except BaseException:
+            pool.close()
+            raise
+        resources = Resources(
+            pool=pool,
+            embedder=embedder,
+            settings=settings,
+            tokens=TokenCounter(),
+            background=ThreadPoolExecutor(
+                max_workers=settings.pool_max_size, thread_name_prefix="konstruct-memory"
+            ),
+            admin_url=database.admin,
+            tuning=tuning or RecallTuning(),
+        )
+        if observer is not None:
+            resources.observer = observer
+        return cls(resources)
+
+    @property
+    def settings(self) -> Settings:
+        return self.resources.settings
+
+    def tenant(self, tenant_id: UUID | str) -> TenantMemory:
+        """Memory as the tenant's owner sees it; every call is confined to that tenant."""
+        return TenantMemory(self.engine, Principal.owner(_uuid(tenant_id, "tenant_id")))
+
+    def acting_as(self, principal: Principal) -> TenantMemory:
+        """Memory as ``principal`` (e.g. from ``authenticate``) may see and change it."""
+        return TenantMemory(self.engine, principal)
+
+    def authenticate(self, api_key: str) -> Principal | None:
+        """The principal of a live API key, or None (unknown, malformed or revoked)."""
+        return authenticate_key(self.resources.pool, api_key)
+
+    # -- administration (owner connection) ------------------------------------------------
+
+    def create_tenant(self, name: str) -> TenantCreated:
+        """Create a tenant and its first API key (read and write; the key is shown only now)."""
+        return self.engine.run(ADMINISTRATOR, build(CreateTenantRequest, name=name))
+
+    def list_tenants(self) -> list[Tenant]:
+        return self.engine.run(ADMINISTRATOR, ListTenantsRequest()).tenants
+
+    def create_api_key(
+        self,
+        tenant_id: UUID | str,
+        name: str | None = None,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        scopes: Sequence[str] = ("read", "write"),
+    ) -> ApiKeyCreated:
+        """A new key for the tenant, optionally bound to one agent and/or user. The secret is
+        returned here and never again."""
+        request = build(
+            CreateApiKeyRequest,
+            tenant_id=tenant_id,
+            name=name,
+            agent_id=agent_id,
+            user_id=user_id,
+            scopes=scopes,
+        )
+        return self.engine.run(ADMINISTRATOR, request)
+
+    def list_api_keys(self, tenant_id: UUID | str) -> list[ApiKey]:
+        """The tenant's keys with their scopes and bindings (never their secrets)."""
+        request = build(ListApiKeysRequest, tenant_id=tenant_id)
+        return self.engine.run(ADMINISTRATOR, request).keys
+
+    def revoke_api_key(self, key_id: UUID | str) -> None:
+        """Refuse the key from now on. Raises NotFound for an unknown key id."""
+        self.engine.run(ADMINISTRATOR, build(RevokeApiKeyRequest, key_id=key_id))
+
+    # -- the vector index (owner connection, outside transactions) -------------------------
+
+    def vector_index_state(self) -> vector_index.State:
+        with admin.owner_connection(self.resources, autocommit=True) as conn:
+            return vector_index.state(conn)
+
+    def drop_vector_index(self) -> None:
+        """Drop the HNSW index ahead of a bulk load; recall across users goes exact meanwhile."""
+        with admin.owner_connection(self.resources, autocommit=True) as conn:
+            vector_index.drop(conn)
+
+    def build_vector_index(self, maintenance_work_mem: str = "2GB") -> vector_index.State:
+        """Build the HNSW index if it is missing, without blocking reads or writes."""
+        with admin.owner_connection(self.resources, autocommit=True) as conn:
+            return vector_index.build(conn, maintenance_work_mem)
+
+    @contextmanager
+    def vector_index_deferred(self, maintenance_work_mem: str = "2GB") -> Iterator[None]:
+        """Bulk-load inside this block: the HNSW index is dropped on entry and rebuilt on exit
+        (also when the block fails), which is far faster than maintaining it row by row."""
+        self.drop_vector_index()
+        try:
+            yield
+        finally:
+            self.build_vector_index(maintenance_work_mem)
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def check_health(self) -> None:
+        """Raise Unavailable unless the database answers within two seconds."""
+        try:
+            with self.resources.pool.connection(timeout=2.0) as conn:
+                conn.execute("SELECT 1")
+        except (psycopg.Error, PoolTimeout) as exc:
+            raise Unavailable("database unavailable") from exc
+
+    def close(self) -> None:
+        self.resources.background.shutdown(wait=True)
+        self.resources.pool.close()
+        close = getattr(self.resources.embedder, "close", None)
+        if callable(close):
+            close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class TenantMemory:
+    """Memory as one principal of one tenant sees it: ``Memory.tenant(id)`` (the owner) or
+    ``Memory.acting_as(principal)`` (an API key's scopes and bindings)."""
+
+    def __init__(self, engine: Engine, principal: Principal) -> None:
+        self._engine = engine
+        self.principal = principal
+
+    @property
+    def tenant_id(self) -> UUID | None:
+        return self.principal.tenant_id
+
+    def remember(self, turns: Sequence[Turn | Mapping[str, Any]]) -> list[StoredTurn]:
+        """Store a batch of turns atomically; returns them as stored, in input order.
+
+        A turn whose ``id`` is already stored with the same fields is not stored again and
+        comes back as it was first stored; the same ``id`` with other fields raises Conflict.
+        """
+        return self._engine.run(self.principal, build(RememberRequest, turns=turns)).turns
+
+    def remember_one(self, turn: Turn | Mapping[str, Any]) -> StoredTurn:
+        """``remember`` for a single turn."""
+        return self.remember([turn])[0]
+
+    def recall(
+        self,
+        agent_id: UUID | str,
+        user_id: str,
+        query: str,
+        k: int = 10,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        conversation_id: str | None = None,
+        roles: Sequence[Role] | None = None,
+    ) -> list[Hit]:
+        """The ``k`` older turns of this (agent, user) most relevant to ``query``, best first.
+
+        Always min(k, turns in scope) hits. Relevance fuses vector similarity with keyword
+        (full-text) matches, and lends part of a turn's score to its neighbours.
+        """
+        request = build(RecallRequest, **arguments(locals()))
+        return self._engine.run(self.principal, request).hits
+
+    def recall_across_users(
+        self,
+        agent_id: UUID | str,
+        query: str,
+        k: int = 10,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        conversation_id: str | None = None,
+        roles: Sequence[Role] | None = None,
+    ) -> list[Hit]:
+        """Like ``recall``, over every user of the agent. Never the default: ask for it."""
+        request = build(RecallAcrossUsersRequest, **arguments(locals()))
+        return self._engine.run(self.principal, request).hits
+
+    def history(
+        self,
+        agent_id: UUID | str,
+        user_id: str,
+        limit: int = 20,
+        conversation_id: str | None = None,
+        before: UUID | str | None = None,
+    ) -> list[StoredTurn]:
+        """The newest ``limit`` turns, oldest first. Page back with ``before=<oldest id>``."""
+        request = build(HistoryRequest, **arguments(locals()))
+        return self._engine.run(self.principal, request).turns
+
+    def context(
+        self,
+        agent_id: UUID | str,
+        user_id: str,
+        query: str,
+        recent: int = 10,
+        k: int = 5,
+        max_tokens: int | None = None,
+        conversation_id: str | None = None,
+    ) -> Context:
+        """Recent turns, older relevant turns not among them, and a prompt-ready block.
+
+        ``conversation_id`` narrows the recent window to one thread; recalled turns come from
+        all of the user's threads with this agent. With ``max_tokens`` the block fits the
+        budget: the least relevant recalled turns go first, then the oldest recent ones; the
+        newest turn is always kept.
+        """
+        request = build(ContextRequest, **arguments(locals()))
+        return self._engine.run(self.principal, request)
+
+
+def _uuid(value: UUID | str, name: str) -> UUID:
+    try:
+        return parse_uuid(value)
+    except PydanticCustomError as exc:
+        raise InvalidInput(name, exc.message()) from None

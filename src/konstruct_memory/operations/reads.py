@@ -1,0 +1,100 @@
+"""Finding what matters for a new message: recall, recall across users, context."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from konstruct_memory.operations.base import Request, Result
+from konstruct_memory.operations.fields import (
+    ContextK,
+    ConversationId,
+    K,
+    MaxTokens,
+    Recent,
+    Role,
+    Roles,
+    Text,
+    Timestamp,
+    UserId,
+    Uuid,
+    fail,
+)
+from konstruct_memory.operations.turns import StoredTurn
+
+
+class Hit(Result):
+    """A recalled turn with its relevance score (higher is better; comparable within a call)."""
+
+    id: UUID
+    user_id: str
+    role: Role
+    content: str
+    occurred_at: datetime
+    conversation_id: str | None
+    score: float
+
+
+class Recalled(Result):
+    hits: list[Hit] = Field(description="Best first; min(k, turns in scope) of them")
+
+
+class _Filters(Request[Recalled]):
+    """What narrows a recall: a time window, one thread, some roles."""
+
+    since: Timestamp | None = None
+    until: Timestamp | None = Field(default=None, description="Exclusive")
+    conversation_id: ConversationId | None = None
+    roles: Roles | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("since")
+        if until is not None and since is not None and until <= since:
+            fail("must be later than since")
+        return until
+
+
+class RecallRequest(_Filters):
+    """The ``k`` older turns of one (agent, user) most relevant to ``query``, best first."""
+
+    agent_id: Uuid
+    user_id: UserId
+    query: Text
+    k: K = 10
+
+
+class RecallAcrossUsersRequest(_Filters):
+    """Like recall, over every user of the agent. Never the default: ask for it."""
+
+    agent_id: Uuid
+    query: Text
+    k: K = 10
+
+
+class Context(Result):
+    """What an agent needs before replying: recent turns, relevant older ones, one text block."""
+
+    recent: list[StoredTurn]
+    recalled: list[Hit]
+    text: str
+    tokens: int = Field(description="Size of text in all-MiniLM-L6-v2 WordPiece tokens")
+
+
+class ContextRequest(Request[Context]):
+    """Recent turns, older relevant turns not among them, and a prompt-ready block.
+
+    ``conversation_id`` narrows the recent window to one thread; recalled turns come from all
+    of the user's threads with this agent. With ``max_tokens`` the block fits the budget.
+    """
+
+    agent_id: Uuid
+    user_id: UserId
+    query: Text
+    recent: Recent = 10
+    k: ContextK = 5
+    max_tokens: MaxTokens | None = None
+    conversation_id: ConversationId | None = None

@@ -1,0 +1,78 @@
+"""Every operation once: its name on the library and the client, what it needs, its HTTP route.
+
+The faces are written against this table: the HTTP routers and the client read their method,
+path and status from it, and a test walks it to prove that the library, HTTP and the client
+reach every operation with the same parameters.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from konstruct_memory.operations import admin, reads, turns
+from konstruct_memory.operations.base import Request, Result, result_type
+
+Access = Literal["read", "write", "admin"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    request: type[Request[Any]]
+    access: Access  # the scope a key needs, or the admin token
+    method: Literal["GET", "POST", "DELETE"]
+    path: str  # {fields} of the request travel in the path
+    status: int = 200
+
+    @property
+    def result(self) -> type[Result]:
+        return result_type(self.request)
+
+    @property
+    def path_fields(self) -> tuple[str, ...]:
+        return tuple(f for _, f, _, _ in string.Formatter().parse(self.path) if f)
+
+    @property
+    def in_query(self) -> bool:
+        """GET and DELETE carry their other fields in the query string, POST in a JSON body."""
+        return self.method != "POST"
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("remember", turns.RememberRequest, "write", "POST", "/v1/turns", 201),
+    Operation("recall", reads.RecallRequest, "read", "POST", "/v1/recall"),
+    Operation(
+        "recall_across_users",
+        reads.RecallAcrossUsersRequest,
+        "read",
+        "POST",
+        "/v1/recall/across-users",
+    ),
+    Operation("history", turns.HistoryRequest, "read", "GET", "/v1/history"),
+    Operation("context", reads.ContextRequest, "read", "POST", "/v1/context"),
+    Operation("create_tenant", admin.CreateTenantRequest, "admin", "POST", "/v1/tenants", 201),
+    Operation("list_tenants", admin.ListTenantsRequest, "admin", "GET", "/v1/tenants"),
+    Operation(
+        "create_api_key",
+        admin.CreateApiKeyRequest,
+        "admin",
+        "POST",
+        "/v1/tenants/{tenant_id}/api-keys",
+        201,
+    ),
+    Operation(
+        "list_api_keys",
+        admin.ListApiKeysRequest,
+        "admin",
+        "GET",
+        "/v1/tenants/{tenant_id}/api-keys",
+    ),
+    Operation(
+        "revoke_api_key", admin.RevokeApiKeyRequest, "admin", "DELETE", "/v1/api-keys/{key_id}", 204
+    ),
+)
+
+BY_REQUEST: dict[type[Request[Any]], Operation] = {op.request: op for op in OPERATIONS}
+BY_NAME: dict[str, Operation] = {op.name: op for op in OPERATIONS}

@@ -1,0 +1,85 @@
+"""Writing and listing turns: remember and history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from konstruct_memory.operations.base import Request, Result
+from konstruct_memory.operations.fields import (
+    ConversationId,
+    Embedding,
+    HistoryLimit,
+    Metadata,
+    Role,
+    RoleField,
+    Text,
+    Timestamp,
+    UserId,
+    Uuid,
+)
+
+
+class Turn(BaseModel):
+    """One chat turn to remember. Only ``agent_id``, ``user_id``, ``role``, ``content`` are
+    required; ``id`` makes retries idempotent; ``embedding`` (384 numbers) skips embedding."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    agent_id: Uuid
+    user_id: UserId
+    role: RoleField
+    content: Text
+    id: Uuid | None = None
+    conversation_id: ConversationId | None = None
+    occurred_at: Timestamp | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    embedding: Embedding | None = None
+
+    def same_turn_as(self, other: Turn) -> bool:
+        """Equal in every stored field (the embedding is derived, not compared)."""
+        return self.model_dump(exclude={"embedding"}) == other.model_dump(exclude={"embedding"})
+
+
+class StoredTurn(Result):
+    """A turn as stored: what ``remember`` returns and ``history`` lists."""
+
+    id: UUID
+    agent_id: UUID
+    user_id: str
+    role: Role
+    content: str
+    conversation_id: str | None
+    occurred_at: datetime
+    created_at: datetime
+    metadata: dict[str, Any]
+
+
+class Remembered(Result):
+    """The turns of a remember call as stored, in input order (a retried id as first stored)."""
+
+    turns: list[StoredTurn]
+
+
+class RememberRequest(Request[Remembered]):
+    """Store a batch of turns atomically."""
+
+    turns: list[Turn] = Field(min_length=1)
+
+
+class History(Result):
+    turns: list[StoredTurn] = Field(description="Oldest first")
+
+
+class HistoryRequest(Request[History]):
+    """The newest ``limit`` turns of an (agent, user), oldest first; page back with
+    ``before=<the oldest id shown>``."""
+
+    agent_id: Uuid
+    user_id: UserId
+    limit: HistoryLimit = 20
+    conversation_id: ConversationId | None = None
+    before: Uuid | None = None

@@ -1,0 +1,66 @@
+"""Rows as they leave the store: typed, immutable, built by psycopg's ``class_row``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from konstruct_memory.operations.fields import Role
+
+
+@dataclass(frozen=True, slots=True)
+class TurnRow:
+    id: UUID
+    agent_id: UUID
+    user_id: str
+    role: Role
+    content: str
+    conversation_id: str | None
+    occurred_at: datetime
+    created_at: datetime
+    metadata: dict[str, Any]
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateRow:
+    """What ranking and a hit need of a recall candidate (no metadata to decode)."""
+
+    id: UUID
+    user_id: str
+    role: Role
+    content: str
+    conversation_id: str | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRow:
+    id: UUID
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    id: UUID
+    tenant_id: UUID
+    name: str | None
+    agent_id: UUID | None
+    user_id: str | None
+    scopes: list[str]
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalRow:
+    """What ``konstruct_authenticate`` answers for a live key."""
+
+    key_id: UUID
+    tenant_id: UUID
+    agent_id: UUID | None
+    user_id: str | None
+    scopes: list[str]

@@ -1,0 +1,228 @@
+"""Finding turns: nearest vectors (exact or HNSW), keyword matches, neighbours, candidates.
+
+Every statement names ``tenant_id`` explicitly although row-level security filters by it too:
+the planner can then use the scope index, and a distributed (Citus) deployment can route by it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.rows import class_row
+
+from konstruct_memory.db.tenant import TenantConnection
+from konstruct_memory.embed import Vectors
+from konstruct_memory.store.rows import CandidateRow
+from konstruct_memory.store.scope import Scope
+
+# What ranking and a Hit need, of the candidates that are in scope: a neighbour lent a score
+# may lie outside the filters (time, role, thread), and is dropped here.
+_CANDIDATES = sql.SQL(
+    "SELECT id, user_id, role, content, conversation_id, occurred_at "
+    "FROM conversation_embeddings WHERE {where} AND id = ANY(%(ids)s)"
+)
+
+# Exact search over exactly the rows in scope: never fewer than min(limit, rows in scope).
+# OFFSET 0 keeps the subquery from being flattened, so the ORDER BY cannot be served by the
+# global HNSW index (which would filter after a fixed-size scan and come back short); the rows
+# stream into a top-N sort, with no materialised scope to spill.
+_EXACT_NEAREST = sql.SQL(
+    """
+    SELECT id, 1 - distance AS similarity
+    FROM (
+        SELECT id, seq, embedding <=> %(query_vector)s AS distance
+        FROM conversation_embeddings WHERE {where}
+        OFFSET 0
+    ) AS scope
+    ORDER BY distance, seq DESC LIMIT %(limit)s
+    """
+)
+
+_INDEXED_NEAREST = sql.SQL(
+    """
+    SELECT id, 1 - (embedding <=> %(query_vector)s) AS similarity
+    FROM conversation_embeddings WHERE {where}
+    ORDER BY embedding <=> %(query_vector)s LIMIT %(limit)s
+    """
+)
+# Measured at one million turns on agent scopes of 25k-40k turns (2-4 % of the table): with
+# 100 or 200 some queries found none of their true top 10, with 400 every one (BENCHMARKS.md).
+EF_SEARCH_FLOOR = 400
+# Up to this many turns an agent scope is searched exactly (~1 us a turn). Above it, HNSW with
+# EF_SEARCH_FLOOR: as fast and, measured, as exact (BENCHMARKS.md), and the capped count that
+# decides stays cheap (it reads at most this many index entries).
+EXACT_SCOPE_ROWS = 10_000
+# Across users, one statement counts the agent's turns (capped) and searches the scope exactly
+# only when the count is within EXACT_SCOPE_ROWS: otherwise its scan is gated off and never
+# runs. Always one row at least, so an empty scope is told apart from a gated one.
+_GATED_EXACT_NEAREST = sql.SQL(
+    """
+    SELECT capped.n AS agent_rows, hit.id, hit.similarity
+    FROM (
+        SELECT count(*) AS n FROM (
+            SELECT 1 FROM conversation_embeddings
+            WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s LIMIT %(cap)s
+        ) AS agent_turns
+    ) AS capped
+    LEFT JOIN LATERAL (
+        SELECT id, 1 - distance AS similarity, distance, seq
+        FROM (
+            SELECT id, seq, embedding <=> %(query_vector)s AS distance
+            FROM conversation_embeddings WHERE {where} AND capped.n < %(cap)s
+            OFFSET 0
+        ) AS scope
+        ORDER BY distance, seq DESC LIMIT %(limit)s
+    ) AS hit ON true
+    ORDER BY hit.distance, hit.seq DESC
+    """
+)
+_HNSW_SETTINGS = """
+SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
+       set_config('hnsw.ef_search', %(ef_search)s, true)
+"""
+
+# Keyword relevance: each query lexeme weighs its inverse document frequency within the scope
+# (BM25's idf), which PostgreSQL's ts_rank lacks; a turn scores the sum over lexemes it holds.
+_KEYWORD_MATCHES = sql.SQL(
+    """
+    WITH terms AS MATERIALIZED (
+        SELECT DISTINCT to_tsquery('simple', quote_literal(t.lexeme)) AS q
+        FROM unnest(to_tsvector('english', %(query)s)) AS t(lexeme, positions, weights)
+    ), scope AS MATERIALIZED (
+        SELECT id, content_tsv FROM conversation_embeddings WHERE {where}
+    ), total AS (
+        SELECT count(*)::float8 AS n FROM scope
+    ), weights AS MATERIALIZED (  -- once per term: inlined, it was recounted per matching row
+        SELECT terms.q,
+               ln(1 + (total.n - df.n + 0.5) / (df.n + 0.5)) AS idf
+        FROM terms CROSS JOIN total
+        CROSS JOIN LATERAL (
+            SELECT count(*)::float8 AS n FROM scope WHERE scope.content_tsv @@ terms.q
+        ) AS df
+        WHERE df.n > 0
+    )
+    SELECT scope.id, sum(weights.idf) AS score
+    FROM scope JOIN weights ON scope.content_tsv @@ weights.q
+    GROUP BY scope.id
+    ORDER BY score DESC, scope.id
+    LIMIT %(limit)s
+    """
+)
+
+# Neighbours: the turns just before and after each given turn in its own (agent, user) thread.
+_NEIGHBOURS = sql.SQL(
+    """
+    SELECT anchor.id AS anchor_id, near.id, near.offset_
+    FROM conversation_embeddings AS anchor
+    CROSS JOIN LATERAL (
+        (SELECT n.id, -1 AS offset_ FROM conversation_embeddings n
+          WHERE n.tenant_id = anchor.tenant_id AND n.agent_id = anchor.agent_id
+            AND n.user_id = anchor.user_id AND n.embedding_model = anchor.embedding_model
+            AND (n.occurred_at, n.seq) < (anchor.occurred_at, anchor.seq)
+          ORDER BY n.occurred_at DESC, n.seq DESC LIMIT %(width)s)
+        UNION ALL
+        (SELECT n.id, 1 AS offset_ FROM conversation_embeddings n
+          WHERE n.tenant_id = anchor.tenant_id AND n.agent_id = anchor.agent_id
+            AND n.user_id = anchor.user_id AND n.embedding_model = anchor.embedding_model
+            AND (n.occurred_at, n.seq) > (anchor.occurred_at, anchor.seq)
+          ORDER BY n.occurred_at, n.seq LIMIT %(width)s)
+    ) AS near
+    WHERE anchor.tenant_id = %(tenant_id)s AND anchor.id = ANY(%(ids)s)
+    """
+)
+
+
+def candidates(tx: TenantConnection, scope: Scope, ids: Sequence[UUID]) -> dict[UUID, CandidateRow]:
+    """The rows of ``ids`` that lie in ``scope``."""
+    where, params = scope.where(tx)
+    params["ids"] = list(ids)
+    with tx.conn.cursor(row_factory=class_row(CandidateRow)) as cur:
+        rows = cur.execute(_CANDIDATES.format(where=where), params).fetchall()
+    return {row.id: row for row in rows}
+
+
+def ef_search(limit: int) -> int:
+    """HNSW candidate-list size for a filtered search of ``limit`` results."""
+    return max(EF_SEARCH_FLOOR, 2 * limit)
+
+
+def nearest(
+    tx: TenantConnection,
+    scope: Scope,
+    query_vector: Vectors,
+    limit: int,
+    *,
+    plans: list[str] | None = None,
+) -> list[tuple[UUID, float]]:
+    """The ``limit`` turns in scope closest to ``query_vector``, best first; never short.
+
+    Exact unless the scope spans users of an agent with more than EXACT_SCOPE_ROWS turns; then
+    HNSW with iterative scan (recall@10 against exact at one million turns in BENCHMARKS.md).
+    With ``plans``, each statement's EXPLAIN ANALYZE is appended to it before the statement runs.
+    """
+    conn = tx.conn
+    where, params = scope.where(tx)
+    params |= {"query_vector": query_vector, "limit": limit, "cap": EXACT_SCOPE_ROWS + 1}
+
+    def run(statement: sql.SQL) -> list[dict[str, Any]]:
+        composed = statement.format(where=where)
+        if plans is not None:
+            plans.extend(_explain(tx, composed, params))
+        return conn.execute(composed, params).fetchall()
+
+    if scope.user_id is not None:
+        return _hits(run(_EXACT_NEAREST))
+    rows = run(_GATED_EXACT_NEAREST)
+    if rows[0]["agent_rows"] <= EXACT_SCOPE_ROWS:
+        return _hits(row for row in rows if row["id"] is not None)
+    settings = {"ef_search": str(ef_search(limit))}
+    if plans is None:
+        with conn.pipeline():  # the settings travel with the search: one round trip
+            conn.execute(_HNSW_SETTINGS, settings)
+            search = conn.execute(_INDEXED_NEAREST.format(where=where), params)
+        rows = search.fetchall()
+    else:
+        conn.execute(_HNSW_SETTINGS, settings)
+        rows = run(_INDEXED_NEAREST)
+    if len(rows) < limit:  # filters (model, thread, role…) left the index scan short
+        rows = run(_EXACT_NEAREST)
+    return _hits(rows)
+
+
+def explain_nearest(
+    tx: TenantConnection, scope: Scope, query_vector: Vectors, limit: int
+) -> list[str]:
+    """EXPLAIN ANALYZE of each statement ``nearest`` runs for this scope, in order."""
+    plans: list[str] = []
+    nearest(tx, scope, query_vector, limit, plans=plans)
+    return plans
+
+
+def _explain(tx: TenantConnection, statement: sql.Composed, params: dict[str, Any]) -> list[str]:
+    rows = tx.conn.execute(sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) ") + statement, params)
+    return [r["QUERY PLAN"] for r in rows.fetchall()]
+
+
+def _hits(rows: Iterable[dict[str, Any]]) -> list[tuple[UUID, float]]:
+    return [(r["id"], float(r["similarity"])) for r in rows]
+
+
+def keyword_matches(
+    tx: TenantConnection, scope: Scope, query: str, limit: int
+) -> list[tuple[UUID, float]]:
+    """Turns in scope sharing lexemes with ``query``, by summed idf, best first."""
+    where, params = scope.where(tx)
+    params |= {"query": query, "limit": limit}
+    rows = tx.conn.execute(_KEYWORD_MATCHES.format(where=where), params).fetchall()
+    return [(r["id"], float(r["score"])) for r in rows]
+
+
+def neighbours(
+    tx: TenantConnection, ids: Sequence[UUID], width: int
+) -> list[tuple[UUID, UUID, int]]:
+    """(anchor id, neighbour id, offset) for up to ``width`` turns either side of each anchor."""
+    rows = tx.conn.execute(_NEIGHBOURS, tx.params(ids=list(ids), width=width))
+    return [(r["anchor_id"], r["id"], int(r["offset_"])) for r in rows.fetchall()]

@@ -1,0 +1,121 @@
+"""Writing turns and reading them back in order: insert, by id, history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+from konstruct_memory.db.tenant import TenantConnection
+from konstruct_memory.embed import Vectors
+from konstruct_memory.operations import Turn
+from konstruct_memory.store.rows import TurnRow
+from konstruct_memory.store.scope import Scope
+
+TURN_COLUMNS = sql.SQL(
+    "id, agent_id, user_id, role, content, conversation_id, occurred_at, created_at, metadata, seq"
+)
+
+# Batches go in through COPY into a session-private staging table, then one INSERT ... SELECT:
+# COPY cannot write to a table under row-level security, while INSERT re-checks every row
+# against the tenant policy. ON COMMIT DELETE ROWS empties the staging table at the end of each
+# transaction, so a pooled connection carries nothing from one tenant's batch into the next.
+_STAGING = """
+CREATE TEMPORARY TABLE IF NOT EXISTS konstruct_staging (
+    ord int4, id uuid, agent_id uuid, user_id text, role text, content text,
+    conversation_id text, occurred_at timestamptz, metadata jsonb, embedding vector
+) ON COMMIT DELETE ROWS
+"""
+_STAGING_TYPES = [
+    "int4", "uuid", "uuid", "text", "text", "text", "text", "timestamptz", "jsonb", "vector",
+]  # fmt: skip
+_COPY_TO_STAGING = "COPY konstruct_staging FROM STDIN (FORMAT BINARY)"
+# Rows without occurred_at get clock_timestamp() in batch order; seq follows the same order.
+_INSERT_STAGED = """
+INSERT INTO conversation_embeddings
+    (tenant_id, id, agent_id, user_id, role, content, conversation_id, occurred_at, metadata,
+     embedding, embedding_model)
+SELECT %(tenant_id)s, id, agent_id, user_id, role, content, conversation_id,
+       COALESCE(occurred_at, clock_timestamp()), metadata, embedding, %(embedding_model)s
+FROM konstruct_staging ORDER BY ord
+ON CONFLICT (tenant_id, id) DO NOTHING
+RETURNING id
+"""
+_BY_IDS = sql.SQL(
+    "SELECT {columns} FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s "
+    "AND id = ANY(%(ids)s)"
+).format(columns=TURN_COLUMNS)
+
+_HISTORY = sql.SQL(
+    """
+    SELECT {columns} FROM conversation_embeddings
+    WHERE {where} {before}
+    ORDER BY occurred_at DESC, seq DESC
+    LIMIT %(limit)s
+    """
+)
+_BEFORE = sql.SQL(
+    "AND (occurred_at, seq) < (SELECT occurred_at, seq FROM conversation_embeddings "
+    "WHERE tenant_id = %(tenant_id)s AND id = %(before)s)"
+)
+_CURSOR_EXISTS = sql.SQL("SELECT 1 FROM conversation_embeddings WHERE {where} AND id = %(before)s")
+
+
+def turns_by_ids(tx: TenantConnection, ids: Sequence[UUID]) -> dict[UUID, TurnRow]:
+    with tx.conn.cursor(row_factory=class_row(TurnRow)) as cur:
+        rows = cur.execute(_BY_IDS, tx.params(ids=list(ids))).fetchall()
+    return {row.id: row for row in rows}
+
+
+def insert_turns(
+    tx: TenantConnection,
+    embedding_model: str,
+    turns: Sequence[tuple[UUID, Turn]],
+    vectors: Vectors,
+) -> set[UUID]:
+    """Insert in order; returns the ids actually inserted (an id already stored is skipped)."""
+    if not turns:
+        return set()
+    conn = tx.conn
+    conn.execute(_STAGING)
+    with conn.cursor() as cur, cur.copy(_COPY_TO_STAGING) as copy:
+        copy.set_types(_STAGING_TYPES)
+        for ord_, ((turn_id, turn), vector) in enumerate(zip(turns, vectors, strict=True)):
+            copy.write_row(
+                (
+                    ord_,
+                    turn_id,
+                    turn.agent_id,
+                    turn.user_id,
+                    turn.role,
+                    turn.content,
+                    turn.conversation_id,
+                    turn.occurred_at,
+                    Jsonb(turn.metadata),
+                    vector,
+                )
+            )
+    params = tx.params(embedding_model=embedding_model)
+    return {row["id"] for row in conn.execute(_INSERT_STAGED, params).fetchall()}
+
+
+def history(tx: TenantConnection, scope: Scope, limit: int, before: UUID | None) -> list[TurnRow]:
+    """The newest ``limit`` turns in scope older than ``before`` (a turn id), newest first.
+
+    Check ``cursor_exists`` first: an unknown cursor would silently give an empty page."""
+    where, params = scope.where(tx)
+    params |= {"limit": limit, "before": before}
+    query = _HISTORY.format(
+        columns=TURN_COLUMNS, where=where, before=_BEFORE if before is not None else sql.SQL("")
+    )
+    with tx.conn.cursor(row_factory=class_row(TurnRow)) as cur:
+        return cur.execute(query, params).fetchall()
+
+
+def cursor_exists(tx: TenantConnection, scope: Scope, before: UUID) -> bool:
+    where, params = scope.where(tx)
+    params["before"] = before
+    return tx.conn.execute(_CURSOR_EXISTS.format(where=where), params).fetchone() is not None

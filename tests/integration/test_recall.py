@@ -1,0 +1,265 @@
+"""recall: min(k, n) always, strict scoping, hybrid ranking, filters; history and context."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+
+from konstruct_memory.config import Settings
+from konstruct_memory.engine.ranking import RecallTuning
+from konstruct_memory.errors import InvalidInput, NotFound
+from konstruct_memory.library import Memory, TenantMemory
+from tests.conftest import DatabaseUnderTest
+from tests.fakes import BlindEmbedder
+
+AGENT = uuid.UUID("22222222-2222-4222-8222-222222222222")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def turns(
+    n: int,
+    *,
+    user: str = "U1",
+    agent: uuid.UUID = AGENT,
+    prefix: str = "note",
+    embedding: bool = False,
+) -> list[dict[str, Any]]:
+    rng = np.random.default_rng(n)
+    out = []
+    for i in range(n):
+        item: dict[str, Any] = {
+            "agent_id": agent,
+            "user_id": user,
+            "role": ("user", "assistant")[i % 2],
+            "content": f"{prefix} {i} about topic {i % 7}",
+            "occurred_at": T0 + timedelta(minutes=i),
+        }
+        if embedding:
+            item["embedding"] = rng.normal(size=384).tolist()
+        out.append(item)
+    return out
+
+
+@pytest.fixture(scope="module")
+def crowded(memory: Memory) -> dict[str, Any]:
+    """A large tenant (one big user, one tiny user, a second agent) and a tiny tenant, in a
+    table large enough that an HNSW scan is a plausible plan."""
+    big = memory.tenant(memory.create_tenant("big").id)
+    for start in range(0, 3000, 1000):
+        big.remember(turns(1000, user="whale", prefix=f"w{start}", embedding=True))
+    big.remember(turns(3, user="minnow", prefix="minnow"))
+    other_agent = uuid.uuid4()
+    big.remember(turns(4, user="minnow", agent=other_agent, prefix="elsewhere"))
+    small = memory.tenant(memory.create_tenant("small").id)
+    small.remember(turns(5, user="whale", prefix="small"))
+    return {"big": big, "small": small, "other_agent": other_agent}
+
+
+@pytest.mark.parametrize(("k", "expected"), [(1, 1), (3, 3), (10, 3), (100, 3)])
+def test_small_user_inside_a_large_tenant_gets_min_k_n(
+    crowded: dict[str, Any], k: int, expected: int
+) -> None:
+    hits = crowded["big"].recall(AGENT, "minnow", "topic", k=k)
+    assert len(hits) == expected
+    assert all(h.content.startswith("minnow") for h in hits)
+
+
+@pytest.mark.parametrize(("k", "expected"), [(4, 4), (10, 5)])
+def test_small_tenant_inside_a_large_table_gets_min_k_n(
+    crowded: dict[str, Any], k: int, expected: int
+) -> None:
+    hits = crowded["small"].recall(AGENT, "whale", "topic", k=k)
+    assert len(hits) == expected
+    assert all(h.content.startswith("small") for h in hits)
+
+
+def test_large_user_gets_exactly_k(crowded: dict[str, Any]) -> None:
+    assert len(crowded["big"].recall(AGENT, "whale", "topic 3", k=100)) == 100
+
+
+def test_across_users_is_explicit_and_still_min_k_n(crowded: dict[str, Any]) -> None:
+    big = crowded["big"]
+    hits = big.recall_across_users(crowded["other_agent"], "topic", k=10)
+    assert len(hits) == 4 and all(h.content.startswith("elsewhere") for h in hits)
+    everyone = big.recall_across_users(AGENT, "minnow topic", k=50)
+    assert len(everyone) == 50 and {h.user_id for h in everyone} <= {"whale", "minnow"}
+    assert all(h.user_id == "minnow" for h in big.recall(AGENT, "minnow", "whale topic", k=10))
+
+
+def test_scope_never_leaks_another_user_agent_or_tenant(memory: Memory) -> None:
+    a = memory.tenant(memory.create_tenant("a").id)
+    b = memory.tenant(memory.create_tenant("b").id)
+    a.remember(
+        [{"agent_id": AGENT, "user_id": "U1", "role": "user", "content": "secret plan alpha"}]
+    )
+    other_agent = uuid.uuid4()
+    for t, user, agent in [(a, "U2", AGENT), (a, "U1", other_agent), (b, "U1", AGENT)]:
+        t.remember(
+            [
+                {
+                    "agent_id": agent,
+                    "user_id": user,
+                    "role": "user",
+                    "content": "secret plan alpha beta",
+                }
+            ]
+        )
+    hits = a.recall(AGENT, "U1", "secret plan alpha", k=100)
+    assert [h.content for h in hits] == ["secret plan alpha"]
+    assert [h.content for h in b.recall(AGENT, "U1", "secret plan", k=100)] == [
+        "secret plan alpha beta"
+    ]
+    assert b.recall(AGENT, "U2", "secret plan", k=100) == []
+    assert [t.content for t in a.history(AGENT, "U1")] == ["secret plan alpha"]
+
+
+@pytest.fixture
+def blind_tenant(database: DatabaseUnderTest) -> Iterator[TenantMemory]:
+    settings = Settings(database_url=database.runtime_url, admin_database_url=database.admin_url)
+    with Memory.open(settings, embedder=BlindEmbedder()) as memory:
+        yield memory.tenant(memory.create_tenant("blind").id)
+
+
+def test_a_rare_word_finds_its_turn_where_vectors_cannot(blind_tenant: TenantMemory) -> None:
+    filler = [f"we talked about the weather and lunch, part {i}" for i in range(60)]
+    contents = [*filler[:30], "my order number is ZX48213, it shipped Tuesday", *filler[30:]]
+    blind_tenant.remember(
+        [{"agent_id": AGENT, "user_id": "U1", "role": "user", "content": c} for c in contents]
+    )
+    hits = blind_tenant.recall(AGENT, "U1", "where is ZX48213?", k=3)
+    assert hits[0].content.startswith("my order number is ZX48213")
+
+
+def test_filters_by_time_role_and_conversation(tenant: TenantMemory) -> None:
+    items = turns(10)
+    for i, item in enumerate(items):
+        item["conversation_id"] = "thread-a" if i < 5 else "thread-b"
+    tenant.remember(items)
+    since, until = T0 + timedelta(minutes=2), T0 + timedelta(minutes=6)
+    hits = tenant.recall(AGENT, "U1", "topic", k=100, since=since, until=until)
+    assert sorted(h.occurred_at for h in hits) == [T0 + timedelta(minutes=m) for m in range(2, 6)]
+    assert {h.role for h in tenant.recall(AGENT, "U1", "topic", k=100, roles=["assistant"])} == {
+        "assistant"
+    }
+    thread = tenant.recall(AGENT, "U1", "topic", k=100, conversation_id="thread-b")
+    assert len(thread) == 5 and {h.conversation_id for h in thread} == {"thread-b"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"k": 0}, "k"),
+        ({"k": 101}, "k"),
+        ({"k": "5"}, "k"),
+        ({"query": " "}, "query"),
+        ({"since": "last week"}, "since"),
+        ({"roles": ["system"]}, "roles[0]"),
+        ({"roles": []}, "roles"),
+        ({"agent_id": "x"}, "agent_id"),
+        ({"user_id": ""}, "user_id"),
+    ],
+)
+def test_recall_rejects_bad_arguments(
+    tenant: TenantMemory, kwargs: dict[str, Any], field: str
+) -> None:
+    args: dict[str, Any] = {"agent_id": AGENT, "user_id": "U1", "query": "hi"} | kwargs
+    with pytest.raises(InvalidInput) as caught:
+        tenant.recall(**args)
+    assert caught.value.field == field
+
+
+def test_history_pages_backwards_in_chronological_pages(tenant: TenantMemory) -> None:
+    tenant.remember(turns(25))
+    page = tenant.history(AGENT, "U1", limit=10)
+    assert [t.content for t in page] == [f"note {i} about topic {i % 7}" for i in range(15, 25)]
+    older = tenant.history(AGENT, "U1", limit=10, before=page[0].id)
+    assert [t.occurred_at.minute for t in older] == list(range(5, 15))
+    oldest = tenant.history(AGENT, "U1", limit=10, before=older[0].id)
+    assert len(oldest) == 5
+    assert tenant.history(AGENT, "U1", limit=10, before=oldest[0].id) == []
+    with pytest.raises(NotFound):
+        tenant.history(AGENT, "U1", before=uuid.uuid4())
+    with pytest.raises(InvalidInput, match="limit"):
+        tenant.history(AGENT, "U1", limit=0)
+
+
+def test_neighbours_of_a_match_are_recalled(memory: Memory, tenant: TenantMemory) -> None:
+    """The short reply after a matching question is lent part of the question's score."""
+    filler = [f"filler chatter number {i}" for i in range(40)]
+    contents = [
+        *filler[:20],
+        "what was the name of your first teacher?",
+        "Mrs Ambrose!",
+        *filler[20:],
+    ]
+    tenant.remember(
+        [
+            {
+                "agent_id": AGENT,
+                "user_id": "U1",
+                "role": "user",
+                "content": c,
+                "occurred_at": T0 + timedelta(minutes=i),
+            }
+            for i, c in enumerate(contents)
+        ]
+    )
+    lent = [h.content for h in tenant.recall(AGENT, "U1", "first teacher name", k=3)]
+    without = Memory(replace(memory.resources, tuning=RecallTuning(neighbour_share=0)))
+    alone = [
+        h.content
+        for h in without.tenant(tenant.tenant_id).recall(AGENT, "U1", "first teacher name", k=3)
+    ]
+    assert lent[0] == "what was the name of your first teacher?"
+    assert "Mrs Ambrose!" in lent
+    assert "Mrs Ambrose!" not in alone
+
+
+def test_context_combines_recent_and_recalled_within_budget(tenant: TenantMemory) -> None:
+    tenant.remember(
+        [
+            {
+                "agent_id": AGENT,
+                "user_id": "U1",
+                "role": "user",
+                "content": "my cat Pixel loves tuna",
+                "occurred_at": T0,
+            }
+        ]
+    )
+    tenant.remember(turns(12, prefix="recent chat"))
+    context = tenant.context(AGENT, "U1", "what does Pixel like to eat?", recent=5, k=3)
+    assert len(context.recent) == 5
+    assert {h.id for h in context.recalled}.isdisjoint({t.id for t in context.recent})
+    assert context.recalled[0].content == "my cat Pixel loves tuna"
+    assert "user: my cat Pixel loves tuna" in context.text
+    assert "[2026-01-01T00:00:00+00:00]" in context.text
+    assert context.text.index("Relevant earlier turns:") < context.text.index(
+        "Recent conversation:"
+    )
+
+    tight = tenant.context(
+        AGENT, "U1", "what does Pixel like to eat?", recent=5, k=3, max_tokens=40
+    )
+    assert tight.tokens <= 40
+    assert tight.recent and tight.recent[-1].id == context.recent[-1].id, "newest turn kept"
+    tiny = tenant.context(AGENT, "U1", "Pixel", recent=5, k=3, max_tokens=3)
+    assert tiny.tokens <= 3
+
+
+def test_context_on_an_empty_memory(tenant: TenantMemory) -> None:
+    context = tenant.context(AGENT, "nobody", "hello?")
+    assert context.recent == [] and context.recalled == [] and context.text == ""
+
+
+def test_context_recalls_k_older_turns_beyond_a_large_window(tenant: TenantMemory) -> None:
+    tenant.remember(turns(150))
+    context = tenant.context(AGENT, "U1", "topic 3", recent=120, k=5)
+    assert len(context.recent) == 120 and len(context.recalled) == 5
+    assert {h.id for h in context.recalled}.isdisjoint({t.id for t in context.recent})

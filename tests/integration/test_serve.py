@@ -1,0 +1,128 @@
+"""Serving: a shutdown lets an in-flight write finish; the admin token file is private."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from konstruct_memory.api import create_app
+from konstruct_memory.cli.serve import admin_token
+from konstruct_memory.config import Settings
+from konstruct_memory.embed import Vectors
+from konstruct_memory.library import Memory
+from tests.conftest import DatabaseUnderTest
+from tests.fakes import BagOfWordsEmbedder
+
+
+class SlowEmbedder(BagOfWordsEmbedder):
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        time.sleep(1.5)
+        return super().embed(texts)
+
+
+def test_shutdown_finishes_in_flight_writes(database: DatabaseUnderTest) -> None:
+    settings = Settings(database_url=database.runtime_url, admin_database_url=database.admin_url)
+    with Memory.open(settings, embedder=SlowEmbedder()) as memory:
+        tenant = memory.create_tenant("graceful")
+        key = memory.create_api_key(tenant.id).api_key
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        app = create_app(settings, memory=memory, admin_token="t")
+        server = uvicorn.Server(
+            uvicorn.Config(app, port=port, log_level="error", timeout_graceful_shutdown=30)
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        agent = str(uuid.uuid4())
+        result: dict[str, httpx.Response] = {}
+
+        def write() -> None:
+            result["response"] = httpx.post(
+                f"http://127.0.0.1:{port}/v1/turns",
+                timeout=30,
+                headers={"Authorization": f"Bearer {key}"},
+                json={
+                    "turns": [
+                        {
+                            "agent_id": agent,
+                            "user_id": "U1",
+                            "role": "user",
+                            "content": "written during shutdown",
+                        }
+                    ]
+                },
+            )
+
+        writer = threading.Thread(target=write)
+        writer.start()
+        time.sleep(0.5)  # the request is now inside the (slow) embedder
+        server.should_exit = True
+        writer.join(30)
+        thread.join(30)
+        assert result["response"].status_code == 201
+        stored = memory.tenant(tenant.id).history(agent, "U1")
+        assert [t.content for t in stored] == ["written during shutdown"]
+
+
+def test_generated_admin_token_is_owner_only(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, admin_token=None)
+    token, where = admin_token(settings)
+    assert where == tmp_path / "admin-token" and token.startswith("kma_")
+    assert where.stat().st_mode & 0o077 == 0
+    assert admin_token(settings) == (token, where), "generated once, then reused"
+    assert admin_token(Settings(data_dir=tmp_path, admin_token="mine")) == ("mine", None)
+
+
+def test_an_exhausted_pool_answers_503_quickly(database: DatabaseUnderTest) -> None:
+    from fastapi.testclient import TestClient
+
+    settings = Settings(
+        database_url=database.runtime_url,
+        admin_database_url=database.admin_url,
+        pool_min_size=1,
+        pool_max_size=1,
+        pool_timeout=0.5,
+    )
+    with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
+        key = memory.create_api_key(memory.create_tenant("busy").id).api_key
+        client = TestClient(create_app(settings, memory=memory, admin_token="t"))
+        with memory.resources.pool.connection():  # every connection is taken
+            started = time.monotonic()
+            response = client.get(
+                "/v1/history",
+                params={"agent_id": str(uuid.uuid4()), "user_id": "U1"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            assert time.monotonic() - started < 5
+        assert response.status_code == 503
+        assert response.json()["error"]["code"] == "unavailable"
+        assert client.get("/healthz").status_code == 200
+
+
+def test_serve_refuses_a_schema_behind_the_code_without_migrating(
+    new_database: Callable[[], DatabaseUnderTest], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from konstruct_memory.cli import app
+    from konstruct_memory.db import migrate
+
+    db = new_database()
+    migrate.upgrade(db.admin_url, "003")
+    monkeypatch.setenv("KONSTRUCT_MEMORY_DATABASE_URL", db.runtime_url)
+    monkeypatch.setenv("KONSTRUCT_MEMORY_ADMIN_DATABASE_URL", db.admin_url)
+    result = CliRunner().invoke(app, ["serve", "--no-migrate"])
+    assert result.exit_code == 1
+    assert "konstruct-memory migrate" in result.output
+    assert migrate.current_revision(db.admin_url) == "003"
