@@ -33,6 +33,14 @@ from konstruct_memory.library import Memory, TenantMemory
 from tests.fakes import BagOfWordsEmbedder
 
 ADMIN_TOKEN = "test-admin-token"
+UNIT = Path(__file__).resolve().parent / "unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/unit is the fast tier: ``pytest -m unit`` (no PostgreSQL)."""
+    for item in items:
+        if UNIT in item.path.parents:
+            item.add_marker(pytest.mark.unit)
 
 
 @dataclass(frozen=True)

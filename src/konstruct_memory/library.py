@@ -63,9 +63,9 @@ class Memory:
     ...     acme.recall(agent, "U1", "what is my dog's name?")
     """
 
-    def __init__(self, resources: Resources) -> None:
+    def __init__(self, resources: Resources, engine: Engine | None = None) -> None:
         self.resources = resources
-        self.engine = Engine(resources)
+        self.engine = engine or Engine(resources)
 
     @classmethod
     def open(

@@ -23,10 +23,13 @@ COMMANDS = [
     ["tenant", "create"],
     ["tenant", "list"],
     ["key", "create"],
+    ["key", "list"],
     ["key", "revoke"],
     ["remember"],
     ["recall"],
+    ["recall-across-users"],
     ["history"],
+    ["context"],
     ["import"],
     ["vector-index"],
     ["vector-index", "status"],
@@ -74,6 +77,18 @@ def test_tenants_and_keys(cli: CliRunner) -> None:
     assert "no such tenant" in run(cli, "key", "create", str(uuid.uuid4()), ok=False)
 
 
+def test_bound_keys_and_listing(cli: CliRunner) -> None:
+    tenant = created(run(cli, "tenant", "create", "bound-cli"))["tenant_id"]
+    bound = ["--tenant", tenant, "--agent", AGENT, "--user", "U1", "--scope", "read"]
+    key = created(run(cli, "key", "create", *bound, "--name", "support"))
+    assert (key["scopes"], key["agent_id"], key["user_id"]) == ("read", AGENT, "U1")
+    listing = run(cli, "key", "list", "--tenant", tenant)
+    assert f"{key['api_key_id']}  live  read  agent={AGENT} user=U1  support" in listing
+    assert key["api_key"] not in listing, "secrets are shown once, never listed"
+    assert "scopes" in run(cli, "key", "create", "--tenant", tenant, "--scope", "all", ok=False)
+    assert "once" in run(cli, "key", "create", tenant, "--tenant", tenant, ok=False)
+
+
 def test_direct_remember_recall_history(cli: CliRunner) -> None:
     tenant = created(run(cli, "tenant", "create", "direct"))["tenant_id"]
     where = ["--tenant", tenant, "--agent-id", AGENT, "--user-id", "U1"]
@@ -85,6 +100,11 @@ def test_direct_remember_recall_history(cli: CliRunner) -> None:
     turns = [json.loads(line) for line in run(cli, "history", *where, "--json").splitlines()]
     assert [t["content"] for t in turns] == ["My sister lives in Lisbon", "Lovely city!"]
     assert "role" in run(cli, "remember", *where, "--role", "bot", "x", ok=False)
+    across = run(cli, "recall-across-users", "--tenant", tenant, "--agent-id", AGENT, "sister")
+    assert "My sister lives in Lisbon" in across
+    block = run(cli, "context", *where, "where does my sister live?", "--recent", "1")
+    assert "Recent conversation:" in block and "Lovely city!" in block
+    assert "roles" in run(cli, "recall", *where, "x", "--role", "bot", ok=False)
     assert "exactly one of" in run(cli, "history", "--agent-id", AGENT, "--user-id", "U1", ok=False)
 
 

@@ -1,0 +1,214 @@
+"""Every face over one recording engine: what each face hands the engine, for the parity test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, cast
+from uuid import UUID
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from konstruct_memory.api import create_app
+from konstruct_memory.auth.principal import Principal
+from konstruct_memory.client import AdminClient, AsyncClient, Client
+from konstruct_memory.config import Settings
+from konstruct_memory.library import Memory, TenantMemory
+from konstruct_memory.operations import (
+    ApiKey,
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    ApiKeys,
+    Context,
+    ContextRequest,
+    CreateApiKeyRequest,
+    CreateTenantRequest,
+    History,
+    HistoryRequest,
+    Hit,
+    ListApiKeysRequest,
+    ListTenantsRequest,
+    RecallAcrossUsersRequest,
+    Recalled,
+    RecallRequest,
+    Remembered,
+    RememberRequest,
+    Request,
+    Result,
+    RevokeApiKeyRequest,
+    StoredTurn,
+    Tenant,
+    TenantCreated,
+    Tenants,
+)
+
+TENANT = UUID("10000000-0000-4000-8000-000000000001")
+AGENT = UUID("20000000-0000-4000-8000-000000000002")
+KEY = UUID("30000000-0000-4000-8000-000000000003")
+TURN = UUID("40000000-0000-4000-8000-000000000004")
+T1 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+T2 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+ADMIN_TOKEN = "unit-admin-token"
+API_KEY = "km_unit"
+
+# One call per operation with every parameter set to a value other than its default, so a face
+# that drops or renames any parameter hands the engine a different request.
+CALLS: dict[str, dict[str, Any]] = {
+    "remember": {
+        "turns": [
+            {
+                "agent_id": str(AGENT),
+                "user_id": "U1",
+                "role": "assistant",
+                "content": "the answer is 42",
+                "id": str(TURN),
+                "conversation_id": "thread-1",
+                "occurred_at": T1.isoformat(),
+                "metadata": {"channel": "C1", "n": [1, 2]},
+                "embedding": [0.5] + [0.0] * 383,
+            }
+        ]
+    },
+    "recall": {
+        "agent_id": str(AGENT),
+        "user_id": "U1",
+        "query": "what is the answer?",
+        "k": 7,
+        "since": T1.isoformat(),
+        "until": T2.isoformat(),
+        "conversation_id": "thread-1",
+        "roles": ["assistant"],
+    },
+    "recall_across_users": {
+        "agent_id": str(AGENT),
+        "query": "what is the answer?",
+        "k": 3,
+        "since": T1.isoformat(),
+        "until": T2.isoformat(),
+        "conversation_id": "thread-1",
+        "roles": ["user"],
+    },
+    "history": {
+        "agent_id": str(AGENT),
+        "user_id": "U1",
+        "limit": 5,
+        "conversation_id": "thread-1",
+        "before": str(TURN),
+    },
+    "context": {
+        "agent_id": str(AGENT),
+        "user_id": "U1",
+        "query": "the answer",
+        "recent": 4,
+        "k": 2,
+        "max_tokens": 300,
+        "conversation_id": "thread-1",
+    },
+    "create_tenant": {"name": "acme"},
+    "list_tenants": {},
+    "create_api_key": {
+        "tenant_id": str(TENANT),
+        "name": "support bot",
+        "agent_id": str(AGENT),
+        "user_id": "U1",
+        "scopes": ["read"],
+    },
+    "list_api_keys": {"tenant_id": str(TENANT)},
+    "revoke_api_key": {"key_id": str(KEY)},
+}
+
+_STORED = StoredTurn(
+    id=TURN,
+    agent_id=AGENT,
+    user_id="U1",
+    role="user",
+    content="hi",
+    conversation_id=None,
+    occurred_at=T1,
+    created_at=T1,
+    metadata={},
+)
+_HIT = Hit(
+    id=TURN, user_id="U1", role="user", content="hi", occurred_at=T1, conversation_id=None, score=1
+)
+_KEY = ApiKey(
+    id=KEY,
+    tenant_id=TENANT,
+    name=None,
+    agent_id=None,
+    user_id=None,
+    scopes=["read"],
+    created_at=T1,
+    revoked_at=None,
+)
+ANSWERS: dict[type[Request[Any]], Result] = {
+    RememberRequest: Remembered(turns=[_STORED]),
+    RecallRequest: Recalled(hits=[_HIT]),
+    RecallAcrossUsersRequest: Recalled(hits=[_HIT]),
+    HistoryRequest: History(turns=[_STORED]),
+    ContextRequest: Context(recent=[_STORED], recalled=[_HIT], text="t", tokens=1),
+    CreateTenantRequest: TenantCreated(
+        id=TENANT, name="acme", created_at=T1, api_key_id=KEY, api_key=API_KEY
+    ),
+    ListTenantsRequest: Tenants(tenants=[Tenant(id=TENANT, name="acme", created_at=T1)]),
+    CreateApiKeyRequest: ApiKeyCreated(**_KEY.model_dump(), api_key=API_KEY),
+    ListApiKeysRequest: ApiKeys(keys=[_KEY]),
+    RevokeApiKeyRequest: ApiKeyRevoked(id=KEY),
+}
+
+
+class RecordingEngine:
+    """Stands in for ``Engine``: records each request and answers a fixed result."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request[Any]] = []
+
+    def run(self, principal: Principal, request: Request[Any]) -> Result:
+        self.requests.append(request)
+        return ANSWERS[type(request)]
+
+
+class _Stand:
+    """What the HTTP app needs of ``Memory``: its engine and authentication."""
+
+    def __init__(self, engine: RecordingEngine) -> None:
+        self.engine = engine
+
+    def authenticate(self, api_key: str) -> Principal | None:
+        return Principal.owner(TENANT) if api_key == API_KEY else None
+
+
+def library(engine: RecordingEngine) -> tuple[Memory, TenantMemory]:
+    memory = Memory(cast(Any, None), engine=cast(Any, engine))
+    return memory, TenantMemory(cast(Any, engine), Principal.owner(TENANT))
+
+
+def app_over(engine: RecordingEngine) -> FastAPI:
+    return create_app(Settings(), memory=cast(Any, _Stand(engine)), admin_token=ADMIN_TOKEN)
+
+
+@contextmanager
+def http_clients(engine: RecordingEngine) -> Iterator[tuple[Client, AdminClient, AsyncClient]]:
+    """The sync clients through the app in-process; the async one through ASGI."""
+    app = app_over(engine)
+    served = TestClient(app)
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        answer = served.request(
+            request.method, str(request.url), content=request.content, headers=request.headers
+        )
+        # The test client may answer with another HTTP library's Response class: re-wrap.
+        return httpx.Response(
+            answer.status_code, headers=list(answer.headers.items()), content=answer.content
+        )
+
+    transport = httpx.MockTransport(forward)
+    base = "http://testserver"
+    with (
+        Client(base, API_KEY, transport=transport) as client,
+        AdminClient(base, ADMIN_TOKEN, transport=transport) as admin,
+    ):
+        yield client, admin, AsyncClient(base, API_KEY, transport=httpx.ASGITransport(app=app))
