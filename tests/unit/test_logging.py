@@ -25,7 +25,9 @@ def restored_logging() -> Iterator[None]:
 def test_every_logger_writes_json(
     restored_logging: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    logging.getLogger("uvicorn.error").addHandler(logging.StreamHandler())  # as uvicorn does
+    uvicorn = logging.getLogger("uvicorn.error")
+    uvicorn.addHandler(logging.StreamHandler())  # as uvicorn's own configuration does
+    uvicorn.setLevel(logging.WARNING)  # as `serve` runs it
     configure_json_logging()
     for name in NAMES:
         logging.getLogger(name).warning("something from %s", name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -9,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, is_admin_token
 from konstruct_memory.engine.service import Engine
-from konstruct_memory.errors import Unauthorized
+from konstruct_memory.errors import InvalidInput, Unauthorized
 from konstruct_memory.library import Memory
 from konstruct_memory.operations import Operation
 
@@ -48,6 +49,19 @@ KeyPrincipal = Annotated[Principal, Depends(key_principal)]
 AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
 
 
+def _known_query(operation: Operation) -> Callable[[Request], None]:
+    """A dependency refusing query parameters that are not fields of the operation: a misspelt
+    ``limt=5`` must not silently fall back to the default."""
+    fields = set(operation.request.model_fields) - set(operation.path_fields)
+
+    def check(request: Request) -> None:
+        for name in request.query_params:
+            if name not in fields:
+                raise InvalidInput(name, "unknown field")
+
+    return check
+
+
 def route_options(operation: Operation) -> dict[str, Any]:
     """Path, method and status of an operation's route, from the contract."""
     return {
@@ -57,4 +71,5 @@ def route_options(operation: Operation) -> dict[str, Any]:
         "name": operation.name,
         "summary": operation.name.replace("_", " ").capitalize(),
         "description": operation.request.__doc__ or "",
+        "dependencies": [Depends(_known_query(operation))] if operation.in_query else [],
     }

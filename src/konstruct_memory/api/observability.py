@@ -160,6 +160,7 @@ def configure_json_logging(level: int = logging.INFO) -> None:
         theirs = logging.getLogger(name)
         theirs.handlers = []  # whatever they installed themselves
         theirs.propagate = True
+        theirs.disabled = False  # a dictConfig elsewhere may have disabled existing loggers
 
 
 def _route_label(request: Request) -> str:

@@ -61,10 +61,10 @@ def serve(
     token, where = admin_token(settings)
     if where is not None:
         typer.echo(f"admin token: in {where} (set KONSTRUCT_MEMORY_ADMIN_TOKEN to choose one)")
+    configure_json_logging()  # before start-up, so the migration's records are JSON too
     # Opened here, not in the app's start-up, so that a refusal (schema behind the code,
     # unsafe role) is a one-line error rather than a failed lifespan.
     with Memory.open(settings, auto_migrate=migrate) as memory:
-        configure_json_logging()
         app = create_app(settings, memory=memory, admin_token=token)
         typer.echo(f"serving on http://{host}:{port} (docs at /docs)")
         uvicorn.run(

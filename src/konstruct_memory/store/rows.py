@@ -1,11 +1,19 @@
-"""Rows as they leave the store: typed, immutable, built by psycopg's ``class_row``."""
+"""Rows as they leave the store: typed and immutable.
+
+Hot rows (turns, recall candidates, the principal of a key) are built positionally with
+psycopg's ``args_row``, about three times cheaper than by name; their SELECT lists are
+generated from the dataclass fields (``columns``), so the order cannot drift. Rare rows use
+``class_row``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 from uuid import UUID
+
+from psycopg import sql
 
 from konstruct_memory.operations.fields import Role
 
@@ -64,3 +72,8 @@ class PrincipalRow:
     agent_id: UUID | None
     user_id: str | None
     scopes: list[str]
+
+
+def columns(row_type: type[TurnRow | CandidateRow | PrincipalRow]) -> sql.Composable:
+    """The SELECT list of a row type, in its fields' order (for ``args_row``)."""
+    return sql.SQL(", ").join(sql.Identifier(f.name) for f in fields(row_type))

@@ -11,18 +11,28 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import sql
-from psycopg.rows import class_row
+from psycopg.rows import args_row
 
 from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.embed import Vectors
-from konstruct_memory.store.rows import CandidateRow
+from konstruct_memory.store.rows import CandidateRow, columns
 from konstruct_memory.store.scope import Scope
 
 # What ranking and a Hit need, of the candidates that are in scope: a neighbour lent a score
-# may lie outside the filters (time, role, thread), and is dropped here.
+# may lie outside the filters (time, role, thread), and is dropped here. The rows are found by
+# primary key behind an OFFSET 0 fence, then filtered: otherwise the planner may walk the
+# whole scope on its index and test each row against the id list (linear in the scope).
 _CANDIDATES = sql.SQL(
-    "SELECT id, user_id, role, content, conversation_id, occurred_at "
-    "FROM conversation_embeddings WHERE {where} AND id = ANY(%(ids)s)"
+    """
+    SELECT {columns}
+    FROM (
+        SELECT tenant_id, id, agent_id, user_id, role, content, conversation_id, occurred_at,
+               embedding_model
+        FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s AND id = ANY(%(ids)s)
+        OFFSET 0
+    ) AS candidate
+    WHERE {where}
+    """
 )
 
 # Exact search over exactly the rows in scope: never fewer than min(limit, rows in scope).
@@ -139,8 +149,9 @@ def candidates(tx: TenantConnection, scope: Scope, ids: Sequence[UUID]) -> dict[
     """The rows of ``ids`` that lie in ``scope``."""
     where, params = scope.where(tx)
     params["ids"] = list(ids)
-    with tx.conn.cursor(row_factory=class_row(CandidateRow)) as cur:
-        rows = cur.execute(_CANDIDATES.format(where=where), params).fetchall()
+    with tx.conn.cursor(row_factory=args_row(CandidateRow)) as cur:
+        statement = _CANDIDATES.format(columns=columns(CandidateRow), where=where)
+        rows = cur.execute(statement, params).fetchall()
     return {row.id: row for row in rows}
 
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from psycopg.rows import class_row
+from psycopg import sql
+from psycopg.rows import args_row, class_row
 
 from konstruct_memory.db.tenant import Connection
 from konstruct_memory.errors import KonstructMemoryError
-from konstruct_memory.store.rows import KeyRow, PrincipalRow, TenantRow
+from konstruct_memory.store.rows import KeyRow, PrincipalRow, TenantRow, columns
 
 _CREATE_TENANT = "INSERT INTO tenants (name) VALUES (%(name)s) RETURNING id, name, created_at"
 _LIST_TENANTS = "SELECT id, name, created_at FROM tenants ORDER BY created_at, id"
@@ -29,8 +30,8 @@ _REVOKE_KEY = """
 UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = %(key_id)s
 RETURNING id
 """
-_AUTHENTICATE = (
-    "SELECT key_id, tenant_id, agent_id, user_id, scopes FROM konstruct_authenticate(%(key_hash)s)"
+_AUTHENTICATE = sql.SQL("SELECT {columns} FROM konstruct_authenticate(%(key_hash)s)").format(
+    columns=columns(PrincipalRow)
 )
 
 
@@ -87,5 +88,5 @@ def revoke_api_key(conn: Connection, key_id: UUID) -> bool:
 
 def authenticate(conn: Connection, key_hash: bytes) -> PrincipalRow | None:
     """Who a live key with this hash is, or None. Runs as the runtime role."""
-    with conn.cursor(row_factory=class_row(PrincipalRow)) as cur:
+    with conn.cursor(row_factory=args_row(PrincipalRow)) as cur:
         return cur.execute(_AUTHENTICATE, {"key_hash": key_hash}).fetchone()

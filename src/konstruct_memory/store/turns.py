@@ -6,18 +6,16 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from psycopg import sql
-from psycopg.rows import class_row
+from psycopg.rows import args_row
 from psycopg.types.json import Jsonb
 
 from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.embed import Vectors
 from konstruct_memory.operations import Turn
-from konstruct_memory.store.rows import TurnRow
+from konstruct_memory.store.rows import TurnRow, columns
 from konstruct_memory.store.scope import Scope
 
-TURN_COLUMNS = sql.SQL(
-    "id, agent_id, user_id, role, content, conversation_id, occurred_at, created_at, metadata, seq"
-)
+TURN_COLUMNS = columns(TurnRow)
 
 # Batches go in through COPY into a session-private staging table, then one INSERT ... SELECT:
 # COPY cannot write to a table under row-level security, while INSERT re-checks every row
@@ -65,7 +63,7 @@ _CURSOR_EXISTS = sql.SQL("SELECT 1 FROM conversation_embeddings WHERE {where} AN
 
 
 def turns_by_ids(tx: TenantConnection, ids: Sequence[UUID]) -> dict[UUID, TurnRow]:
-    with tx.conn.cursor(row_factory=class_row(TurnRow)) as cur:
+    with tx.conn.cursor(row_factory=args_row(TurnRow)) as cur:
         rows = cur.execute(_BY_IDS, tx.params(ids=list(ids))).fetchall()
     return {row.id: row for row in rows}
 
@@ -111,7 +109,7 @@ def history(tx: TenantConnection, scope: Scope, limit: int, before: UUID | None)
     query = _HISTORY.format(
         columns=TURN_COLUMNS, where=where, before=_BEFORE if before is not None else sql.SQL("")
     )
-    with tx.conn.cursor(row_factory=class_row(TurnRow)) as cur:
+    with tx.conn.cursor(row_factory=args_row(TurnRow)) as cur:
         return cur.execute(query, params).fetchall()
 
 
