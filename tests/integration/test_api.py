@@ -286,3 +286,12 @@ def test_unstorable_or_unparseable_bodies_are_422_not_500(client: TestClient, ra
     )
     assert response.status_code == 422, response.text
     assert error_of(response)["code"] == "invalid_input"
+
+
+def test_unknown_query_parameters_are_refused(client: TestClient) -> None:
+    _, key = new_tenant(client)
+    params = {"agent_id": AGENT, "user_id": "U1", "limt": "5"}
+    response = client.get("/v1/history", params=params, headers=key)
+    assert response.status_code == 422 and error_of(response)["message"] == "limt: unknown field"
+    listed = client.get("/v1/tenants", params={"page": "2"}, headers=ADMIN)
+    assert listed.status_code == 422 and error_of(listed)["message"].startswith("page:")

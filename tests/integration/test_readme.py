@@ -1,4 +1,4 @@
-"""The README's Python example runs as written (against the test database, real model)."""
+"""The README's Python examples run as written (against the test database, real model)."""
 
 from __future__ import annotations
 
@@ -7,20 +7,37 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import DatabaseUnderTest
+from konstruct_memory.client import AdminClient
+from tests.conftest import ADMIN_TOKEN, DatabaseUnderTest
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_python_example_runs(
+def example(marker: str) -> str:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+    [found] = [block for block in blocks if marker in block]
+    return found
+
+
+def test_library_example_runs(
     database: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    [example] = [block for block in blocks if "Memory.open()" in block]
     monkeypatch.setenv("KONSTRUCT_MEMORY_DATABASE_URL", database.runtime_url)
     monkeypatch.setenv("KONSTRUCT_MEMORY_ADMIN_DATABASE_URL", database.admin_url)
-    exec(compile(example, str(README), "exec"), {})  # noqa: S102 - our own README
+    code = example("Memory.open()")
+    exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
     out = capsys.readouterr().out
     first_hit = out.splitlines()[0]
     assert "Biscuit" in first_hit
     assert "Relevant earlier turns:" in out or "Recent conversation:" in out
+
+
+def test_client_example_runs(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with AdminClient(base_url, ADMIN_TOKEN) as admin:
+        key = admin.create_tenant("readme-client").api_key
+    code = example("AsyncClient(").replace("http://127.0.0.1:8080", base_url)
+    code = code.replace('api_key="km_…"', f"api_key={key!r}")
+    exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "I moved to Porto last month"
+    assert "Recent conversation:" in out[1] or "Relevant earlier turns:" in out[1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -23,7 +23,8 @@ def memory(request: Request) -> Memory:
     return found
 
 
-def engine(request: Request) -> Engine:
+async def engine(request: Request) -> Engine:
+    # async: no I/O, so FastAPI runs it inline instead of hopping to its thread pool.
     return memory(request).engine
 
 
@@ -49,12 +50,12 @@ KeyPrincipal = Annotated[Principal, Depends(key_principal)]
 AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
 
 
-def _known_query(operation: Operation) -> Callable[[Request], None]:
+def _known_query(operation: Operation) -> Callable[[Request], Awaitable[None]]:
     """A dependency refusing query parameters that are not fields of the operation: a misspelt
     ``limt=5`` must not silently fall back to the default."""
     fields = set(operation.request.model_fields) - set(operation.path_fields)
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:
         for name in request.query_params:
             if name not in fields:
                 raise InvalidInput(name, "unknown field")

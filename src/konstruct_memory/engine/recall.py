@@ -73,7 +73,7 @@ def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[U
 
 
 def _hit(row: CandidateRow, score: float) -> Hit:
-    return Hit(
+    return Hit.model_construct(
         id=row.id,
         user_id=row.user_id,
         role=row.role,
