@@ -36,6 +36,7 @@ from konstruct_memory.operations import (
     CreateTenantRequest,
     HistoryRequest,
     Hit,
+    Identity,
     ListApiKeysRequest,
     ListTenantsRequest,
     RecallAcrossUsersRequest,
@@ -46,6 +47,7 @@ from konstruct_memory.operations import (
     Tenant,
     TenantCreated,
     Turn,
+    WhoAmIRequest,
     build,
 )
 from konstruct_memory.operations.base import arguments
@@ -223,6 +225,10 @@ class TenantMemory:
     def tenant_id(self) -> UUID | None:
         return self.principal.tenant_id
 
+    def whoami(self) -> Identity:
+        """This principal's tenant, scopes and binding."""
+        return self._engine.run(self.principal, WhoAmIRequest())
+
     def remember(self, turns: Sequence[Turn | Mapping[str, Any]]) -> list[StoredTurn]:
         """Store a batch of turns atomically; returns them as stored, in input order.
 
@@ -237,9 +243,9 @@ class TenantMemory:
 
     def recall(
         self,
-        agent_id: UUID | str,
-        user_id: str,
-        query: str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
         k: int = 10,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
@@ -256,8 +262,8 @@ class TenantMemory:
 
     def recall_across_users(
         self,
-        agent_id: UUID | str,
-        query: str,
+        agent_id: UUID | str | None = None,
+        query: str | None = None,
         k: int = 10,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
@@ -270,8 +276,8 @@ class TenantMemory:
 
     def history(
         self,
-        agent_id: UUID | str,
-        user_id: str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
         limit: int = 20,
         conversation_id: str | None = None,
         before: UUID | str | None = None,
@@ -282,9 +288,9 @@ class TenantMemory:
 
     def context(
         self,
-        agent_id: UUID | str,
-        user_id: str,
-        query: str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
         recent: int = 10,
         k: int = 5,
         max_tokens: int | None = None,

@@ -49,6 +49,15 @@ def test_a_bound_read_only_key_stays_inside_its_binding(client: TestClient) -> N
 
     recall = {"agent_id": AGENT, "user_id": "U1", "query": "bound"}
     assert len(client.post("/v1/recall", json=recall, headers=reader).json()["hits"]) == 1
+    # Bound: agent and user may be left out, in bodies and in queries.
+    implied = client.post("/v1/recall", json={"query": "bound"}, headers=reader).json()
+    assert [h["user_id"] for h in implied["hits"]] == ["U1"]
+    assert len(client.get("/v1/history", headers=reader).json()["turns"]) == 1
+    me = client.get("/v1/whoami", headers=reader).json()
+    assert (me["agent_id"], me["user_id"], me["scopes"]) == (AGENT, "U1", ["read"])
+    unbound = client.post("/v1/recall", json={"query": "bound"}, headers=writer)
+    assert unbound.status_code == 422
+    assert unbound.json()["error"]["message"].startswith("agent_id: is required")
     for body, field in [
         (recall | {"agent_id": OTHER_AGENT}, "agent_id: this key is bound to agent"),
         (recall | {"user_id": "U2"}, "user_id: this key is bound to user 'U1'"),

@@ -29,6 +29,7 @@ from konstruct_memory.operations import (
     History,
     HistoryRequest,
     Hit,
+    Identity,
     ListApiKeysRequest,
     ListTenantsRequest,
     RecallAcrossUsersRequest,
@@ -43,6 +44,7 @@ from konstruct_memory.operations import (
     Tenant,
     TenantCreated,
     Tenants,
+    WhoAmIRequest,
 )
 
 TENANT = UUID("10000000-0000-4000-8000-000000000001")
@@ -107,6 +109,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "max_tokens": 300,
         "conversation_id": "thread-1",
     },
+    "whoami": {},
     "create_tenant": {"name": "acme"},
     "list_tenants": {},
     "create_api_key": {
@@ -157,6 +160,9 @@ ANSWERS: dict[type[Request[Any]], Result] = {
     CreateApiKeyRequest: ApiKeyCreated(**_KEY.model_dump(), api_key=API_KEY),
     ListApiKeysRequest: ApiKeys(keys=[_KEY]),
     RevokeApiKeyRequest: ApiKeyRevoked(id=KEY),
+    WhoAmIRequest: Identity(
+        tenant_id=TENANT, key_id=KEY, scopes=["read"], agent_id=AGENT, user_id=None
+    ),
 }
 
 

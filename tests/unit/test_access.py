@@ -8,7 +8,7 @@ import pytest
 
 from konstruct_memory.auth.principal import ADMINISTRATOR, Principal
 from konstruct_memory.engine.access import authorize
-from konstruct_memory.errors import Forbidden
+from konstruct_memory.errors import Forbidden, InvalidInput
 from konstruct_memory.operations import (
     BY_NAME,
     CreateTenantRequest,
@@ -64,3 +64,17 @@ def test_administration_needs_the_admin_token_and_tenant_work_a_key() -> None:
         authorize(Principal.owner(TENANT), BY_NAME["create_tenant"], create)
     with pytest.raises(Forbidden, match="tenant API key"):
         authorize(ADMINISTRATOR, BY_NAME["recall"], recall())
+
+
+def test_a_bound_key_may_leave_its_agent_and_user_out() -> None:
+    bound = key("read", "write", agent=AGENT, user="U1")
+    filled = authorize(bound, BY_NAME["recall"], RecallRequest(query="q"))
+    assert (filled.agent_id, filled.user_id) == (AGENT, "U1")
+    batch = RememberRequest(turns=[{"role": "user", "content": "x"}])
+    turn = authorize(bound, BY_NAME["remember"], batch).turns[0]
+    assert (turn.agent_id, turn.user_id) == (AGENT, "U1")
+    agent_only = key("read", agent=AGENT)
+    with pytest.raises(InvalidInput, match="user_id: is required"):
+        authorize(agent_only, BY_NAME["recall"], RecallRequest(query="q"))
+    with pytest.raises(InvalidInput, match="agent_id: is required"):
+        authorize(key("read"), BY_NAME["recall"], RecallRequest(user_id="U1", query="q"))

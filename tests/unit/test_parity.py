@@ -21,6 +21,7 @@ CLI_COMMANDS = {
     "recall_across_users": ["recall-across-users"],
     "history": ["history"],
     "context": ["context"],
+    "whoami": ["whoami"],
     "create_tenant": ["tenant", "create"],
     "list_tenants": ["tenant", "list"],
     "create_api_key": ["key", "create"],

@@ -16,6 +16,7 @@ from konstruct_memory.config import Settings
 from konstruct_memory.engine.session import NullObserver
 from konstruct_memory.errors import ConfigurationError
 from konstruct_memory.library import Memory
+from konstruct_memory.mcp.http import mcp_route
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 503)
@@ -28,8 +29,11 @@ def create_app(
     memory: Memory | None = None,
     admin_token: str | None = None,
     auto_migrate: bool = True,
+    host: str = "127.0.0.1",
 ) -> FastAPI:
-    """The API over ``memory`` (opened from ``settings`` at start-up if not given).
+    """The API over ``memory`` (opened from ``settings`` at start-up if not given), with the
+    MCP endpoint at ``/mcp``. ``host`` is the address served on: on a loopback address the
+    MCP transport refuses requests whose Host or Origin is not local (DNS rebinding).
 
     A ``memory`` passed in belongs to the caller and is not closed on shutdown.
     """
@@ -46,7 +50,8 @@ def create_app(
         app.state.memory = opened
         metrics.watch_pool(opened.resources.pool)
         try:
-            yield
+            async with mcp_server.session_manager.run():
+                yield
         finally:
             if memory is None:
                 opened.close()
@@ -67,4 +72,6 @@ def create_app(
     for router in (turns.router, recall.router, admin.router):
         app.include_router(router, responses=_ERRORS)
     app.include_router(health.router)
+    route, mcp_server = mcp_route(lambda: app.state.memory, host)
+    app.router.routes.append(route)
     return app

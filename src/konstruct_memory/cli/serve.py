@@ -14,6 +14,7 @@ from konstruct_memory.config import Settings
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("mcp")(mcp)
 
 
 def admin_token(settings: Settings) -> tuple[str, Path | None]:
@@ -65,7 +66,7 @@ def serve(
     # Opened here, not in the app's start-up, so that a refusal (schema behind the code,
     # unsafe role) is a one-line error rather than a failed lifespan.
     with Memory.open(settings, auto_migrate=migrate) as memory:
-        app = create_app(settings, memory=memory, admin_token=token)
+        app = create_app(settings, memory=memory, admin_token=token, host=host)
         typer.echo(f"serving on http://{host}:{port} (docs at /docs)")
         uvicorn.run(
             app,
@@ -75,3 +76,27 @@ def serve(
             log_level="warning",
             log_config=None,  # uvicorn's loggers go through the JSON handler too
         )
+
+
+def mcp(
+    url: str = typer.Option(
+        "http://127.0.0.1:8080",
+        "--url",
+        envvar="KONSTRUCT_MEMORY_URL",
+        help="Base URL of the HTTP service.",
+    ),
+    api_key: str = typer.Option(
+        ...,
+        "--api-key",
+        envvar="KONSTRUCT_MEMORY_API_KEY",
+        help="An API key bound to the agent (prefer the environment variable).",
+    ),
+) -> None:
+    """Serve the memory as MCP tools on stdin/stdout, through the HTTP service at --url.
+
+    For desktop agents that start their tools as commands. The key must be bound to an agent
+    (an MCP session acts as one agent); the tools are remember, recall, history, context.
+    """
+    from konstruct_memory.mcp.stdio import serve_stdio
+
+    serve_stdio(url, api_key)

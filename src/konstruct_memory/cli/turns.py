@@ -17,8 +17,10 @@ from konstruct_memory.errors import InvalidInput
 from konstruct_memory.operations import Hit, StoredTurn
 
 AsJson = typer.Option(False, "--json", help="One JSON object per line.")
-Agent = typer.Option(..., "--agent-id", help="Agent UUID.")
-User = typer.Option(..., "--user-id", help="User id (e.g. a Slack user id).")
+Agent = typer.Option(None, "--agent-id", help="Agent UUID (omit it with an agent-bound key).")
+User = typer.Option(
+    None, "--user-id", help="User id, e.g. a Slack user id (omit it with a user-bound key)."
+)
 Since = typer.Option(None, help="Only turns at or after this RFC 3339 time.")
 Until = typer.Option(None, help="Only turns before this RFC 3339 time.")
 Thread = typer.Option(None, "--conversation-id", help="Only this thread.")
@@ -31,6 +33,7 @@ def register(app: typer.Typer) -> None:
     app.command("recall-across-users")(recall_across_users)
     app.command("history")(history)
     app.command("context")(context)
+    app.command("whoami")(whoami)
 
 
 def _print(items: list[Hit] | list[StoredTurn], as_json: bool) -> None:
@@ -46,8 +49,8 @@ def _print(items: list[Hit] | list[StoredTurn], as_json: bool) -> None:
 def remember(
     ctx: typer.Context,
     content: str = typer.Argument(..., help="What was said."),
-    agent_id: str = Agent,
-    user_id: str = User,
+    agent_id: str | None = Agent,
+    user_id: str | None = User,
     role: str = typer.Option("user", help="'user' or 'assistant'."),
     conversation_id: str | None = typer.Option(None, help="Thread id."),
     id: str | None = typer.Option(None, "--id", help="Turn UUID (makes retries safe)."),
@@ -76,8 +79,8 @@ def remember(
 def recall(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="The new message to find older relevant turns for."),
-    agent_id: str = Agent,
-    user_id: str = User,
+    agent_id: str | None = Agent,
+    user_id: str | None = User,
     k: int = typer.Option(10, help="How many turns (1-100)."),
     since: str | None = Since,
     until: str | None = Until,
@@ -99,7 +102,7 @@ def recall(
 def recall_across_users(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="The new message to find older relevant turns for."),
-    agent_id: str = Agent,
+    agent_id: str | None = Agent,
     k: int = typer.Option(10, help="How many turns (1-100)."),
     since: str | None = Since,
     until: str | None = Until,
@@ -120,8 +123,8 @@ def recall_across_users(
 
 def history(
     ctx: typer.Context,
-    agent_id: str = Agent,
-    user_id: str = User,
+    agent_id: str | None = Agent,
+    user_id: str | None = User,
     limit: int = typer.Option(20, help="How many turns (1-1000)."),
     before: str | None = typer.Option(None, help="Turn id: show turns older than it."),
     conversation_id: str | None = Thread,
@@ -139,8 +142,8 @@ def history(
 def context(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="The new message the agent is about to answer."),
-    agent_id: str = Agent,
-    user_id: str = User,
+    agent_id: str | None = Agent,
+    user_id: str | None = User,
     recent: int = typer.Option(10, help="How many recent turns (0-1000)."),
     k: int = typer.Option(5, help="How many recalled older turns (0-100)."),
     max_tokens: int | None = typer.Option(None, help="Budget of the text block, in tokens."),
@@ -154,6 +157,17 @@ def context(
     with memory_for(ctx, api_key, url, tenant) as memory:
         answer = memory.context(agent_id, user_id, query, recent, k, max_tokens, conversation_id)
     typer.echo(answer.model_dump_json() if as_json else answer.text)
+
+
+def whoami(
+    ctx: typer.Context,
+    api_key: str | None = ApiKey,
+    url: str = Url,
+    tenant: str | None = TenantId,
+) -> None:
+    """The key's tenant, scopes and binding (with --tenant: the tenant's owner)."""
+    with memory_for(ctx, api_key, url, tenant) as memory:
+        typer.echo(memory.whoami().model_dump_json(indent=2))
 
 
 def _json_object(text: str | None, name: str) -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from konstruct_memory.operations import (
     ContextRequest,
     HistoryRequest,
     Hit,
+    Identity,
     RecallAcrossUsersRequest,
     RecallRequest,
     RememberRequest,
@@ -23,6 +24,7 @@ from konstruct_memory.operations import (
     Result,
     StoredTurn,
     Turn,
+    WhoAmIRequest,
     build,
 )
 from konstruct_memory.operations.base import arguments
@@ -49,65 +51,70 @@ class AsyncClient:
             headers={"Authorization": f"Bearer {api_key}"},
         )
 
-    async def _run(self, request: Request[R]) -> R:
+    async def run(self, request: Request[R]) -> R:
+        """Any request of the contract; the operation-named methods are built on it."""
         try:
             response = await self._http.request(**encode(request))
         except httpx.TransportError as exc:
             raise unreachable(exc) from exc
         return required(decode(request, response))
 
+    async def whoami(self) -> Identity:
+        """The key's tenant, scopes and binding."""
+        return await self.run(WhoAmIRequest())
+
     async def remember(self, turns: Sequence[Turn | Mapping[str, Any]]) -> list[StoredTurn]:
-        return (await self._run(build(RememberRequest, turns=turns))).turns
+        return (await self.run(build(RememberRequest, turns=turns))).turns
 
     async def remember_one(self, turn: Turn | Mapping[str, Any]) -> StoredTurn:
         return (await self.remember([turn]))[0]
 
     async def recall(
         self,
-        agent_id: UUID | str,
-        user_id: str,
-        query: str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
         k: int = 10,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         conversation_id: str | None = None,
         roles: Sequence[Role] | None = None,
     ) -> list[Hit]:
-        return (await self._run(build(RecallRequest, **arguments(locals())))).hits
+        return (await self.run(build(RecallRequest, **arguments(locals())))).hits
 
     async def recall_across_users(
         self,
-        agent_id: UUID | str,
-        query: str,
+        agent_id: UUID | str | None = None,
+        query: str | None = None,
         k: int = 10,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         conversation_id: str | None = None,
         roles: Sequence[Role] | None = None,
     ) -> list[Hit]:
-        return (await self._run(build(RecallAcrossUsersRequest, **arguments(locals())))).hits
+        return (await self.run(build(RecallAcrossUsersRequest, **arguments(locals())))).hits
 
     async def history(
         self,
-        agent_id: UUID | str,
-        user_id: str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
         limit: int = 20,
         conversation_id: str | None = None,
         before: UUID | str | None = None,
     ) -> list[StoredTurn]:
-        return (await self._run(build(HistoryRequest, **arguments(locals())))).turns
+        return (await self.run(build(HistoryRequest, **arguments(locals())))).turns
 
     async def context(
         self,
-        agent_id: UUID | str,
-        user_id: str,
-        query: str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
         recent: int = 10,
         k: int = 5,
         max_tokens: int | None = None,
         conversation_id: str | None = None,
     ) -> Context:
-        return await self._run(build(ContextRequest, **arguments(locals())))
+        return await self.run(build(ContextRequest, **arguments(locals())))
 
     async def aclose(self) -> None:
         await self._http.aclose()

@@ -20,6 +20,7 @@ from konstruct_memory.operations import (
     CreateTenantRequest,
     HistoryRequest,
     Hit,
+    Identity,
     ListApiKeysRequest,
     ListTenantsRequest,
     RecallAcrossUsersRequest,
@@ -32,6 +33,7 @@ from konstruct_memory.operations import (
     Tenant,
     TenantCreated,
     Turn,
+    WhoAmIRequest,
     build,
 )
 from konstruct_memory.operations.base import arguments
@@ -63,7 +65,8 @@ class _Http:
             raise unreachable(exc) from exc
         return decode(request, response)
 
-    def _run(self, request: Request[R]) -> R:
+    def run(self, request: Request[R]) -> R:
+        """Any request of the contract; the operation-named methods are built on it."""
         return required(self._send(request))
 
     def close(self) -> None:
@@ -97,58 +100,62 @@ class Client(_Http):
     ) -> None:
         super().__init__(base_url, api_key, timeout=timeout, transport=transport)
 
+    def whoami(self) -> Identity:
+        """The key's tenant, scopes and binding."""
+        return self.run(WhoAmIRequest())
+
     def remember(self, turns: Sequence[Turn | Mapping[str, Any]]) -> list[StoredTurn]:
-        return self._run(build(RememberRequest, turns=turns)).turns
+        return self.run(build(RememberRequest, turns=turns)).turns
 
     def remember_one(self, turn: Turn | Mapping[str, Any]) -> StoredTurn:
         return self.remember([turn])[0]
 
     def recall(
         self,
-        agent_id: UUID | str,
-        user_id: str,
-        query: str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
         k: int = 10,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         conversation_id: str | None = None,
         roles: Sequence[Role] | None = None,
     ) -> list[Hit]:
-        return self._run(build(RecallRequest, **arguments(locals()))).hits
+        return self.run(build(RecallRequest, **arguments(locals()))).hits
 
     def recall_across_users(
         self,
-        agent_id: UUID | str,
-        query: str,
+        agent_id: UUID | str | None = None,
+        query: str | None = None,
         k: int = 10,
         since: datetime | str | None = None,
         until: datetime | str | None = None,
         conversation_id: str | None = None,
         roles: Sequence[Role] | None = None,
     ) -> list[Hit]:
-        return self._run(build(RecallAcrossUsersRequest, **arguments(locals()))).hits
+        return self.run(build(RecallAcrossUsersRequest, **arguments(locals()))).hits
 
     def history(
         self,
-        agent_id: UUID | str,
-        user_id: str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
         limit: int = 20,
         conversation_id: str | None = None,
         before: UUID | str | None = None,
     ) -> list[StoredTurn]:
-        return self._run(build(HistoryRequest, **arguments(locals()))).turns
+        return self.run(build(HistoryRequest, **arguments(locals()))).turns
 
     def context(
         self,
-        agent_id: UUID | str,
-        user_id: str,
-        query: str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        query: str | None = None,
         recent: int = 10,
         k: int = 5,
         max_tokens: int | None = None,
         conversation_id: str | None = None,
     ) -> Context:
-        return self._run(build(ContextRequest, **arguments(locals())))
+        return self.run(build(ContextRequest, **arguments(locals())))
 
 
 class AdminClient(_Http):
@@ -166,10 +173,10 @@ class AdminClient(_Http):
 
     def create_tenant(self, name: str) -> TenantCreated:
         """The new tenant and its first API key (shown once)."""
-        return self._run(build(CreateTenantRequest, name=name))
+        return self.run(build(CreateTenantRequest, name=name))
 
     def list_tenants(self) -> list[Tenant]:
-        return self._run(ListTenantsRequest()).tenants
+        return self.run(ListTenantsRequest()).tenants
 
     def create_api_key(
         self,
@@ -179,10 +186,10 @@ class AdminClient(_Http):
         user_id: str | None = None,
         scopes: Sequence[str] = ("read", "write"),
     ) -> ApiKeyCreated:
-        return self._run(build(CreateApiKeyRequest, **arguments(locals())))
+        return self.run(build(CreateApiKeyRequest, **arguments(locals())))
 
     def list_api_keys(self, tenant_id: UUID | str) -> list[ApiKey]:
-        return self._run(build(ListApiKeysRequest, tenant_id=tenant_id)).keys
+        return self.run(build(ListApiKeysRequest, tenant_id=tenant_id)).keys
 
     def revoke_api_key(self, key_id: UUID | str) -> None:
         self._send(build(RevokeApiKeyRequest, key_id=key_id))

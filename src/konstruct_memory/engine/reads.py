@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from konstruct_memory.engine.prompt import render_context
 from konstruct_memory.engine.recall import ranked
-from konstruct_memory.engine.session import Session
+from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.errors import NotFound
 from konstruct_memory.operations import (
     Context,
@@ -12,9 +12,12 @@ from konstruct_memory.operations import (
     History,
     HistoryRequest,
     Hit,
+    Identity,
     RecallRequest,
     StoredTurn,
+    WhoAmIRequest,
 )
+from konstruct_memory.operations.fields import SCOPES
 from konstruct_memory.store import turns
 from konstruct_memory.store.rows import TurnRow
 from konstruct_memory.store.scope import Scope
@@ -22,8 +25,8 @@ from konstruct_memory.store.scope import Scope
 
 def history(session: Session, request: HistoryRequest) -> History:
     scope = Scope(
-        agent_id=request.agent_id,
-        user_id=request.user_id,
+        agent_id=resolved(request.agent_id),
+        user_id=resolved(request.user_id),
         conversation_id=request.conversation_id,
     )
     with session.transaction() as tx:
@@ -56,14 +59,25 @@ def context(session: Session, request: ContextRequest) -> Context:
             agent_id=request.agent_id, user_id=request.user_id, query=request.query, k=request.k
         )
         scope = Scope(
-            agent_id=request.agent_id,
-            user_id=request.user_id,
+            agent_id=resolved(request.agent_id),
+            user_id=resolved(request.user_id),
             embedding_model=session.embedding_model,
         )
         # Ask for enough that k remain after dropping what the window already shows.
         hits = ranked(session, scope, recall, request.k + len(shown))
         recalled = [hit for hit in hits if hit.id not in shown][: request.k]
     return render_context(window, recalled, request.max_tokens, session.resources.tokens)
+
+
+def whoami(session: Session, request: WhoAmIRequest) -> Identity:
+    principal = session.principal
+    return Identity(
+        tenant_id=session.tenant_id,
+        key_id=principal.key_id,
+        scopes=[scope for scope in SCOPES if scope in principal.scopes],
+        agent_id=principal.agent_id,
+        user_id=principal.user_id,
+    )
 
 
 def stored_turn(row: TurnRow) -> StoredTurn:

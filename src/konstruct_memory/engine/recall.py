@@ -10,7 +10,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from konstruct_memory.engine import ranking
-from konstruct_memory.engine.session import Session
+from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.operations import Hit, RecallAcrossUsersRequest, Recalled, RecallRequest
 from konstruct_memory.store import search
 from konstruct_memory.store.rows import CandidateRow
@@ -18,7 +18,8 @@ from konstruct_memory.store.scope import Scope
 
 
 def recall(session: Session, request: RecallRequest) -> Recalled:
-    return Recalled(hits=ranked(session, _scope(session, request, request.user_id), request))
+    scope = _scope(session, request, resolved(request.user_id))
+    return Recalled(hits=ranked(session, scope, request))
 
 
 def recall_across_users(session: Session, request: RecallAcrossUsersRequest) -> Recalled:
@@ -29,7 +30,7 @@ def _scope(
     session: Session, request: RecallRequest | RecallAcrossUsersRequest, user_id: str | None
 ) -> Scope:
     return Scope(
-        agent_id=request.agent_id,
+        agent_id=resolved(request.agent_id),
         user_id=user_id,
         embedding_model=session.embedding_model,
         conversation_id=request.conversation_id,

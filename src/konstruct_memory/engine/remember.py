@@ -55,5 +55,5 @@ def _vectors_for(session: Session, turns: Sequence[Turn]) -> Vectors:
     for i, turn in enumerate(turns):
         if turn.embedding is not None:
             # hypot, not a sum of squares: 1e300 is a valid coordinate, its square is not.
-            vectors[i] = np.asarray(turn.embedding) / math.hypot(*turn.embedding)
+            vectors[i] = np.array(turn.embedding) / math.hypot(*turn.embedding)
     return vectors

@@ -23,6 +23,7 @@ from konstruct_memory.operations import (
     Request,
     Result,
     RevokeApiKeyRequest,
+    WhoAmIRequest,
 )
 
 R = TypeVar("R", bound=Result)
@@ -33,6 +34,7 @@ _TENANT: dict[type[Request[Any]], Callable[[Session, Any], Result]] = {
     RecallAcrossUsersRequest: recall.recall_across_users,
     HistoryRequest: reads.history,
     ContextRequest: reads.context,
+    WhoAmIRequest: reads.whoami,
 }
 _ADMIN: dict[type[Request[Any]], Callable[[Resources, Any], Result]] = {
     CreateTenantRequest: admin.create_tenant,
@@ -51,7 +53,7 @@ class Engine:
 
     def run(self, principal: Principal, request: Request[R]) -> R:
         operation = BY_REQUEST[type(request)]
-        access.authorize(principal, operation, request)
+        request = access.authorize(principal, operation, request)
         if operation.access == "admin":
             result = _ADMIN[type(request)](self.resources, request)
         else:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from psycopg_pool import ConnectionPool
 
@@ -20,7 +20,17 @@ from konstruct_memory.db.tenant import Connection, TenantConnection, tenant_tran
 from konstruct_memory.embed import Embedder, Vectors
 from konstruct_memory.engine.prompt import TokenCounter
 from konstruct_memory.engine.ranking import RecallTuning
-from konstruct_memory.errors import Forbidden, InvalidInput
+from konstruct_memory.errors import Forbidden, InvalidInput, KonstructMemoryError
+
+T = TypeVar("T")
+
+
+def resolved(value: T | None) -> T:
+    """An agent or user id after ``access.authorize``, which fills it in from the key's
+    binding or refuses the request: never None past that point."""
+    if value is None:
+        raise KonstructMemoryError("a request reached the engine without its agent or user")
+    return value
 
 
 class Observer(Protocol):

@@ -11,6 +11,7 @@ from konstruct_memory.operations.admin import (
     ApiKeys,
     CreateApiKeyRequest,
     CreateTenantRequest,
+    Identity,
     KeySpec,
     ListApiKeysRequest,
     ListTenantsRequest,
@@ -18,6 +19,7 @@ from konstruct_memory.operations.admin import (
     Tenant,
     TenantCreated,
     Tenants,
+    WhoAmIRequest,
 )
 from konstruct_memory.operations.base import Request, Result, build
 from konstruct_memory.operations.reads import (
@@ -53,6 +55,7 @@ __all__ = [
     "History",
     "HistoryRequest",
     "Hit",
+    "Identity",
     "KeySpec",
     "ListApiKeysRequest",
     "ListTenantsRequest",
@@ -70,5 +73,6 @@ __all__ = [
     "TenantCreated",
     "Tenants",
     "Turn",
+    "WhoAmIRequest",
     "build",
 ]

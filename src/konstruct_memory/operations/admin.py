@@ -85,3 +85,17 @@ class ApiKeyRevoked(Result):
 
 class RevokeApiKeyRequest(Request[ApiKeyRevoked]):
     key_id: Uuid
+
+
+class Identity(Result):
+    """Who a key is: its tenant, scopes and binding (what an agent runtime needs to know)."""
+
+    tenant_id: UUID
+    key_id: UUID | None
+    scopes: list[Scope]
+    agent_id: UUID | None
+    user_id: str | None
+
+
+class WhoAmIRequest(Request[Identity]):
+    """The presenting key's tenant, scopes and binding."""

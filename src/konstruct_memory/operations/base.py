@@ -41,8 +41,9 @@ def build(model: type[M], /, **fields: Any) -> M:
 
 def arguments(local_names: dict[str, Any]) -> dict[str, Any]:
     """A face method's ``locals()`` as request fields: faces name their parameters after the
-    fields, so nothing is renamed (or dropped) on the way."""
-    return {name: value for name, value in local_names.items() if name != "self"}
+    fields, so nothing is renamed (or dropped) on the way. None means "not given": the
+    model's default applies (and an agent or user comes from the key's binding)."""
+    return {k: v for k, v in local_names.items() if k != "self" and v is not None}
 
 
 def result_type(request: type[Request[Any]]) -> type[Result]:

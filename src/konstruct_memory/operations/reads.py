@@ -9,6 +9,8 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from konstruct_memory.operations.base import Request, Result
 from konstruct_memory.operations.fields import (
+    BOUND_AGENT,
+    BOUND_USER,
     ContextK,
     ConversationId,
     K,
@@ -61,8 +63,8 @@ class _Filters(Request[Recalled]):
 class RecallRequest(_Filters):
     """The ``k`` older turns of one (agent, user) most relevant to ``query``, best first."""
 
-    agent_id: Uuid
-    user_id: UserId
+    agent_id: Uuid | None = Field(default=None, description=BOUND_AGENT)
+    user_id: UserId | None = Field(default=None, description=BOUND_USER)
     query: Text
     k: K = 10
 
@@ -70,7 +72,7 @@ class RecallRequest(_Filters):
 class RecallAcrossUsersRequest(_Filters):
     """Like recall, over every user of the agent. Never the default: ask for it."""
 
-    agent_id: Uuid
+    agent_id: Uuid | None = Field(default=None, description=BOUND_AGENT)
     query: Text
     k: K = 10
 
@@ -91,8 +93,8 @@ class ContextRequest(Request[Context]):
     of the user's threads with this agent. With ``max_tokens`` the block fits the budget.
     """
 
-    agent_id: Uuid
-    user_id: UserId
+    agent_id: Uuid | None = Field(default=None, description=BOUND_AGENT)
+    user_id: UserId | None = Field(default=None, description=BOUND_USER)
     query: Text
     recent: Recent = 10
     k: ContextK = 5

@@ -14,14 +14,14 @@ from typing import Any, Literal
 from konstruct_memory.operations import admin, reads, turns
 from konstruct_memory.operations.base import Request, Result, result_type
 
-Access = Literal["read", "write", "admin"]
+Access = Literal["read", "write", "admin", "key"]
 
 
 @dataclass(frozen=True)
 class Operation:
     name: str
     request: type[Request[Any]]
-    access: Access  # the scope a key needs, or the admin token
+    access: Access  # the scope a key needs, any key, or the admin token
     method: Literal["GET", "POST", "DELETE"]
     path: str  # {fields} of the request travel in the path
     status: int = 200
@@ -52,6 +52,7 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("history", turns.HistoryRequest, "read", "GET", "/v1/history"),
     Operation("context", reads.ContextRequest, "read", "POST", "/v1/context"),
+    Operation("whoami", admin.WhoAmIRequest, "key", "GET", "/v1/whoami"),
     Operation("create_tenant", admin.CreateTenantRequest, "admin", "POST", "/v1/tenants", 201),
     Operation("list_tenants", admin.ListTenantsRequest, "admin", "GET", "/v1/tenants"),
     Operation(

@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from konstruct_memory.operations.base import Request, Result
 from konstruct_memory.operations.fields import (
+    BOUND_AGENT,
+    BOUND_USER,
     ConversationId,
     Embedding,
     HistoryLimit,
@@ -29,8 +31,8 @@ class Turn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    agent_id: Uuid
-    user_id: UserId
+    agent_id: Uuid | None = Field(default=None, description=BOUND_AGENT)
+    user_id: UserId | None = Field(default=None, description=BOUND_USER)
     role: RoleField
     content: Text
     id: Uuid | None = None
@@ -78,8 +80,8 @@ class HistoryRequest(Request[History]):
     """The newest ``limit`` turns of an (agent, user), oldest first; page back with
     ``before=<the oldest id shown>``."""
 
-    agent_id: Uuid
-    user_id: UserId
+    agent_id: Uuid | None = Field(default=None, description=BOUND_AGENT)
+    user_id: UserId | None = Field(default=None, description=BOUND_USER)
     limit: HistoryLimit = 20
     conversation_id: ConversationId | None = None
     before: Uuid | None = None

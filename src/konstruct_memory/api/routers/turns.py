@@ -1,4 +1,5 @@
-"""``/v1/turns`` and ``/v1/history``: writing turns and reading them back in order."""
+"""``/v1/turns``, ``/v1/history`` and ``/v1/whoami``: turns in, turns back in order, and who
+the key is."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from konstruct_memory.operations import (
     BY_NAME,
     History,
     HistoryRequest,
+    Identity,
     Remembered,
     RememberRequest,
+    WhoAmIRequest,
     build,
 )
 
@@ -22,12 +25,17 @@ def remember(body: RememberRequest, principal: KeyPrincipal, engine: EngineDep) 
     return engine.run(principal, body)
 
 
+@router.api_route(**route_options(BY_NAME["whoami"]))
+def whoami(principal: KeyPrincipal, engine: EngineDep) -> Identity:
+    return engine.run(principal, WhoAmIRequest())
+
+
 @router.api_route(**route_options(BY_NAME["history"]))
 def history(
     principal: KeyPrincipal,
     engine: EngineDep,
-    agent_id: str,
-    user_id: str,
+    agent_id: str | None = None,
+    user_id: str | None = None,
     limit: int = 20,
     conversation_id: str | None = None,
     before: str | None = None,

@@ -1,0 +1,73 @@
+"""``/mcp`` on ``serve``: Streamable HTTP (stateless, JSON answers) behind the API's own keys.
+
+The gate authenticates ``Authorization: Bearer <key>`` before the MCP transport sees the
+request: a missing or invalid key is a 401 with ``WWW-Authenticate``, a key bound to no agent
+a 403 that says so. The SDK's session manager runs in the app's lifespan; its DNS-rebinding
+protection is on when the service listens on a loopback address.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import anyio
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from konstruct_memory.library import Memory
+from konstruct_memory.mcp.backends import EngineBackend, current_principal, refuse_unbound
+from konstruct_memory.mcp.server import MemoryServer
+from konstruct_memory.operations import WhoAmIRequest
+
+PATH = "/mcp"
+
+
+class McpGate:
+    """ASGI: the key's principal for the request, or a refusal before any MCP handling."""
+
+    def __init__(self, app: ASGIApp, memory: Callable[[], Memory]) -> None:
+        self.app = app
+        self.memory = memory
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope["headers"]).get(b"authorization", b"").decode("latin-1")
+        scheme, _, key = header.partition(" ")
+        memory = self.memory()
+        principal = None
+        if scheme.lower() == "bearer" and key.strip():
+            principal = await anyio.to_thread.run_sync(memory.authenticate, key.strip())
+        if principal is None:
+            await _refuse(send, 401, "unauthorized", "missing, unknown or revoked API key")
+            return
+        identity = memory.engine.run(principal, WhoAmIRequest())
+        problem = refuse_unbound(identity)
+        if problem is not None:
+            await _refuse(send, 403, "forbidden", problem)
+            return
+        token = current_principal.set(principal)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_principal.reset(token)
+
+
+async def _refuse(send: Send, status: int, code: str, message: str) -> None:
+    headers = [(b"content-type", b"application/json")]
+    if status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="konstruct-memory"'))
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def mcp_route(memory: Callable[[], Memory], host: str) -> tuple[Route, MemoryServer]:
+    """The ``/mcp`` route, and the server whose session manager the app's lifespan runs."""
+    server = MemoryServer(EngineBackend(lambda: memory().engine))
+    transport = server.streamable_http_app(
+        streamable_http_path=PATH, stateless_http=True, json_response=True, host=host
+    )
+    return Route(PATH, endpoint=McpGate(transport, memory)), server
