@@ -3,27 +3,21 @@ texts, and /v1/recall latency (query embedding included) at concurrency 1 and 8.
 
     python bench/http_load.py ../shared/data/locomo-dev.json
 
-Starts ``konstruct-memory serve`` as a separate process on a throwaway embedded database, so
-the load generator does not share the server's interpreter.
+Starts ``konstruct-memory serve`` as a separate process (``served.py``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+from served import ADMIN_TOKEN, served
 
 from konstruct_memory.embed.minilm import MiniLMEmbedder
 
@@ -60,31 +54,8 @@ def main() -> None:
     bare = len(turns) / (time.perf_counter() - started)
     del embedder
 
-    data_dir = Path(tempfile.mkdtemp(prefix="km-http-bench-"))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    env = os.environ | {
-        "KONSTRUCT_MEMORY_DATA_DIR": str(data_dir),
-        "KONSTRUCT_MEMORY_ADMIN_TOKEN": "bench-admin",
-    }
-    env.pop("KONSTRUCT_MEMORY_DATABASE_URL", None)
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        admin = {"Authorization": "Bearer bench-admin"}
+    with served() as (base, pid):
+        admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
         key = httpx.post(f"{base}/v1/tenants", json={"name": "bench"}, headers=admin).json()
         auth = {"Authorization": f"Bearer {key['api_key']}"}
 
@@ -123,17 +94,7 @@ def main() -> None:
             started = time.perf_counter()
             eight = list(pool.map(recall, questions[:400]))
             throughput = len(eight) / (time.perf_counter() - started)
-        rss = _peak_rss_mib(server.pid)
-    finally:
-        server.terminate()
-        server.wait(60)
-        subprocess.run(
-            [sys.executable, "-m", "konstruct_memory", "server", "stop"],
-            env=env,
-            capture_output=True,
-            check=False,
-        )
-        shutil.rmtree(data_dir, ignore_errors=True)
+        rss = _peak_rss_mib(pid)
 
     print(f"{len(turns)} real chat turns; {len(questions)} questions as queries")
     print(f"bare embedder (same texts, this process): {bare:.0f} turns/s")

@@ -51,7 +51,7 @@ def _bound(principal: Principal, subject: M, where: str) -> M:
             raise Forbidden(f"{where}agent_id: this key is bound to agent {principal.agent_id}")
         update["agent_id"] = principal.agent_id
     elif agent is None:
-        raise InvalidInput(f"{where}agent_id", "is required (this key is bound to no agent)")
+        raise InvalidInput(f"{where}agent_id", _required(principal, "agent"))
     if "user_id" in type(subject).model_fields:
         user: str | None = getattr(subject, "user_id", None)
         if principal.user_id is not None:
@@ -59,5 +59,9 @@ def _bound(principal: Principal, subject: M, where: str) -> M:
                 raise Forbidden(f"{where}user_id: this key is bound to user {principal.user_id!r}")
             update["user_id"] = principal.user_id
         elif user is None:
-            raise InvalidInput(f"{where}user_id", "is required (this key is bound to no user)")
+            raise InvalidInput(f"{where}user_id", _required(principal, "user"))
     return subject.model_copy(update=update) if update else subject
+
+
+def _required(principal: Principal, what: str) -> str:
+    return "is required" + (f" (this key is bound to no {what})" if principal.key_id else "")

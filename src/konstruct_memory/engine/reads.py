@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from konstruct_memory.auth.principal import Principal
 from konstruct_memory.engine.prompt import render_context
 from konstruct_memory.engine.recall import ranked
 from konstruct_memory.engine.session import Session, resolved
@@ -70,9 +71,13 @@ def context(session: Session, request: ContextRequest) -> Context:
 
 
 def whoami(session: Session, request: WhoAmIRequest) -> Identity:
-    principal = session.principal
+    return identity_of(session.principal)
+
+
+def identity_of(principal: Principal) -> Identity:
+    """What ``whoami`` answers for a tenant principal (no database work)."""
     return Identity(
-        tenant_id=session.tenant_id,
+        tenant_id=resolved(principal.tenant_id),
         key_id=principal.key_id,
         scopes=[scope for scope in SCOPES if scope in principal.scopes],
         agent_id=principal.agent_id,

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import anyio
 
-from konstruct_memory.auth.principal import Principal
 from konstruct_memory.client import AsyncClient
-from konstruct_memory.engine.service import Engine
 from konstruct_memory.errors import Unauthorized
-from konstruct_memory.operations import Identity, Request, Result, WhoAmIRequest
+from konstruct_memory.operations import Identity, Request, Result
+
+if TYPE_CHECKING:  # the stdio front needs neither: it must not load the database layers
+    from konstruct_memory.auth.principal import Principal
+    from konstruct_memory.engine.service import Engine
 
 R = TypeVar("R", bound=Result)
 
@@ -43,7 +45,9 @@ class EngineBackend:
         return principal
 
     async def identity(self) -> Identity:
-        return await self.run(WhoAmIRequest())
+        from konstruct_memory.engine.reads import identity_of
+
+        return identity_of(self._principal())
 
     async def run(self, request: Request[R]) -> R:
         principal = self._principal()

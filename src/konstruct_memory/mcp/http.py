@@ -15,10 +15,10 @@ import anyio
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from konstruct_memory.engine.reads import identity_of
 from konstruct_memory.library import Memory
 from konstruct_memory.mcp.backends import EngineBackend, current_principal, refuse_unbound
 from konstruct_memory.mcp.server import MemoryServer
-from konstruct_memory.operations import WhoAmIRequest
 
 PATH = "/mcp"
 
@@ -43,8 +43,8 @@ class McpGate:
         if principal is None:
             await _refuse(send, 401, "unauthorized", "missing, unknown or revoked API key")
             return
-        identity = memory.engine.run(principal, WhoAmIRequest())
-        problem = refuse_unbound(identity)
+        scope.setdefault("state", {})["tenant_id"] = principal.tenant_id  # the access log's
+        problem = refuse_unbound(identity_of(principal))
         if problem is not None:
             await _refuse(send, 403, "forbidden", problem)
             return
@@ -58,7 +58,7 @@ class McpGate:
 async def _refuse(send: Send, status: int, code: str, message: str) -> None:
     headers = [(b"content-type", b"application/json")]
     if status == 401:
-        headers.append((b"www-authenticate", b'Bearer realm="konstruct-memory"'))
+        headers.append((b"www-authenticate", b"Bearer"))  # as the REST routes answer
     body = json.dumps({"error": {"code": code, "message": message}}).encode()
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

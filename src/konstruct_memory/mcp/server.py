@@ -63,14 +63,16 @@ class MemoryServer(MCPServer[Any]):
         return identity
 
     async def list_tools(self) -> list[Tool]:
+        return await self._tools_for(await self._caller())
+
+    async def _tools_for(self, caller: Identity) -> list[Tool]:
         tools = await super().list_tools()
-        if (await self._caller()).user_id is None:
+        if caller.user_id is None:
             return tools
         return [_without_user_id(tool) for tool in tools]
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
-        await self._caller()
-        declared = {tool.name: tool for tool in await self.list_tools()}
+        declared = {tool.name: tool for tool in await self._tools_for(await self._caller())}
         if name in declared:
             known = set(declared[name].input_schema.get("properties", {}))
             for argument in sorted(set(arguments) - known):

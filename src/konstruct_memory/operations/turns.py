@@ -26,8 +26,9 @@ from konstruct_memory.operations.fields import (
 
 
 class Turn(BaseModel):
-    """One chat turn to remember. Only ``agent_id``, ``user_id``, ``role``, ``content`` are
-    required; ``id`` makes retries idempotent; ``embedding`` (384 numbers) skips embedding."""
+    """One chat turn to remember: ``role`` and ``content``, and the ``agent_id`` and ``user_id``
+    it belongs to (which a key bound to them may leave out). ``id`` makes retries idempotent;
+    ``embedding`` (384 numbers) skips embedding."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -1,0 +1,59 @@
+"""``konstruct-memory serve`` as a separate process on a throwaway embedded database, so a
+load generator does not share the server's interpreter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+ADMIN_TOKEN = "bench-admin"  # noqa: S105 - a throwaway server's token
+
+
+@contextmanager
+def served() -> Iterator[tuple[str, int]]:
+    """(base URL, server pid) of a fresh service; stopped and deleted afterwards."""
+    data_dir = Path(tempfile.mkdtemp(prefix="km-bench-"))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = os.environ | {
+        "KONSTRUCT_MEMORY_DATA_DIR": str(data_dir),
+        "KONSTRUCT_MEMORY_ADMIN_TOKEN": ADMIN_TOKEN,
+    }
+    env.pop("KONSTRUCT_MEMORY_DATABASE_URL", None)
+    server = subprocess.Popen(  # noqa: S603
+        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        yield base, server.pid
+    finally:
+        server.terminate()
+        server.wait(60)
+        subprocess.run(
+            [sys.executable, "-m", "konstruct_memory", "server", "stop"],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(data_dir, ignore_errors=True)
