@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -52,8 +51,11 @@ def _vectors_for(session: Session, turns: Sequence[Turn]) -> Vectors:
     to_embed = [i for i, t in enumerate(turns) if t.embedding is None]
     if to_embed:
         vectors[to_embed] = session.embed([turns[i].content for i in to_embed])
-    for i, turn in enumerate(turns):
-        if turn.embedding is not None:
-            # hypot, not a sum of squares: 1e300 is a valid coordinate, its square is not.
-            vectors[i] = np.array(turn.embedding) / math.hypot(*turn.embedding)
+    given = [i for i, t in enumerate(turns) if t.embedding is not None]
+    if given:
+        brought = np.array([turns[i].embedding for i in given], dtype=np.float64)
+        # Scale by the largest coordinate first: 1e300 is a valid coordinate, its square is not.
+        brought /= np.abs(brought).max(axis=1, keepdims=True)
+        brought /= np.linalg.norm(brought, axis=1, keepdims=True)
+        vectors[given] = brought
     return vectors
