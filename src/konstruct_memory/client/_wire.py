@@ -13,6 +13,15 @@ from konstruct_memory.operations import BY_REQUEST, Request, Result
 R = TypeVar("R", bound=Result)
 
 
+def connection(base_url: str, token: str, timeout: float) -> dict[str, Any]:
+    """What both clients open their ``httpx`` client with: the service and the credential."""
+    return {
+        "base_url": base_url.rstrip("/"),
+        "timeout": timeout,
+        "headers": {"Authorization": f"Bearer {token}"},
+    }
+
+
 def encode(request: Request[Any]) -> dict[str, Any]:
     """``httpx`` arguments for the operation's route: path fields in the URL, the rest in the
     query string (GET, DELETE) or a JSON body (POST). Defaults travel too: explicit beats

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import httpx
 
-from konstruct_memory.client._wire import decode, encode, required, unreachable
+from konstruct_memory.client._wire import connection, decode, encode, required, unreachable
 from konstruct_memory.operations import (
     Context,
     ContextRequest,
@@ -44,12 +44,8 @@ class AsyncClient:
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._http = httpx.AsyncClient(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout,
-            transport=transport,
-            headers={"Authorization": f"Bearer {api_key}"},
-        )
+        opened = connection(base_url, api_key, timeout)
+        self._http = httpx.AsyncClient(**opened, transport=transport)
 
     async def run(self, request: Request[R]) -> R:
         """Any request of the contract; the operation-named methods are built on it."""

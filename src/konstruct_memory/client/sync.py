@@ -10,7 +10,7 @@ from uuid import UUID
 
 import httpx
 
-from konstruct_memory.client._wire import decode, encode, required, unreachable
+from konstruct_memory.client._wire import connection, decode, encode, required, unreachable
 from konstruct_memory.operations import (
     ApiKey,
     ApiKeyCreated,
@@ -51,12 +51,7 @@ class _Http:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
-            timeout=timeout,
-            transport=transport,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        self._http = httpx.Client(**connection(base_url, token, timeout), transport=transport)
 
     def _send(self, request: Request[R]) -> R | None:
         try:

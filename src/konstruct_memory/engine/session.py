@@ -26,10 +26,11 @@ T = TypeVar("T")
 
 
 def resolved(value: T | None) -> T:
-    """An agent or user id after ``access.authorize``, which fills it in from the key's
-    binding or refuses the request: never None past that point."""
+    """An id the access check guarantees: a request's agent or user (``access.authorize``
+    fills them in from the key's binding or refuses the request), a tenant principal's tenant.
+    Never None past that point."""
     if value is None:
-        raise KonstructMemoryError("a request reached the engine without its agent or user")
+        raise KonstructMemoryError("a request reached the engine without its agent, user or tenant")
     return value
 
 
