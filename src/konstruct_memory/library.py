@@ -135,18 +135,11 @@ class Memory:
         name: str | None = None,
         agent_id: UUID | str | None = None,
         user_id: str | None = None,
-        scopes: Sequence[str] = ("read", "write"),
+        scopes: Sequence[str] | None = None,
     ) -> ApiKeyCreated:
-        """A new key for the tenant, optionally bound to one agent and/or user. The secret is
-        returned here and never again."""
-        request = build(
-            CreateApiKeyRequest,
-            tenant_id=tenant_id,
-            name=name,
-            agent_id=agent_id,
-            user_id=user_id,
-            scopes=scopes,
-        )
+        """A new key for the tenant, optionally bound to one agent and/or user; ``scopes``
+        default to read and write. The secret is returned here and never again."""
+        request = build(CreateApiKeyRequest, **arguments(locals()))
         return self.engine.run(ADMINISTRATOR, request)
 
     def list_api_keys(self, tenant_id: UUID | str) -> list[ApiKey]:

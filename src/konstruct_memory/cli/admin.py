@@ -63,8 +63,8 @@ def create_api_key(
     user_id: str | None = typer.Option(
         None, "--user", "--user-id", help="Bind the key to this user."
     ),
-    scopes: list[str] = typer.Option(
-        ["read", "write"], "--scope", help="read, write or erase; repeat for several."
+    scopes: list[str] | None = typer.Option(
+        None, "--scope", help="read, write or erase; repeat for several (default: read, write)."
     ),
 ) -> None:
     """Create another API key for a tenant; prints its id and the key (shown only now)."""
@@ -72,7 +72,11 @@ def create_api_key(
         raise typer.BadParameter("give the tenant once: TENANT_ID or --tenant")
     with _memory(ctx) as memory:
         key = memory.create_api_key(
-            tenant_id or str(tenant), name=name, agent_id=agent_id, user_id=user_id, scopes=scopes
+            tenant_id or str(tenant),
+            name=name,
+            agent_id=agent_id,
+            user_id=user_id,
+            scopes=scopes or None,
         )
     typer.echo(f"api_key_id: {key.id}\napi_key: {key.api_key}\nscopes: {','.join(key.scopes)}")
     for label, bound in (("agent_id", key.agent_id), ("user_id", key.user_id)):

@@ -179,8 +179,9 @@ class AdminClient(_Http):
         name: str | None = None,
         agent_id: UUID | str | None = None,
         user_id: str | None = None,
-        scopes: Sequence[str] = ("read", "write"),
+        scopes: Sequence[str] | None = None,
     ) -> ApiKeyCreated:
+        """A new key; ``scopes`` default to read and write. The secret is shown only now."""
         return self.run(build(CreateApiKeyRequest, **arguments(locals())))
 
     def list_api_keys(self, tenant_id: UUID | str) -> list[ApiKey]:

@@ -25,6 +25,7 @@ from konstruct_memory.operations import (
     TenantCreated,
     Tenants,
 )
+from konstruct_memory.operations.admin import DEFAULT_SCOPES
 from konstruct_memory.operations.fields import SCOPES
 from konstruct_memory.store import tenants
 from konstruct_memory.store.rows import KeyRow
@@ -54,7 +55,7 @@ def create_tenant(resources: Resources, request: CreateTenantRequest) -> TenantC
             name=None,
             agent_id=None,
             user_id=None,
-            scopes=["read", "write"],
+            scopes=list(DEFAULT_SCOPES),
         )
     return TenantCreated(
         id=tenant.id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.engine.prompt import render_context
-from konstruct_memory.engine.recall import ranked
+from konstruct_memory.engine.recall import ranked, scope_of
 from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.errors import NotFound
 from konstruct_memory.operations import (
@@ -59,11 +59,7 @@ def context(session: Session, request: ContextRequest) -> Context:
         recall = RecallRequest(
             agent_id=request.agent_id, user_id=request.user_id, query=request.query, k=request.k
         )
-        scope = Scope(
-            agent_id=resolved(request.agent_id),
-            user_id=resolved(request.user_id),
-            embedding_model=session.embedding_model,
-        )
+        scope = scope_of(session, recall, resolved(recall.user_id))
         # Ask for enough that k remain after dropping what the window already shows.
         hits = ranked(session, scope, recall, request.k + len(shown))
         recalled = [hit for hit in hits if hit.id not in shown][: request.k]

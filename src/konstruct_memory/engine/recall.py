@@ -18,17 +18,19 @@ from konstruct_memory.store.scope import Scope
 
 
 def recall(session: Session, request: RecallRequest) -> Recalled:
-    scope = _scope(session, request, resolved(request.user_id))
+    scope = scope_of(session, request, resolved(request.user_id))
     return Recalled(hits=ranked(session, scope, request))
 
 
 def recall_across_users(session: Session, request: RecallAcrossUsersRequest) -> Recalled:
-    return Recalled(hits=ranked(session, _scope(session, request, None), request))
+    return Recalled(hits=ranked(session, scope_of(session, request, None), request))
 
 
-def _scope(
+def scope_of(
     session: Session, request: RecallRequest | RecallAcrossUsersRequest, user_id: str | None
 ) -> Scope:
+    """The turns a recall searches: the agent's (of one user, or all), of the configured
+    embedding model, within the request's filters."""
     return Scope(
         agent_id=resolved(request.agent_id),
         user_id=user_id,

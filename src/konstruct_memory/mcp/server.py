@@ -120,16 +120,15 @@ def _register(server: MCPServer[Any], backend: Backend) -> None:
         metadata: dict[str, Any] | None = None,
         user_id: Annotated[str | None, Field(description=USER_ID)] = None,
     ) -> Annotated[CallToolResult, Remembered]:
-        turn = {
-            "content": content,
-            "role": role,
-            "conversation_id": conversation_id,
-            "occurred_at": occurred_at,
-            "metadata": metadata,
-            "user_id": user_id,
-        }
-        given = {k: v for k, v in turn.items() if v is not None}
-        result = await _run(backend, RememberRequest, turns=[given])
+        turn = _given(
+            content=content,
+            role=role,
+            conversation_id=conversation_id,
+            occurred_at=occurred_at,
+            metadata=metadata,
+            user_id=user_id,
+        )
+        result = await _run(backend, RememberRequest, turns=[turn])
         return _answer(render.stored(result.turns[0]), result)
 
     @server.tool(
@@ -204,5 +203,7 @@ def _register(server: MCPServer[Any], backend: Backend) -> None:
 
 
 def _given(**fields: Any) -> dict[str, Any]:
-    """The arguments the caller gave (None: the operation's default applies)."""
+    """The arguments the caller gave (None: the operation's default applies). Spelled out
+    per tool: ``arguments(locals())``, as the library uses, would also pick up the closure's
+    ``backend``."""
     return {k: v for k, v in fields.items() if v is not None}
