@@ -61,6 +61,23 @@ class Settings(BaseSettings):
         default=None,
         description="Bearer token of the admin routes; `serve` generates one if unset.",
     )
+    erasure_key: str | None = Field(
+        default=None,
+        description="Key of the erasure ledger's subject hashes (HMAC); generated once and "
+        "kept in the data directory if unset. Keep it apart from database backups.",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Seconds between the retention runs of `serve`; 0 turns them off.",
+    )
+    retention_batch: int = Field(
+        default=2000, ge=1, le=100_000, description="Turns removed per retention transaction."
+    )
+    vacuum_after_erasure: bool = Field(
+        default=True,
+        description="VACUUM the turns table (owner connection) after erasures and retention.",
+    )
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest HTTP request body."
     )

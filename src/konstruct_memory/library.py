@@ -4,7 +4,7 @@ through the engine, exactly as the HTTP routes do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
@@ -21,23 +21,33 @@ from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, authentica
 from konstruct_memory.config import Settings
 from konstruct_memory.db import runtime, urls
 from konstruct_memory.embed import Embedder
-from konstruct_memory.engine import admin
+from konstruct_memory.engine import admin, erasure
 from konstruct_memory.engine.prompt import TokenCounter
 from konstruct_memory.engine.ranking import RecallTuning
+from konstruct_memory.engine.retention import RetentionReport, Vacuum, apply_retention
 from konstruct_memory.engine.service import Engine
 from konstruct_memory.engine.session import Observer, Resources
-from konstruct_memory.errors import InvalidInput, Unavailable
+from konstruct_memory.errors import ConfigurationError, InvalidInput, Unavailable
 from konstruct_memory.operations import (
+    UNCHANGED,
     ApiKey,
     ApiKeyCreated,
+    AuditEntry,
     Context,
     ContextRequest,
     CreateApiKeyRequest,
     CreateTenantRequest,
+    EraseForTenantRequest,
+    EraseRequest,
+    Erasure,
     HistoryRequest,
     Hit,
     Identity,
     ListApiKeysRequest,
+    ListAuditForTenantRequest,
+    ListAuditRequest,
+    ListErasuresForTenantRequest,
+    ListErasuresRequest,
     ListTenantsRequest,
     RecallAcrossUsersRequest,
     RecallRequest,
@@ -47,11 +57,14 @@ from konstruct_memory.operations import (
     Tenant,
     TenantCreated,
     Turn,
+    Unchanged,
+    UpdateTenantRequest,
     WhoAmIRequest,
     build,
 )
 from konstruct_memory.operations.base import arguments
 from konstruct_memory.operations.fields import Role, parse_uuid
+from konstruct_memory.operations.lifecycle import LedgerEntry, changes_of
 from konstruct_memory.store import vector_index
 
 
@@ -102,6 +115,8 @@ class Memory:
         )
         if observer is not None:
             resources.observer = observer
+        if database.admin is not None:
+            resources.vacuum = Vacuum(database.admin)
         return cls(resources)
 
     @property
@@ -151,6 +166,70 @@ class Memory:
         """Refuse the key from now on. Raises NotFound for an unknown key id."""
         self.engine.run(ADMINISTRATOR, build(RevokeApiKeyRequest, key_id=key_id))
 
+    def update_tenant(
+        self,
+        tenant_id: UUID | str,
+        *,
+        retention_days: int | Unchanged | None = UNCHANGED,
+        audit_reads: bool | None = None,
+        audit_query_text: bool | None = None,
+    ) -> Tenant:
+        """Change a tenant's policy; what is not given stays. ``retention_days=None`` keeps
+        turns forever; ``audit_reads`` records every recall, history and context call."""
+        changes = changes_of(tenant_id, retention_days, audit_reads, audit_query_text)
+        return self.engine.run(ADMINISTRATOR, build(UpdateTenantRequest, **changes))
+
+    def erase_for_tenant(
+        self, tenant_id: UUID | str, agent_id: UUID | str | None = None, user_id: str | None = None
+    ) -> Erasure:
+        """``tenant(tenant_id).erase(...)``, as the admin route does it."""
+        return self.engine.run(ADMINISTRATOR, build(EraseForTenantRequest, **arguments(locals())))
+
+    def list_erasures_for_tenant(
+        self,
+        tenant_id: UUID | str,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+    ) -> list[Erasure]:
+        request = build(ListErasuresForTenantRequest, **arguments(locals()))
+        return self.engine.run(ADMINISTRATOR, request).erasures
+
+    def list_audit_for_tenant(
+        self,
+        tenant_id: UUID | str,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+    ) -> list[AuditEntry]:
+        request = build(ListAuditForTenantRequest, **arguments(locals()))
+        return self.engine.run(ADMINISTRATOR, request).entries
+
+    # -- the data lifecycle (erasure ledger, retention, VACUUM) -----------------------------
+
+    def apply_retention(self, batch: int | None = None) -> RetentionReport:
+        """Remove, in batches of ``batch`` turns, what every tenant's window no longer keeps."""
+        return apply_retention(self.resources, batch)
+
+    def export_erasures(self) -> list[LedgerEntry]:
+        """Every tenant's erasure ledger (owner connection): keep it apart from backups."""
+        return erasure.export_ledger(self.resources)
+
+    def replay_erasures(self, entries: Iterable[LedgerEntry]) -> erasure.ReplayReport:
+        """Re-apply the exported erasures a restored backup predates (see ``erasure.replay``)."""
+        return erasure.replay(self.resources, entries)
+
+    def vacuum(self) -> None:
+        """VACUUM the tables erasure and retention remove rows from, now (owner connection)."""
+        if self.resources.vacuum is None:
+            raise ConfigurationError(
+                "VACUUM needs the owner connection: set KONSTRUCT_MEMORY_ADMIN_DATABASE_URL"
+            )
+        self.resources.vacuum.wait()
+        self.resources.vacuum.run_now()
+
     # -- the vector index (owner connection, outside transactions) -------------------------
 
     def vector_index_state(self) -> vector_index.State:
@@ -188,6 +267,8 @@ class Memory:
             raise Unavailable("database unavailable") from exc
 
     def close(self) -> None:
+        if self.resources.vacuum is not None:
+            self.resources.vacuum.wait(timeout=60)
         self.resources.background.shutdown(wait=True)
         self.resources.pool.close()
         close = getattr(self.resources.embedder, "close", None)
@@ -298,6 +379,33 @@ class TenantMemory:
         """
         request = build(ContextRequest, **arguments(locals()))
         return self._engine.run(self.principal, request)
+
+    def erase(self, agent_id: UUID | str | None = None, user_id: str | None = None) -> Erasure:
+        """Erase every stored turn of an agent, a user, or the agent's user (and their read-audit
+        rows), recorded in the ledger. Erasing again erases 0. Needs the ``erase`` scope."""
+        return self._engine.run(self.principal, build(EraseRequest, **arguments(locals())))
+
+    def list_erasures(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+    ) -> list[Erasure]:
+        """The tenant's erasure ledger (requests and retention batches), oldest first."""
+        request = build(ListErasuresRequest, **arguments(locals()))
+        return self._engine.run(self.principal, request).erasures
+
+    def list_audit(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+    ) -> list[AuditEntry]:
+        """Audited reads (while the tenant's ``audit_reads`` is on), oldest first."""
+        request = build(ListAuditRequest, **arguments(locals()))
+        return self._engine.run(self.principal, request).entries
 
 
 def _uuid(value: UUID | str, name: str) -> UUID:

@@ -14,9 +14,9 @@ import pytest
 import uvicorn
 
 from konstruct_memory.api import create_app
-from konstruct_memory.cli.serve import admin_token
 from konstruct_memory.config import Settings
 from konstruct_memory.embed import Vectors
+from konstruct_memory.keyfiles import admin_token
 from konstruct_memory.library import Memory
 from tests.conftest import DatabaseUnderTest
 from tests.fakes import BagOfWordsEmbedder

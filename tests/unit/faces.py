@@ -22,15 +22,25 @@ from konstruct_memory.operations import (
     ApiKeyCreated,
     ApiKeyRevoked,
     ApiKeys,
+    AuditEntry,
+    AuditTrail,
     Context,
     ContextRequest,
     CreateApiKeyRequest,
     CreateTenantRequest,
+    EraseForTenantRequest,
+    EraseRequest,
+    Erasure,
+    Erasures,
     History,
     HistoryRequest,
     Hit,
     Identity,
     ListApiKeysRequest,
+    ListAuditForTenantRequest,
+    ListAuditRequest,
+    ListErasuresForTenantRequest,
+    ListErasuresRequest,
     ListTenantsRequest,
     RecallAcrossUsersRequest,
     Recalled,
@@ -44,6 +54,7 @@ from konstruct_memory.operations import (
     Tenant,
     TenantCreated,
     Tenants,
+    UpdateTenantRequest,
     WhoAmIRequest,
 )
 
@@ -121,6 +132,36 @@ CALLS: dict[str, dict[str, Any]] = {
     },
     "list_api_keys": {"tenant_id": str(TENANT)},
     "revoke_api_key": {"key_id": str(KEY)},
+    "update_tenant": {
+        "tenant_id": str(TENANT),
+        "retention_days": 30,
+        "audit_reads": True,
+        "audit_query_text": True,
+    },
+    "erase": {"agent_id": str(AGENT), "user_id": "U1"},
+    "list_erasures": {"since": T1.isoformat(), "until": T2.isoformat(), "limit": 5},
+    "list_audit": {
+        "since": T1.isoformat(),
+        "until": T2.isoformat(),
+        "limit": 5,
+        "agent_id": str(AGENT),
+        "user_id": "U1",
+    },
+    "erase_for_tenant": {"tenant_id": str(TENANT), "agent_id": str(AGENT), "user_id": "U1"},
+    "list_erasures_for_tenant": {
+        "tenant_id": str(TENANT),
+        "since": T1.isoformat(),
+        "until": T2.isoformat(),
+        "limit": 5,
+    },
+    "list_audit_for_tenant": {
+        "tenant_id": str(TENANT),
+        "since": T1.isoformat(),
+        "until": T2.isoformat(),
+        "limit": 5,
+        "agent_id": str(AGENT),
+        "user_id": "U1",
+    },
 }
 
 _STORED = StoredTurn(
@@ -147,6 +188,26 @@ _KEY = ApiKey(
     created_at=T1,
     revoked_at=None,
 )
+_ERASURE = Erasure(
+    id=KEY,
+    kind="agent_user",
+    turns_erased=3,
+    audit_rows_erased=1,
+    requested_at=T1,
+    completed_at=T1,
+    subject_hash="00" * 32,
+    key_id=KEY,
+)
+_AUDIT = AuditEntry(
+    id=1,
+    at=T1,
+    key_id=KEY,
+    operation="recall",
+    agent_id=AGENT,
+    user_id="U1",
+    turn_ids=[TURN],
+    query=None,
+)
 ANSWERS: dict[type[Request[Any]], Result] = {
     RememberRequest: Remembered(turns=[_STORED]),
     RecallRequest: Recalled(hits=[_HIT]),
@@ -160,6 +221,13 @@ ANSWERS: dict[type[Request[Any]], Result] = {
     CreateApiKeyRequest: ApiKeyCreated(**_KEY.model_dump(), api_key=API_KEY),
     ListApiKeysRequest: ApiKeys(keys=[_KEY]),
     RevokeApiKeyRequest: ApiKeyRevoked(id=KEY),
+    UpdateTenantRequest: Tenant(id=TENANT, name="acme", created_at=T1, retention_days=30),
+    EraseRequest: _ERASURE,
+    EraseForTenantRequest: _ERASURE,
+    ListErasuresRequest: Erasures(erasures=[_ERASURE]),
+    ListErasuresForTenantRequest: Erasures(erasures=[_ERASURE]),
+    ListAuditRequest: AuditTrail(entries=[_AUDIT]),
+    ListAuditForTenantRequest: AuditTrail(entries=[_AUDIT]),
     WhoAmIRequest: Identity(
         tenant_id=TENANT, key_id=KEY, scopes=["read"], agent_id=AGENT, user_id=None
     ),

@@ -27,6 +27,13 @@ CLI_COMMANDS = {
     "create_api_key": ["key", "create"],
     "list_api_keys": ["key", "list"],
     "revoke_api_key": ["key", "revoke"],
+    "update_tenant": ["tenant", "update"],
+    "erase": ["erase"],
+    "erase_for_tenant": ["erase"],
+    "list_erasures": ["erasures"],
+    "list_erasures_for_tenant": ["erasures"],
+    "list_audit": ["audit"],
+    "list_audit_for_tenant": ["audit"],
 }
 # The CLI remembers one turn per command; vectors come in through `import` (JSON Lines).
 CLI_EXEMPT = {"remember": {"embedding"}}
@@ -101,3 +108,17 @@ def test_every_operation_has_its_route_and_status() -> None:
     for operation in OPERATIONS:
         route = paths[operation.path][operation.method.lower()]
         assert str(operation.status) in route["responses"], operation.name
+
+
+def test_keep_forever_travels_as_a_change_and_an_absent_field_does_not() -> None:
+    """``retention_days=None`` means "keep forever", not "leave as is", on every face."""
+    engine = RecordingEngine()
+    memory, _ = library(engine)
+    memory.update_tenant(CALLS["update_tenant"]["tenant_id"], retention_days=None)
+    with http_clients(engine) as (_, admin, _):
+        admin.update_tenant(CALLS["update_tenant"]["tenant_id"], retention_days=None)
+        admin.update_tenant(CALLS["update_tenant"]["tenant_id"], audit_reads=False)
+    kept, sent, untouched = engine.requests
+    assert kept == sent
+    assert "retention_days" in sent.model_fields_set and sent.retention_days is None
+    assert "retention_days" not in untouched.model_fields_set

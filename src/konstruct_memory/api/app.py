@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from konstruct_memory.api.errors import ErrorOut, install_error_handlers
 from konstruct_memory.api.limits import BodySizeLimit
 from konstruct_memory.api.observability import Metrics, install_request_observer
-from konstruct_memory.api.routers import admin, health, recall, turns
+from konstruct_memory.api.routers import admin, health, lifecycle, recall, turns
 from konstruct_memory.config import Settings
 from konstruct_memory.engine.session import NullObserver
 from konstruct_memory.errors import ConfigurationError
@@ -69,7 +69,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_request_observer(app, metrics)
     install_error_handlers(app)
-    for router in (turns.router, recall.router, admin.router):
+    for router in (turns.router, recall.router, admin.router, lifecycle.router):
         app.include_router(router, responses=_ERRORS)
     app.include_router(health.router)
     route, mcp_server = mcp_route(lambda: app.state.memory, host)

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from konstruct_memory.cli import admin, database, importer, serve, turns
+from konstruct_memory.cli import admin, database, importer, lifecycle, serve, turns
 from konstruct_memory.errors import KonstructMemoryError
 
 
@@ -33,6 +33,7 @@ database.register(app)
 admin.register(app)
 turns.register(app)
 importer.register(app)
+lifecycle.register(app)
 
 
 def main() -> None:

@@ -9,8 +9,11 @@ import typer
 
 from konstruct_memory.cli.settings import settings_of
 from konstruct_memory.library import Memory
+from konstruct_memory.operations import UNCHANGED, Unchanged
 
-tenant_app = typer.Typer(help="Create and list tenants (owner connection).", no_args_is_help=True)
+tenant_app = typer.Typer(
+    help="Create, list and update tenants (owner connection).", no_args_is_help=True
+)
 key_app = typer.Typer(
     help="Create, list and revoke tenant API keys (owner connection).", no_args_is_help=True
 )
@@ -49,6 +52,49 @@ def list_tenants(ctx: typer.Context) -> None:
             )
 
 
+@tenant_app.command("update")
+def update_tenant(
+    ctx: typer.Context,
+    tenant_id: str = typer.Argument(..., help="The tenant to change."),
+    retention_days: str | None = typer.Option(
+        None, help="Remove turns older than this many days; 'keep' keeps them forever."
+    ),
+    audit_reads: bool | None = typer.Option(
+        None, "--audit-reads/--no-audit-reads", help="Record every recall, history and context."
+    ),
+    audit_query_text: bool | None = typer.Option(
+        None,
+        "--audit-query-text/--no-audit-query-text",
+        help="Also record the query text of audited reads.",
+    ),
+) -> None:
+    """Change a tenant's retention window and read audit; what is not given stays."""
+    days: int | Unchanged | None = UNCHANGED
+    if retention_days is not None:
+        days = None if retention_days == "keep" else _days(retention_days)
+    with _memory(ctx) as memory:
+        tenant = memory.update_tenant(
+            tenant_id,
+            retention_days=days,
+            audit_reads=audit_reads,
+            audit_query_text=audit_query_text,
+        )
+    kept = f"{tenant.retention_days} days" if tenant.retention_days else "forever"
+    typer.echo(
+        f"{tenant.id}  retention: {kept}  audit_reads: {str(tenant.audit_reads).lower()}  "
+        f"audit_query_text: {str(tenant.audit_query_text).lower()}"
+    )
+
+
+def _days(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(
+            "a number of days, or 'keep'", param_hint="--retention-days"
+        ) from None
+
+
 @key_app.command("create")
 def create_api_key(
     ctx: typer.Context,
@@ -64,7 +110,9 @@ def create_api_key(
         None, "--user", "--user-id", help="Bind the key to this user."
     ),
     scopes: list[str] | None = typer.Option(
-        None, "--scope", help="read, write or erase; repeat for several (default: read, write)."
+        None,
+        "--scope",
+        help="read, write, erase or audit; repeat for several (default: read, write).",
     ),
 ) -> None:
     """Create another API key for a tenant; prints its id and the key (shown only now)."""

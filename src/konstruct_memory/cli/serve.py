@@ -2,41 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
-
 import typer
 
 from konstruct_memory.cli.settings import settings_of
-from konstruct_memory.config import Settings
+from konstruct_memory.keyfiles import admin_token
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.command("mcp")(mcp)
-
-
-def admin_token(settings: Settings) -> tuple[str, Path | None]:
-    """The configured admin token, or one generated once and kept in the data directory."""
-    if settings.admin_token:
-        return settings.admin_token, None
-    path = settings.data_dir / "admin-token"
-    if path.exists():
-        return path.read_text().strip(), path
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    token = "kma_" + secrets.token_urlsafe(32)
-    tmp = path.with_name(f".admin-token.{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(token + "\n")
-    try:
-        os.link(tmp, path)  # atomic: a concurrent `serve` that won keeps its token
-    except FileExistsError:
-        token = path.read_text().strip()
-    finally:
-        tmp.unlink()
-    return token, path
 
 
 def serve(
@@ -50,12 +24,15 @@ def serve(
     """Serve the HTTP API (embedded PostgreSQL unless KONSTRUCT_MEMORY_DATABASE_URL is set).
 
     Admin routes take KONSTRUCT_MEMORY_ADMIN_TOKEN; if unset, a token is generated once and
-    kept in the data directory (owner-only). On SIGTERM/Ctrl-C, in-flight requests finish.
+    kept in the data directory (owner-only). Every KONSTRUCT_MEMORY_RETENTION_INTERVAL_S
+    seconds (default 3600; 0: never) the tenants' retention windows are applied. On
+    SIGTERM/Ctrl-C, in-flight requests finish.
     """
     import uvicorn
 
     from konstruct_memory.api import create_app
     from konstruct_memory.api.observability import configure_json_logging
+    from konstruct_memory.engine.retention import RetentionSchedule
     from konstruct_memory.library import Memory
 
     settings = settings_of(ctx)
@@ -67,15 +44,23 @@ def serve(
     # unsafe role) is a one-line error rather than a failed lifespan.
     with Memory.open(settings, auto_migrate=migrate) as memory:
         app = create_app(settings, memory=memory, admin_token=token, host=host)
+        retention = None
+        if settings.retention_interval_s > 0:
+            retention = RetentionSchedule(memory.resources, settings.retention_interval_s)
+            retention.start()
         typer.echo(f"serving on http://{host}:{port} (docs at /docs)")
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            timeout_graceful_shutdown=30,
-            log_level="warning",
-            log_config=None,  # uvicorn's loggers go through the JSON handler too
-        )
+        try:
+            uvicorn.run(
+                app,
+                host=host,
+                port=port,
+                timeout_graceful_shutdown=30,
+                log_level="warning",
+                log_config=None,  # uvicorn's loggers go through the JSON handler too
+            )
+        finally:
+            if retention is not None:
+                retention.stop()
 
 
 def mcp(

@@ -24,10 +24,14 @@ def connection(base_url: str, token: str, timeout: float) -> dict[str, Any]:
 
 def encode(request: Request[Any]) -> dict[str, Any]:
     """``httpx`` arguments for the operation's route: path fields in the URL, the rest in the
-    query string (GET, DELETE) or a JSON body (POST). Defaults travel too: explicit beats
-    implicit when server and client versions differ."""
+    query string (GET, DELETE) or a JSON body (POST, PATCH). Defaults travel too: explicit
+    beats implicit when server and client versions differ. A PATCH sends the fields that were
+    set, null included (it means "set to null", not "leave as is")."""
     operation = BY_REQUEST[type(request)]
-    fields = request.model_dump(mode="json", exclude_none=True)
+    if operation.method == "PATCH":
+        fields = request.model_dump(mode="json", exclude_unset=True)
+    else:
+        fields = request.model_dump(mode="json", exclude_none=True)
     path = operation.path.format(**{name: fields.pop(name) for name in operation.path_fields})
     if operation.in_query:
         return {"method": operation.method, "url": path, "params": fields}

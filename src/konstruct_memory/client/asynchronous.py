@@ -12,11 +12,16 @@ import httpx
 
 from konstruct_memory.client._wire import connection, decode, encode, required, unreachable
 from konstruct_memory.operations import (
+    AuditEntry,
     Context,
     ContextRequest,
+    EraseRequest,
+    Erasure,
     HistoryRequest,
     Hit,
     Identity,
+    ListAuditRequest,
+    ListErasuresRequest,
     RecallAcrossUsersRequest,
     RecallRequest,
     RememberRequest,
@@ -111,6 +116,30 @@ class AsyncClient:
         conversation_id: str | None = None,
     ) -> Context:
         return await self.run(build(ContextRequest, **arguments(locals())))
+
+    async def erase(
+        self, agent_id: UUID | str | None = None, user_id: str | None = None
+    ) -> Erasure:
+        """Erase an agent's, a user's or an agent's user's turns (needs the ``erase`` scope)."""
+        return await self.run(build(EraseRequest, **arguments(locals())))
+
+    async def list_erasures(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+    ) -> list[Erasure]:
+        return (await self.run(build(ListErasuresRequest, **arguments(locals())))).erasures
+
+    async def list_audit(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+    ) -> list[AuditEntry]:
+        return (await self.run(build(ListAuditRequest, **arguments(locals())))).entries
 
     async def aclose(self) -> None:
         await self._http.aclose()

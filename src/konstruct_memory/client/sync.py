@@ -12,16 +12,25 @@ import httpx
 
 from konstruct_memory.client._wire import connection, decode, encode, required, unreachable
 from konstruct_memory.operations import (
+    UNCHANGED,
     ApiKey,
     ApiKeyCreated,
+    AuditEntry,
     Context,
     ContextRequest,
     CreateApiKeyRequest,
     CreateTenantRequest,
+    EraseForTenantRequest,
+    EraseRequest,
+    Erasure,
     HistoryRequest,
     Hit,
     Identity,
     ListApiKeysRequest,
+    ListAuditForTenantRequest,
+    ListAuditRequest,
+    ListErasuresForTenantRequest,
+    ListErasuresRequest,
     ListTenantsRequest,
     RecallAcrossUsersRequest,
     RecallRequest,
@@ -33,11 +42,14 @@ from konstruct_memory.operations import (
     Tenant,
     TenantCreated,
     Turn,
+    Unchanged,
+    UpdateTenantRequest,
     WhoAmIRequest,
     build,
 )
 from konstruct_memory.operations.base import arguments
 from konstruct_memory.operations.fields import Role
+from konstruct_memory.operations.lifecycle import changes_of
 
 R = TypeVar("R", bound=Result)
 
@@ -152,6 +164,28 @@ class Client(_Http):
     ) -> Context:
         return self.run(build(ContextRequest, **arguments(locals())))
 
+    def erase(self, agent_id: UUID | str | None = None, user_id: str | None = None) -> Erasure:
+        """Erase an agent's, a user's or an agent's user's turns (needs the ``erase`` scope)."""
+        return self.run(build(EraseRequest, **arguments(locals())))
+
+    def list_erasures(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+    ) -> list[Erasure]:
+        return (self.run(build(ListErasuresRequest, **arguments(locals())))).erasures
+
+    def list_audit(
+        self,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+    ) -> list[AuditEntry]:
+        return (self.run(build(ListAuditRequest, **arguments(locals())))).entries
+
 
 class AdminClient(_Http):
     """Tenant and key administration over HTTP, with the admin token."""
@@ -189,3 +223,40 @@ class AdminClient(_Http):
 
     def revoke_api_key(self, key_id: UUID | str) -> None:
         self._send(build(RevokeApiKeyRequest, key_id=key_id))
+
+    def update_tenant(
+        self,
+        tenant_id: UUID | str,
+        *,
+        retention_days: int | Unchanged | None = UNCHANGED,
+        audit_reads: bool | None = None,
+        audit_query_text: bool | None = None,
+    ) -> Tenant:
+        """Change a tenant's policy; what is not given stays (``retention_days=None``: keep)."""
+        changes = changes_of(tenant_id, retention_days, audit_reads, audit_query_text)
+        return self.run(build(UpdateTenantRequest, **changes))
+
+    def erase_for_tenant(
+        self, tenant_id: UUID | str, agent_id: UUID | str | None = None, user_id: str | None = None
+    ) -> Erasure:
+        return self.run(build(EraseForTenantRequest, **arguments(locals())))
+
+    def list_erasures_for_tenant(
+        self,
+        tenant_id: UUID | str,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+    ) -> list[Erasure]:
+        return self.run(build(ListErasuresForTenantRequest, **arguments(locals()))).erasures
+
+    def list_audit_for_tenant(
+        self,
+        tenant_id: UUID | str,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        limit: int = 100,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+    ) -> list[AuditEntry]:
+        return self.run(build(ListAuditForTenantRequest, **arguments(locals()))).entries

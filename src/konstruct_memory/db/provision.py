@@ -11,6 +11,9 @@ Roles:
   superuser nor BYPASSRLS;
 * the *runtime* role logs in for the service. It is a member of ``konstruct_app`` and holds
   nothing else, so row-level security always applies to it.
+
+``konstruct_eraser`` (no login) owns the erasure functions of migration 007; the owner is made
+a member so that the migration can hand the functions to it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 APP_GROUP_ROLE = "konstruct_app"
+ERASER_ROLE = "konstruct_eraser"
 
 _ROLE_EXISTS = "SELECT 1 FROM pg_roles WHERE rolname = %(name)s"
 _DATABASE_EXISTS = "SELECT 1 FROM pg_database WHERE datname = %(name)s"
@@ -40,8 +44,8 @@ _ALTER_RUNTIME = sql.SQL(
     "ALTER ROLE {role} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE INHERIT "
     "PASSWORD {password}"
 )
-_CREATE_APP_GROUP = sql.SQL("CREATE ROLE {role} NOLOGIN")
-_GRANT_APP_GROUP = sql.SQL("GRANT {group} TO {role}")
+_CREATE_NOLOGIN_ROLE = sql.SQL("CREATE ROLE {role} NOLOGIN")
+_GRANT_ROLE = sql.SQL("GRANT {group} TO {role}")
 _CREATE_DATABASE = sql.SQL(
     "CREATE DATABASE {database} OWNER {owner} ENCODING 'UTF8' TEMPLATE template0"
 )
@@ -86,10 +90,19 @@ def provision(superuser_url: str, credentials: Credentials) -> None:
         _ensure_role(conn, credentials.owner_role, credentials.owner_password, owner=True)
         _ensure_role(conn, credentials.runtime_role, credentials.runtime_password, owner=False)
         if conn.execute(_ROLE_EXISTS, {"name": APP_GROUP_ROLE}).fetchone() is None:
-            conn.execute(_CREATE_APP_GROUP.format(role=sql.Identifier(APP_GROUP_ROLE)))
+            conn.execute(_CREATE_NOLOGIN_ROLE.format(role=sql.Identifier(APP_GROUP_ROLE)))
         conn.execute(
-            _GRANT_APP_GROUP.format(
+            _GRANT_ROLE.format(
                 group=sql.Identifier(APP_GROUP_ROLE), role=sql.Identifier(credentials.runtime_role)
+            )
+        )
+        # Migration 007 makes the erasure functions owned by this role, which needs the owner
+        # to be a member; roles are cluster-wide, so an earlier database may have created it.
+        if conn.execute(_ROLE_EXISTS, {"name": ERASER_ROLE}).fetchone() is None:
+            conn.execute(_CREATE_NOLOGIN_ROLE.format(role=sql.Identifier(ERASER_ROLE)))
+        conn.execute(
+            _GRANT_ROLE.format(
+                group=sql.Identifier(ERASER_ROLE), role=sql.Identifier(credentials.owner_role)
             )
         )
         if conn.execute(_DATABASE_EXISTS, {"name": credentials.database}).fetchone() is None:

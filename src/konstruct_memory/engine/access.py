@@ -1,9 +1,12 @@
 """What a principal may do: the one place a request is checked against its credential.
 
-A key needs the operation's scope (``read`` or ``write``); a key bound to an agent or a user
-may name only that agent or user, in every turn of a batch, and may leave them out (they are
-filled in from the binding); a user-bound key may not recall across users. Administration
-needs the admin token.
+A key needs the operation's scope (``read``, ``write``, ``erase`` or ``audit``); a key bound to
+an agent or a user may name only that agent or user, in every turn of a batch, and may leave
+them out (they are filled in from the binding); a user-bound key may not recall across users.
+Erasure and the audit trail take an agent, a user or both: an unbound key may leave either out
+(all agents, all users), a bound key is confined to its binding. The erasure ledger spans the
+tenant, so only an unbound key lists it. Administration needs the
+admin token.
 """
 
 from __future__ import annotations
@@ -15,7 +18,14 @@ from pydantic import BaseModel
 
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.errors import Forbidden, InvalidInput
-from konstruct_memory.operations import Operation, RecallAcrossUsersRequest, RememberRequest
+from konstruct_memory.operations import (
+    EraseRequest,
+    ListAuditRequest,
+    ListErasuresRequest,
+    Operation,
+    RecallAcrossUsersRequest,
+    RememberRequest,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,10 +49,15 @@ def authorize(principal: Principal, operation: Operation, request: M) -> M:
     if isinstance(request, RememberRequest):
         turns = [_bound(principal, turn, f"turns[{i}].") for i, turn in enumerate(request.turns)]
         return request.model_copy(update={"turns": turns})
-    return _bound(principal, request, "")
+    if isinstance(request, ListErasuresRequest):
+        if principal.agent_id is not None or principal.user_id is not None:
+            raise Forbidden("list erasures: the ledger spans the tenant; this key is bound")
+        return request
+    optional = isinstance(request, EraseRequest | ListAuditRequest)
+    return _bound(principal, request, "", required=not optional)
 
 
-def _bound(principal: Principal, subject: M, where: str) -> M:
+def _bound(principal: Principal, subject: M, where: str, *, required: bool = True) -> M:
     """``subject`` (a request or a turn) checked against, and completed from, the binding."""
     update: dict[str, Any] = {}
     agent: UUID | None = getattr(subject, "agent_id", None)
@@ -50,7 +65,7 @@ def _bound(principal: Principal, subject: M, where: str) -> M:
         if agent is not None and agent != principal.agent_id:
             raise Forbidden(f"{where}agent_id: this key is bound to agent {principal.agent_id}")
         update["agent_id"] = principal.agent_id
-    elif agent is None:
+    elif agent is None and required:
         raise InvalidInput(f"{where}agent_id", _required(principal, "agent"))
     if "user_id" in type(subject).model_fields:
         user: str | None = getattr(subject, "user_id", None)
@@ -58,7 +73,7 @@ def _bound(principal: Principal, subject: M, where: str) -> M:
             if user is not None and user != principal.user_id:
                 raise Forbidden(f"{where}user_id: this key is bound to user {principal.user_id!r}")
             update["user_id"] = principal.user_id
-        elif user is None:
+        elif user is None and required:
             raise InvalidInput(f"{where}user_id", _required(principal, "user"))
     return subject.model_copy(update=update) if update else subject
 

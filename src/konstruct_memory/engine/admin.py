@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
@@ -24,11 +25,12 @@ from konstruct_memory.operations import (
     Tenant,
     TenantCreated,
     Tenants,
+    UpdateTenantRequest,
 )
 from konstruct_memory.operations.admin import DEFAULT_SCOPES
 from konstruct_memory.operations.fields import SCOPES
 from konstruct_memory.store import tenants
-from konstruct_memory.store.rows import KeyRow
+from konstruct_memory.store.rows import KeyRow, TenantRow
 
 
 def owner_connection(
@@ -57,27 +59,20 @@ def create_tenant(resources: Resources, request: CreateTenantRequest) -> TenantC
             user_id=None,
             scopes=list(DEFAULT_SCOPES),
         )
-    return TenantCreated(
-        id=tenant.id,
-        name=tenant.name,
-        created_at=tenant.created_at,
-        api_key_id=key.id,
-        api_key=secret,
-    )
+    return TenantCreated(**tenant_of(tenant).model_dump(), api_key_id=key.id, api_key=secret)
 
 
 def list_tenants(resources: Resources, request: ListTenantsRequest) -> Tenants:
     with owner_connection(resources) as conn:
         rows = tenants.list_tenants(conn)
-    return Tenants(tenants=[Tenant(id=r.id, name=r.name, created_at=r.created_at) for r in rows])
+    return Tenants(tenants=[tenant_of(row) for row in rows])
 
 
 def create_api_key(resources: Resources, request: CreateApiKeyRequest) -> ApiKeyCreated:
     """A new key; its secret is returned here and never again (only its hash is stored)."""
     secret = keys.new_key()
     with owner_connection(resources) as conn:
-        if not tenants.tenant_exists(conn, request.tenant_id):
-            raise NotFound("tenant_id: no such tenant")
+        _require_tenant(conn, request.tenant_id)
         row = tenants.create_api_key(
             conn,
             request.tenant_id,
@@ -92,8 +87,7 @@ def create_api_key(resources: Resources, request: CreateApiKeyRequest) -> ApiKey
 
 def list_api_keys(resources: Resources, request: ListApiKeysRequest) -> ApiKeys:
     with owner_connection(resources) as conn:
-        if not tenants.tenant_exists(conn, request.tenant_id):
-            raise NotFound("tenant_id: no such tenant")
+        _require_tenant(conn, request.tenant_id)
         rows = tenants.list_api_keys(conn, request.tenant_id)
     return ApiKeys(keys=[_key(row) for row in rows])
 
@@ -104,6 +98,38 @@ def revoke_api_key(resources: Resources, request: RevokeApiKeyRequest) -> ApiKey
         if not tenants.revoke_api_key(conn, request.key_id):
             raise NotFound("key_id: no such API key")
     return ApiKeyRevoked(id=request.key_id)
+
+
+def update_tenant(resources: Resources, request: UpdateTenantRequest) -> Tenant:
+    """Change the fields the request sets (``retention_days: None`` is a change: keep all)."""
+    changes = request.model_dump(include=request.model_fields_set - {"tenant_id"})
+    with owner_connection(resources) as conn:
+        row = tenants.update_tenant(conn, request.tenant_id, changes)
+    if row is None:
+        raise NotFound("tenant_id: no such tenant")
+    return tenant_of(row)
+
+
+def require_tenant(resources: Resources, tenant_id: UUID) -> None:
+    """NotFound unless the tenant exists (admin routes name tenants in their path)."""
+    with owner_connection(resources) as conn:
+        _require_tenant(conn, tenant_id)
+
+
+def _require_tenant(conn: Connection, tenant_id: UUID) -> None:
+    if not tenants.tenant_exists(conn, tenant_id):
+        raise NotFound("tenant_id: no such tenant")
+
+
+def tenant_of(row: TenantRow) -> Tenant:
+    return Tenant(
+        id=row.id,
+        name=row.name,
+        created_at=row.created_at,
+        retention_days=row.retention_days,
+        audit_reads=row.audit_reads,
+        audit_query_text=row.audit_query_text,
+    )
 
 
 def _key(row: KeyRow) -> ApiKey:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from konstruct_memory.auth.principal import Principal
+from konstruct_memory.engine.audit import ReadAudit
 from konstruct_memory.engine.prompt import render_context
 from konstruct_memory.engine.recall import ranked, scope_of
 from konstruct_memory.engine.session import Session, resolved
@@ -23,8 +24,14 @@ from konstruct_memory.store import turns
 from konstruct_memory.store.rows import TurnRow
 from konstruct_memory.store.scope import Scope
 
+_HISTORY = ReadAudit("history")
 
-def history(session: Session, request: HistoryRequest) -> History:
+
+def history(
+    session: Session, request: HistoryRequest, audit: ReadAudit | None = _HISTORY
+) -> History:
+    """The newest turns, oldest first; ``audit=None``: a part of a larger read (context) that
+    records itself later."""
     scope = Scope(
         agent_id=resolved(request.agent_id),
         user_id=resolved(request.user_id),
@@ -34,6 +41,8 @@ def history(session: Session, request: HistoryRequest) -> History:
         if request.before is not None and not turns.cursor_exists(tx, scope, request.before):
             raise NotFound("before: no such turn in this conversation")
         rows = turns.history(tx, scope, request.limit, request.before)
+        if audit is not None:
+            audit.record(tx, session, scope, [row.id for row in rows])
     return History(turns=[stored_turn(row) for row in reversed(rows)])
 
 
@@ -41,6 +50,7 @@ def context(session: Session, request: ContextRequest) -> Context:
     """Over ``max_tokens``: the least relevant recalled turns go first, then the oldest recent
     ones; the newest turn is always kept. Tokens are counted with the all-MiniLM-L6-v2
     WordPiece tokenizer (offline)."""
+    audit = ReadAudit("context", request.query)
     window: list[StoredTurn] = []
     if request.recent:
         window = history(
@@ -51,18 +61,19 @@ def context(session: Session, request: ContextRequest) -> Context:
                 limit=request.recent,
                 conversation_id=request.conversation_id,
             ),
+            # Recorded once, with the recalled turns, when there are any to recall.
+            audit=None if request.k else audit,
         ).turns
     recalled: list[Hit] = []
     if request.k:
-        shown = {turn.id for turn in window}
+        shown = tuple(turn.id for turn in window)
         # Recalled turns come from every thread of the user with this agent.
         recall = RecallRequest(
             agent_id=request.agent_id, user_id=request.user_id, query=request.query, k=request.k
         )
         scope = scope_of(session, recall, resolved(recall.user_id))
-        # Ask for enough that k remain after dropping what the window already shows.
-        hits = ranked(session, scope, recall, request.k + len(shown))
-        recalled = [hit for hit in hits if hit.id not in shown][: request.k]
+        audit = ReadAudit("context", request.query, shown)
+        recalled = ranked(session, scope, recall, audit=audit, exclude=set(shown))
     return render_context(window, recalled, request.max_tokens, session.resources.tokens)
 
 

@@ -7,9 +7,11 @@ sum (measured in BENCHMARKS.md, "HTTP").
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from uuid import UUID
 
 from konstruct_memory.engine import ranking
+from konstruct_memory.engine.audit import ReadAudit
 from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.operations import Hit, RecallAcrossUsersRequest, Recalled, RecallRequest
 from konstruct_memory.store import search
@@ -19,11 +21,14 @@ from konstruct_memory.store.scope import Scope
 
 def recall(session: Session, request: RecallRequest) -> Recalled:
     scope = scope_of(session, request, resolved(request.user_id))
-    return Recalled(hits=ranked(session, scope, request))
+    audit = ReadAudit("recall", request.query)
+    return Recalled(hits=ranked(session, scope, request, audit=audit))
 
 
 def recall_across_users(session: Session, request: RecallAcrossUsersRequest) -> Recalled:
-    return Recalled(hits=ranked(session, scope_of(session, request, None), request))
+    scope = scope_of(session, request, None)
+    audit = ReadAudit("recall_across_users", request.query)
+    return Recalled(hits=ranked(session, scope, request, audit=audit))
 
 
 def scope_of(
@@ -47,8 +52,12 @@ def ranked(
     scope: Scope,
     request: RecallRequest | RecallAcrossUsersRequest,
     k: int | None = None,
+    *,
+    audit: ReadAudit,
+    exclude: Collection[UUID] = (),
 ) -> list[Hit]:
-    """The best ``k`` (default: the request's) turns of ``scope`` for the request's query."""
+    """The best ``k`` (default: the request's) turns of ``scope`` for the request's query,
+    leaving out ``exclude``; recorded by ``audit`` in the transaction that read them."""
     k = request.k if k is None else k
     query = request.query
     session.check_size(query, "query")
@@ -58,16 +67,20 @@ def ranked(
     query_vector = session.embed([query])[0]
     by_keyword = keywords.result()
     with session.transaction() as tx:
-        by_vector = search.nearest(tx, scope, query_vector, max(k, tuning.vector_candidates))
+        # Enough candidates that k remain once the excluded turns are left out.
+        wanted = k + len(exclude)
+        by_vector = search.nearest(tx, scope, query_vector, max(wanted, tuning.vector_candidates))
         scores = ranking.fuse(tuning, by_vector, by_keyword)
         if tuning.lends_to_neighbours(scope.user_id is not None):
-            anchors = ranking.lenders(scores, k)
+            anchors = ranking.lenders(scores, wanted)
             links = search.neighbours(tx, anchors, tuning.neighbour_width)
             scores = ranking.spread_to_neighbours(scores, links, tuning.neighbour_share)
         rows = search.candidates(tx, scope, list(scores))
-    recency = {i: row.occurred_at.timestamp() for i, row in rows.items()}
-    in_scope = {i: s for i, s in scores.items() if i in rows}
-    return [_hit(rows[i], in_scope[i]) for i in ranking.top(in_scope, k, recency)]
+        recency = {i: row.occurred_at.timestamp() for i, row in rows.items()}
+        in_scope = {i: s for i, s in scores.items() if i in rows and i not in exclude}
+        best = ranking.top(in_scope, k, recency)
+        audit.record(tx, session, scope, best)
+    return [_hit(rows[i], in_scope[i]) for i in best]
 
 
 def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[UUID, float]]:

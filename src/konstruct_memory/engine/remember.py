@@ -11,15 +11,17 @@ from konstruct_memory.embed import Vectors
 from konstruct_memory.engine import idempotency
 from konstruct_memory.engine.reads import stored_turn
 from konstruct_memory.engine.session import Session
-from konstruct_memory.errors import InvalidInput
+from konstruct_memory.errors import Conflict, InvalidInput
 from konstruct_memory.operations import Remembered, RememberRequest, Turn
+from konstruct_memory.store import lifecycle
 from konstruct_memory.store import turns as store
 from konstruct_memory.store.rows import TurnRow
 
 
 def remember(session: Session, request: RememberRequest) -> Remembered:
     """A turn whose ``id`` is already stored with the same fields is not stored again and
-    comes back as it was first stored; the same ``id`` with other fields raises Conflict."""
+    comes back as it was first stored; the same ``id`` with other fields raises Conflict, and
+    so does the id of a turn erased on request."""
     valid = request.turns
     limit = session.settings.max_batch_turns
     if len(valid) > limit:
@@ -38,11 +40,26 @@ def remember(session: Session, request: RememberRequest) -> Remembered:
     vectors = _vectors_for(session, [turn for _, turn in new])
     with session.transaction() as tx:
         inserted = store.insert_turns(tx, session.embedding_model, new, vectors)
+        if chosen:
+            # Checked after the insert, in its transaction: an erasure that committed while
+            # this batch waited is seen here, and the whole batch rolls back.
+            _refuse_erased(valid, lifecycle.erased_ids(tx, chosen))
         rows = store.turns_by_ids(tx, ids)
         # A concurrent request may have stored one of our ids in between: same rule.
         raced = {turn_id for turn_id, _ in new} - inserted
         idempotency.check_retries(valid, ids, {i: rows[i] for i in raced if i in rows})
     return Remembered(turns=[stored_turn(rows[turn_id]) for turn_id in ids])
+
+
+def _refuse_erased(valid: Sequence[Turn], erased: set[UUID]) -> None:
+    """A retry must not bring back a turn erased on request (a retry queue would otherwise
+    undo the erasure silently)."""
+    for i, turn in enumerate(valid):
+        if turn.id in erased:
+            raise Conflict(
+                f"turns[{i}].id: this turn was erased on request and is not stored again; "
+                "drop it from the retry queue"
+            )
 
 
 def _vectors_for(session: Session, turns: Sequence[Turn]) -> Vectors:

@@ -7,15 +7,21 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from konstruct_memory.auth.principal import Principal
-from konstruct_memory.engine import access, admin, reads, recall, remember
+from konstruct_memory.engine import access, admin, audit, erasure, reads, recall, remember
 from konstruct_memory.engine.session import Resources, Session
 from konstruct_memory.operations import (
     BY_REQUEST,
     ContextRequest,
     CreateApiKeyRequest,
     CreateTenantRequest,
+    EraseForTenantRequest,
+    EraseRequest,
     HistoryRequest,
     ListApiKeysRequest,
+    ListAuditForTenantRequest,
+    ListAuditRequest,
+    ListErasuresForTenantRequest,
+    ListErasuresRequest,
     ListTenantsRequest,
     RecallAcrossUsersRequest,
     RecallRequest,
@@ -23,6 +29,7 @@ from konstruct_memory.operations import (
     Request,
     Result,
     RevokeApiKeyRequest,
+    UpdateTenantRequest,
     WhoAmIRequest,
 )
 
@@ -35,6 +42,9 @@ _TENANT: dict[type[Request[Any]], Callable[[Session, Any], Result]] = {
     HistoryRequest: reads.history,
     ContextRequest: reads.context,
     WhoAmIRequest: reads.whoami,
+    EraseRequest: erasure.erase,
+    ListErasuresRequest: erasure.list_erasures,
+    ListAuditRequest: audit.list_audit,
 }
 _ADMIN: dict[type[Request[Any]], Callable[[Resources, Any], Result]] = {
     CreateTenantRequest: admin.create_tenant,
@@ -42,6 +52,10 @@ _ADMIN: dict[type[Request[Any]], Callable[[Resources, Any], Result]] = {
     CreateApiKeyRequest: admin.create_api_key,
     ListApiKeysRequest: admin.list_api_keys,
     RevokeApiKeyRequest: admin.revoke_api_key,
+    UpdateTenantRequest: admin.update_tenant,
+    EraseForTenantRequest: erasure.erase_for_tenant,
+    ListErasuresForTenantRequest: erasure.list_erasures_for_tenant,
+    ListAuditForTenantRequest: audit.list_audit_for_tenant,
 }
 
 

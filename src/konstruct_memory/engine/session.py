@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from psycopg_pool import ConnectionPool
 
@@ -21,6 +21,9 @@ from konstruct_memory.embed import Embedder, Vectors
 from konstruct_memory.engine.prompt import TokenCounter
 from konstruct_memory.engine.ranking import RecallTuning
 from konstruct_memory.errors import Forbidden, InvalidInput, KonstructMemoryError
+
+if TYPE_CHECKING:
+    from konstruct_memory.engine.retention import Vacuum
 
 T = TypeVar("T")
 
@@ -62,6 +65,7 @@ class Resources:
     admin_url: str | None = None
     tuning: RecallTuning = field(default_factory=RecallTuning)
     observer: Observer = field(default_factory=NullObserver)
+    vacuum: Vacuum | None = None  # reclaims removed rows soon after an erasure (owner URL)
 
 
 class Session:

@@ -17,6 +17,13 @@ class Tenant(Result):
     id: UUID
     name: str
     created_at: datetime
+    retention_days: int | None = Field(
+        default=None, description="Turns older than this many days are removed; null: kept"
+    )
+    audit_reads: bool = Field(default=False, description="Reads are recorded in the audit trail")
+    audit_query_text: bool = Field(
+        default=False, description="Audited reads also record their query text"
+    )
 
 
 class TenantCreated(Tenant):

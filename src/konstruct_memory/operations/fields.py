@@ -34,8 +34,8 @@ MAX_TOKENS = 1_000_000
 
 Role = Literal["user", "assistant"]
 ROLES: tuple[Role, ...] = ("user", "assistant")
-Scope = Literal["read", "write", "erase"]
-SCOPES: tuple[Scope, ...] = ("read", "write", "erase")
+Scope = Literal["read", "write", "erase", "audit"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "erase", "audit")
 
 BOUND_AGENT = "Required unless the API key is bound to an agent (then it may be omitted)"
 BOUND_USER = "Required unless the API key is bound to a user (then it may be omitted)"
@@ -111,9 +111,9 @@ def _roles_once(value: list[Role]) -> list[Role]:
 
 def _scopes(value: object) -> list[Scope]:
     if isinstance(value, str) or not isinstance(value, Sequence) or not value:
-        fail("must be a non-empty list drawn from 'read', 'write', 'erase'")
+        fail("must be a non-empty list drawn from 'read', 'write', 'erase', 'audit'")
     if any(scope not in SCOPES for scope in value):
-        fail("must hold only 'read', 'write' and 'erase'")
+        fail("must hold only 'read', 'write', 'erase' and 'audit'")
     return [scope for scope in SCOPES if scope in value]
 
 
@@ -224,7 +224,7 @@ def _as_list(value: Sequence[float]) -> list[float]:
     return value.tolist() if hasattr(value, "tolist") else list(value)
 
 
-def _limit(low: int, high: int) -> BeforeValidator:
+def limit_of(low: int, high: int) -> BeforeValidator:
     def check(value: object) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             fail(f"must be an integer from {low} to {high}")
@@ -271,8 +271,8 @@ Embedding = Annotated[
     ),
 ]
 # Integers in a range (booleans and numeric strings refused: JSON `true` is not 1).
-K = Annotated[int, _limit(1, MAX_K), Field(ge=1, le=MAX_K)]
-ContextK = Annotated[int, _limit(0, MAX_K), Field(ge=0, le=MAX_K)]
-HistoryLimit = Annotated[int, _limit(1, MAX_HISTORY), Field(ge=1, le=MAX_HISTORY)]
-Recent = Annotated[int, _limit(0, MAX_HISTORY), Field(ge=0, le=MAX_HISTORY)]
-MaxTokens = Annotated[int, _limit(1, MAX_TOKENS), Field(ge=1, le=MAX_TOKENS)]
+K = Annotated[int, limit_of(1, MAX_K), Field(ge=1, le=MAX_K)]
+ContextK = Annotated[int, limit_of(0, MAX_K), Field(ge=0, le=MAX_K)]
+HistoryLimit = Annotated[int, limit_of(1, MAX_HISTORY), Field(ge=1, le=MAX_HISTORY)]
+Recent = Annotated[int, limit_of(0, MAX_HISTORY), Field(ge=0, le=MAX_HISTORY)]
+MaxTokens = Annotated[int, limit_of(1, MAX_TOKENS), Field(ge=1, le=MAX_TOKENS)]

@@ -11,10 +11,10 @@ import string
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from konstruct_memory.operations import admin, reads, turns
+from konstruct_memory.operations import admin, lifecycle, reads, turns
 from konstruct_memory.operations.base import Request, Result, result_type
 
-Access = Literal["read", "write", "admin", "key"]
+Access = Literal["read", "write", "erase", "audit", "admin", "key"]
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Operation:
     name: str
     request: type[Request[Any]]
     access: Access  # the scope a key needs, any key, or the admin token
-    method: Literal["GET", "POST", "DELETE"]
+    method: Literal["GET", "POST", "PATCH", "DELETE"]
     path: str  # {fields} of the request travel in the path
     status: int = 200
 
@@ -36,8 +36,9 @@ class Operation:
 
     @property
     def in_query(self) -> bool:
-        """GET and DELETE carry their other fields in the query string, POST in a JSON body."""
-        return self.method != "POST"
+        """GET and DELETE carry their other fields in the query string, POST and PATCH in a
+        JSON body."""
+        return self.method in ("GET", "DELETE")
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -72,6 +73,34 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "revoke_api_key", admin.RevokeApiKeyRequest, "admin", "DELETE", "/v1/api-keys/{key_id}", 204
+    ),
+    Operation(
+        "update_tenant", lifecycle.UpdateTenantRequest, "admin", "PATCH", "/v1/tenants/{tenant_id}"
+    ),
+    Operation("erase", lifecycle.EraseRequest, "erase", "POST", "/v1/erasures", 201),
+    Operation("list_erasures", lifecycle.ListErasuresRequest, "erase", "GET", "/v1/erasures"),
+    Operation("list_audit", lifecycle.ListAuditRequest, "audit", "GET", "/v1/audit"),
+    Operation(
+        "erase_for_tenant",
+        lifecycle.EraseForTenantRequest,
+        "admin",
+        "POST",
+        "/v1/tenants/{tenant_id}/erasures",
+        201,
+    ),
+    Operation(
+        "list_erasures_for_tenant",
+        lifecycle.ListErasuresForTenantRequest,
+        "admin",
+        "GET",
+        "/v1/tenants/{tenant_id}/erasures",
+    ),
+    Operation(
+        "list_audit_for_tenant",
+        lifecycle.ListAuditForTenantRequest,
+        "admin",
+        "GET",
+        "/v1/tenants/{tenant_id}/audit",
     ),
 )
 

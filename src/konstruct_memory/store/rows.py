@@ -49,6 +49,37 @@ class TenantRow:
     id: UUID
     name: str
     created_at: datetime
+    retention_days: int | None
+    audit_reads: bool
+    audit_query_text: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureRow:
+    """An entry of the erasure ledger."""
+
+    id: UUID
+    kind: str
+    turns_erased: int
+    audit_rows_erased: int
+    requested_at: datetime
+    completed_at: datetime
+    subject_hash: bytes | None
+    cutoff: datetime | None
+    key_id: UUID | None
+    replay_of: UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRow:
+    id: int
+    at: datetime
+    key_id: UUID | None
+    operation: str
+    agent_id: UUID
+    user_id: str | None
+    turn_ids: list[UUID]
+    query: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +105,6 @@ class PrincipalRow:
     scopes: list[str]
 
 
-def columns(row_type: type[TurnRow | CandidateRow | PrincipalRow]) -> sql.Composable:
+def columns(row_type: type[Any]) -> sql.Composable:
     """The SELECT list of a row type, in its fields' order (for ``args_row``)."""
     return sql.SQL(", ").join(sql.Identifier(f.name) for f in fields(row_type))

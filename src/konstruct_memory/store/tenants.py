@@ -4,6 +4,7 @@ answers only for a presented key's hash."""
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from psycopg import sql
@@ -13,8 +14,12 @@ from konstruct_memory.db.tenant import Connection
 from konstruct_memory.errors import KonstructMemoryError
 from konstruct_memory.store.rows import KeyRow, PrincipalRow, TenantRow, columns
 
-_CREATE_TENANT = "INSERT INTO tenants (name) VALUES (%(name)s) RETURNING id, name, created_at"
-_LIST_TENANTS = "SELECT id, name, created_at FROM tenants ORDER BY created_at, id"
+_TENANT_COLUMNS = columns(TenantRow)
+_CREATE_TENANT = sql.SQL("INSERT INTO tenants (name) VALUES (%(name)s) RETURNING {}").format(
+    _TENANT_COLUMNS
+)
+_LIST_TENANTS = sql.SQL("SELECT {} FROM tenants ORDER BY created_at, id").format(_TENANT_COLUMNS)
+_POLICY_FIELDS = ("retention_days", "audit_reads", "audit_query_text")
 _TENANT_EXISTS = "SELECT 1 FROM tenants WHERE id = %(tenant_id)s"
 
 _CREATE_KEY = """
@@ -46,6 +51,23 @@ def create_tenant(conn: Connection, name: str) -> TenantRow:
 def list_tenants(conn: Connection) -> list[TenantRow]:
     with conn.cursor(row_factory=class_row(TenantRow)) as cur:
         return cur.execute(_LIST_TENANTS).fetchall()
+
+
+def update_tenant(conn: Connection, tenant_id: UUID, changes: dict[str, Any]) -> TenantRow | None:
+    """Set the given policy fields (absent ones stay); None if there is no such tenant."""
+    assignments = [
+        sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(name))
+        for name in _POLICY_FIELDS
+        if name in changes
+    ]
+    if assignments:
+        query = sql.SQL("UPDATE tenants SET {} WHERE id = %(tenant_id)s RETURNING {}").format(
+            sql.SQL(", ").join(assignments), _TENANT_COLUMNS
+        )
+    else:
+        query = sql.SQL("SELECT {} FROM tenants WHERE id = %(tenant_id)s").format(_TENANT_COLUMNS)
+    with conn.cursor(row_factory=class_row(TenantRow)) as cur:
+        return cur.execute(query, {"tenant_id": tenant_id, **changes}).fetchone()
 
 
 def tenant_exists(conn: Connection, tenant_id: UUID) -> bool:

@@ -1,0 +1,84 @@
+"""The read audit trail: which key read which turns, recorded in the read's own transaction.
+
+``konstruct_audit_read`` writes the row only when the tenant has ``audit_reads`` on (and keeps
+the query text only with ``audit_query_text``), so the policy takes effect with the next read
+and costs one statement when off. A read whose audit row cannot be written fails as a whole:
+nothing is returned unrecorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from konstruct_memory.auth.principal import Principal
+from konstruct_memory.db.tenant import TenantConnection
+from konstruct_memory.engine.admin import require_tenant
+from konstruct_memory.engine.session import Resources, Session
+from konstruct_memory.operations import (
+    AuditEntry,
+    AuditTrail,
+    ListAuditForTenantRequest,
+    ListAuditRequest,
+)
+from konstruct_memory.store import lifecycle as store
+from konstruct_memory.store.scope import Scope
+
+
+@dataclass(frozen=True)
+class ReadAudit:
+    """How a read is recorded: its operation, its query, and turns it already read for the
+    same answer (context's recent window, read in an earlier transaction)."""
+
+    operation: str
+    query: str | None = None
+    shown: tuple[UUID, ...] = ()
+
+    def record(
+        self, tx: TenantConnection, session: Session, scope: Scope, turn_ids: Sequence[UUID]
+    ) -> None:
+        store.record_read(
+            tx,
+            operation=self.operation,
+            key_id=session.principal.key_id,
+            agent_id=scope.agent_id,
+            user_id=scope.user_id,
+            turn_ids=[*self.shown, *turn_ids],
+            query=self.query,
+        )
+
+
+def list_audit(session: Session, request: ListAuditRequest) -> AuditTrail:
+    with session.transaction() as tx:
+        rows = store.list_audit(
+            tx,
+            since=request.since,
+            until=request.until,
+            limit=request.limit,
+            agent_id=request.agent_id,
+            user_id=request.user_id,
+        )
+    return AuditTrail(
+        entries=[
+            AuditEntry(
+                id=row.id,
+                at=row.at,
+                key_id=row.key_id,
+                operation=row.operation,
+                agent_id=row.agent_id,
+                user_id=row.user_id,
+                turn_ids=row.turn_ids,
+                query=row.query,
+            )
+            for row in rows
+        ]
+    )
+
+
+def list_audit_for_tenant(resources: Resources, request: ListAuditForTenantRequest) -> AuditTrail:
+    require_tenant(resources, request.tenant_id)
+    fields = request.model_dump(exclude={"tenant_id"})
+    return list_audit(
+        Session(resources, Principal.owner(request.tenant_id)), ListAuditRequest(**fields)
+    )

@@ -1,0 +1,174 @@
+"""Erasure on request, the ledger that records it, and its replay after a backup restore.
+
+The turns and audit rows of a subject (an agent, a user, or one agent's user) are removed by
+``konstruct_erase`` in one transaction with the ledger entry, so an erasure is whole or absent.
+The ledger names the subject by an HMAC under the deployment's erasure key, computed here: the
+database never holds the key, so a dump of the ledger cannot be matched against guessed ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
+
+from konstruct_memory.auth.principal import Principal
+from konstruct_memory.db.tenant import tenant_transaction
+from konstruct_memory.engine.admin import owner_connection, require_tenant
+from konstruct_memory.engine.retention import after_removal
+from konstruct_memory.engine.session import Resources, Session
+from konstruct_memory.errors import InvalidInput
+from konstruct_memory.keyfiles import erasure_key
+from konstruct_memory.operations import (
+    EraseForTenantRequest,
+    EraseRequest,
+    Erasure,
+    Erasures,
+    ListErasuresForTenantRequest,
+    ListErasuresRequest,
+)
+from konstruct_memory.operations.lifecycle import LedgerEntry
+from konstruct_memory.store import lifecycle as store
+from konstruct_memory.store.rows import ErasureRow
+
+
+def erase(session: Session, request: EraseRequest) -> Erasure:
+    """Remove the subject's turns and read-audit rows; a repeat finds nothing and erases 0."""
+    if request.agent_id is None and request.user_id is None:
+        raise InvalidInput("user_id", "name a user_id, an agent_id, or both")
+    requested_at = datetime.now(UTC)
+    subject = subject_hash(erasure_key(session.settings), request.agent_id, request.user_id)
+    with session.transaction() as tx:
+        row = store.erase(
+            tx,
+            agent_id=request.agent_id,
+            user_id=request.user_id,
+            subject=subject,
+            key_id=session.principal.key_id,
+            requested_at=requested_at,
+        )
+    if row.turns_erased or row.audit_rows_erased:
+        after_removal(session.resources)
+    return erasure_of(row)
+
+
+def erase_for_tenant(resources: Resources, request: EraseForTenantRequest) -> Erasure:
+    require_tenant(resources, request.tenant_id)
+    subject = EraseRequest(agent_id=request.agent_id, user_id=request.user_id)
+    return erase(Session(resources, Principal.owner(request.tenant_id)), subject)
+
+
+def list_erasures(session: Session, request: ListErasuresRequest) -> Erasures:
+    with session.transaction() as tx:
+        rows = store.list_erasures(tx, request.since, request.until, request.limit)
+    return Erasures(erasures=[erasure_of(row) for row in rows])
+
+
+def list_erasures_for_tenant(
+    resources: Resources, request: ListErasuresForTenantRequest
+) -> Erasures:
+    require_tenant(resources, request.tenant_id)
+    window = ListErasuresRequest(since=request.since, until=request.until, limit=request.limit)
+    return list_erasures(Session(resources, Principal.owner(request.tenant_id)), window)
+
+
+def subject_hash(key: bytes, agent_id: UUID | None, user_id: str | None) -> bytes:
+    """HMAC-SHA256 of the subject; the kind is part of it, so "agent A" never equals "agent A's
+    user U"."""
+    kind = "user" if agent_id is None else "agent" if user_id is None else "agent_user"
+    message = json.dumps([kind, str(agent_id) if agent_id else None, user_id])
+    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+def erasure_of(row: ErasureRow) -> Erasure:
+    return Erasure(
+        id=row.id,
+        kind=row.kind,  # type: ignore[arg-type]  # the table's CHECK constraint lists the kinds
+        turns_erased=row.turns_erased,
+        audit_rows_erased=row.audit_rows_erased,
+        requested_at=row.requested_at,
+        completed_at=row.completed_at,
+        subject_hash=row.subject_hash.hex() if row.subject_hash is not None else None,
+        cutoff=row.cutoff,
+        key_id=row.key_id,
+        replay_of=row.replay_of,
+    )
+
+
+# -- after a backup restore ------------------------------------------------------------------
+
+
+def export_ledger(resources: Resources) -> list[LedgerEntry]:
+    """Every tenant's ledger, oldest first: to keep apart from the database's backups."""
+    with owner_connection(resources) as conn:
+        rows = store.whole_ledger(conn)
+    entries = []
+    for row in rows:
+        tenant_id = row.pop("tenant_id")
+        entry = erasure_of(ErasureRow(**row)).model_dump()
+        entries.append(LedgerEntry(tenant_id=tenant_id, **entry))
+    return entries
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    entries_replayed: int  # entries missing from the database whose subject was found again
+    turns_erased: int
+    entries_present: int  # already in the ledger (or replayed before): nothing to do
+    entries_unmatched: int  # missing, but no stored turn belongs to their subject
+
+
+def replay(resources: Resources, entries: Iterable[LedgerEntry]) -> ReplayReport:
+    """Re-apply erasures that a restored backup predates.
+
+    Each entry missing from the ledger is matched, by its subject hash, against the subjects
+    of the tenant's stored turns; the match is erased again, but only turns stored before the
+    original erasure completed (turns stored since are new data). The replay is recorded as a
+    new entry pointing at the original (``replay_of``), so replaying twice does nothing more.
+    Retention entries are skipped: the next retention run applies the policy again.
+    """
+    key = erasure_key(resources.settings)
+    with owner_connection(resources) as conn:
+        known = store.ledger_ids(conn)
+    replayed = turns = present = unmatched = 0
+    for entry in entries:
+        if entry.kind == "retention":
+            continue
+        if entry.id in known:
+            present += 1
+            continue
+        erased = _replay_one(resources, key, entry)
+        if erased is None:
+            unmatched += 1
+        else:
+            replayed += 1
+            turns += erased
+    if turns:
+        after_removal(resources)
+    return ReplayReport(replayed, turns, present, unmatched)
+
+
+def _replay_one(resources: Resources, key: bytes, entry: LedgerEntry) -> int | None:
+    wanted = bytes.fromhex(entry.subject_hash or "")
+    with tenant_transaction(resources.pool, entry.tenant_id) as tx:
+        candidates: set[tuple[UUID | None, str | None]] = set()
+        for agent_id, user_id in store.subjects(tx):
+            candidates |= {(agent_id, None), (None, user_id), (agent_id, user_id)}
+        for agent, user in candidates:
+            if hmac.compare_digest(subject_hash(key, agent, user), wanted):
+                row = store.erase(
+                    tx,
+                    agent_id=agent,
+                    user_id=user,
+                    subject=wanted,
+                    key_id=entry.key_id,
+                    requested_at=entry.requested_at,
+                    stored_before=entry.completed_at,
+                    replay_of=entry.id,
+                )
+                return row.turns_erased
+    return None

@@ -1,0 +1,174 @@
+"""The data lifecycle: erasure on request, the erasure ledger, the read audit trail, and a
+tenant's retention and audit policy."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import Field, StrictBool, ValidationInfo, field_validator
+
+from konstruct_memory.operations.admin import Tenant
+from konstruct_memory.operations.base import Request, Result
+from konstruct_memory.operations.fields import Timestamp, UserId, Uuid, fail, limit_of
+
+MAX_LISTED = 1000
+MAX_RETENTION_DAYS = 36500
+
+ErasureKind = Literal["agent", "user", "agent_user", "retention"]
+Listed = Annotated[int, limit_of(1, MAX_LISTED), Field(ge=1, le=MAX_LISTED)]
+RetentionDays = Annotated[int, limit_of(1, MAX_RETENTION_DAYS), Field(ge=1, le=MAX_RETENTION_DAYS)]
+
+
+class Unchanged(Enum):
+    """A policy field left as it is (``None`` is a value: keep turns forever)."""
+
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = Unchanged.UNCHANGED
+
+
+class Erasure(Result):
+    """One entry of the erasure ledger: what was removed, when, on whose request.
+
+    The subject is kept only as ``subject_hash``, an HMAC-SHA256 of (kind, agent, user) under
+    the deployment's erasure key: the ledger holds no personal data, yet a repeated request
+    for the same subject has the same hash.
+    """
+
+    id: UUID
+    kind: ErasureKind = Field(
+        description="'agent', 'user' or 'agent_user' (on request), or 'retention'"
+    )
+    turns_erased: int
+    audit_rows_erased: int
+    requested_at: datetime
+    completed_at: datetime
+    subject_hash: str | None = Field(default=None, description="Hex; null for retention")
+    cutoff: datetime | None = Field(
+        default=None, description="Retention: turns that occurred before this were removed"
+    )
+    key_id: UUID | None = Field(default=None, description="The API key that asked, if any")
+    replay_of: UUID | None = Field(
+        default=None, description="Set when re-applied after a backup restore"
+    )
+
+
+class LedgerEntry(Erasure):
+    """A ledger entry with its tenant: the line format of ``erase export`` and ``erase replay``."""
+
+    tenant_id: UUID
+
+
+class EraseRequest(Request[Erasure]):
+    """Erase every stored turn of an agent, a user, or one agent's user, and their read-audit
+    rows. At least one of the two (a key's binding counts). Erasing again erases 0."""
+
+    agent_id: Uuid | None = Field(
+        default=None, description="Only this agent's turns (a bound key: its agent)"
+    )
+    user_id: UserId | None = Field(
+        default=None, description="Only this user's turns (a bound key: its user)"
+    )
+
+
+class EraseForTenantRequest(EraseRequest):
+    tenant_id: Uuid
+
+
+class Erasures(Result):
+    erasures: list[Erasure] = Field(description="Oldest first")
+
+
+def _after_since(cls: type, until: datetime | None, info: ValidationInfo) -> datetime | None:
+    since = info.data.get("since")
+    if until is not None and since is not None and until <= since:
+        fail("must be later than since")
+    return until
+
+
+class ListErasuresRequest(Request[Erasures]):
+    """The tenant's erasure ledger (requests and retention runs), oldest first."""
+
+    since: Timestamp | None = Field(default=None, description="Inclusive")
+    until: Timestamp | None = Field(default=None, description="Exclusive")
+    limit: Listed = 100
+
+    _until = field_validator("until")(_after_since)
+
+
+class ListErasuresForTenantRequest(ListErasuresRequest):
+    tenant_id: Uuid
+
+
+class AuditEntry(Result):
+    """One audited read: who (key), what (operation, scope), which turns came back, when."""
+
+    id: int
+    at: datetime
+    key_id: UUID | None
+    operation: str
+    agent_id: UUID
+    user_id: str | None = Field(description="Null for recall across users")
+    turn_ids: list[UUID]
+    query: str | None = Field(description="Only if the tenant records query text")
+
+
+class AuditTrail(Result):
+    entries: list[AuditEntry] = Field(description="Oldest first")
+
+
+class ListAuditRequest(Request[AuditTrail]):
+    """Audited reads of the tenant (recorded while its ``audit_reads`` is on), oldest first.
+    A key bound to an agent or user sees only the reads of its binding."""
+
+    since: Timestamp | None = Field(default=None, description="Inclusive")
+    until: Timestamp | None = Field(default=None, description="Exclusive")
+    limit: Listed = 100
+    agent_id: Uuid | None = None
+    user_id: UserId | None = None
+
+    _until = field_validator("until")(_after_since)
+
+
+class ListAuditForTenantRequest(ListAuditRequest):
+    tenant_id: Uuid
+
+
+class TenantChanges(Request[Tenant]):
+    """Fields left out stay as they are; ``retention_days: null`` keeps turns forever."""
+
+    retention_days: RetentionDays | None = Field(
+        default=None, description="Remove turns older than this many days; null: keep all"
+    )
+    audit_reads: StrictBool | None = Field(
+        default=None, description="Record every recall, history and context call"
+    )
+    audit_query_text: StrictBool | None = Field(
+        default=None, description="Also record the query text of audited reads"
+    )
+
+
+class UpdateTenantRequest(TenantChanges):
+    tenant_id: Uuid
+
+
+def changes_of(
+    tenant_id: object,
+    retention_days: int | Unchanged | None,
+    audit_reads: bool | None,
+    audit_query_text: bool | None,
+) -> dict[str, object]:
+    """The fields of an ``UpdateTenantRequest`` from a face's arguments: ``retention_days``
+    travels even as None (keep forever) unless left UNCHANGED; the flags only when given."""
+    fields: dict[str, object] = {"tenant_id": tenant_id}
+    if retention_days is not UNCHANGED:
+        fields["retention_days"] = retention_days
+    if audit_reads is not None:
+        fields["audit_reads"] = audit_reads
+    if audit_query_text is not None:
+        fields["audit_query_text"] = audit_query_text
+    return fields

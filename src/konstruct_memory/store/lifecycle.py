@@ -1,0 +1,187 @@
+"""Erasure, retention and the read audit trail: calls of migration 007's functions (the only
+way the runtime role can remove or audit anything) and reads of the ledger and the trail."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+from psycopg.rows import class_row
+
+from konstruct_memory.db.tenant import Connection, TenantConnection
+from konstruct_memory.errors import KonstructMemoryError
+from konstruct_memory.store.rows import AuditRow, ErasureRow, columns
+
+_LEDGER_COLUMNS = columns(ErasureRow)
+_ERASE = sql.SQL(
+    """
+    SELECT {columns}
+    FROM konstruct_erase(%(agent_id)s, %(user_id)s, %(subject)s, %(key_id)s,
+                         %(requested_at)s, %(stored_before)s, %(replay_of)s)
+    """
+).format(columns=_LEDGER_COLUMNS)
+_EXPIRE = sql.SQL("SELECT {columns} FROM konstruct_expire(%(batch)s)").format(
+    columns=_LEDGER_COLUMNS
+)
+_RECORD_READ = """
+SELECT konstruct_audit_read(%(operation)s, %(key_id)s, %(agent_id)s, %(user_id)s,
+                            %(turn_ids)s, %(query)s)
+"""
+_ERASED_IDS = """
+SELECT turn_id FROM erased_turns WHERE tenant_id = %(tenant_id)s AND turn_id = ANY(%(ids)s)
+"""
+_RETENTION_TENANTS = "SELECT tenant_id, retention_days FROM konstruct_retention_tenants()"
+_SUBJECTS = """
+SELECT DISTINCT agent_id, user_id FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s
+"""
+_ALL_LEDGER = sql.SQL("SELECT tenant_id, {columns} FROM erasures ORDER BY completed_at, id").format(
+    columns=_LEDGER_COLUMNS
+)
+_LEDGER_IDS = "SELECT id, replay_of FROM erasures"
+
+
+def erase(
+    tx: TenantConnection,
+    *,
+    agent_id: UUID | None,
+    user_id: str | None,
+    subject: bytes,
+    key_id: UUID | None,
+    requested_at: datetime,
+    stored_before: datetime | None = None,
+    replay_of: UUID | None = None,
+) -> ErasureRow:
+    """Remove the subject's turns and audit rows and append the ledger entry, in ``tx``."""
+    params = tx.params(
+        agent_id=agent_id,
+        user_id=user_id,
+        subject=subject,
+        key_id=key_id,
+        requested_at=requested_at,
+        stored_before=stored_before,
+        replay_of=replay_of,
+    )
+    with tx.conn.cursor(row_factory=class_row(ErasureRow)) as cur:
+        row = cur.execute(_ERASE, params).fetchone()
+    if row is None:
+        raise KonstructMemoryError("konstruct_erase returned no ledger entry")
+    return row
+
+
+def expire_batch(tx: TenantConnection, batch: int) -> ErasureRow | None:
+    """Remove up to ``batch`` turns (and audit rows) past the tenant's retention window; the
+    ledger entry of the batch, or None if nothing was due."""
+    with tx.conn.cursor(row_factory=class_row(ErasureRow)) as cur:
+        return cur.execute(_EXPIRE, tx.params(batch=batch)).fetchone()
+
+
+def record_read(
+    tx: TenantConnection,
+    *,
+    operation: str,
+    key_id: UUID | None,
+    agent_id: UUID,
+    user_id: str | None,
+    turn_ids: Sequence[UUID],
+    query: str | None,
+) -> None:
+    """Append the read to the audit trail if the tenant audits reads (the function decides)."""
+    tx.conn.execute(
+        _RECORD_READ,
+        {
+            "operation": operation,
+            "key_id": key_id,
+            "agent_id": agent_id,
+            "user_id": user_id,
+            "turn_ids": list(turn_ids),
+            "query": query,
+        },
+    )
+
+
+def erased_ids(tx: TenantConnection, ids: Sequence[UUID]) -> set[UUID]:
+    """Which of ``ids`` were erased on request (they are never stored again)."""
+    rows = tx.conn.execute(_ERASED_IDS, tx.params(ids=list(ids))).fetchall()
+    return {row["turn_id"] for row in rows}
+
+
+def _window(
+    since: datetime | None, until: datetime | None, column: str
+) -> tuple[list[sql.Composable], dict[str, Any]]:
+    parts: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    if since is not None:
+        parts.append(sql.SQL("{} >= %(since)s").format(sql.Identifier(column)))
+        params["since"] = since
+    if until is not None:
+        parts.append(sql.SQL("{} < %(until)s").format(sql.Identifier(column)))
+        params["until"] = until
+    return parts, params
+
+
+def list_erasures(
+    tx: TenantConnection, since: datetime | None, until: datetime | None, limit: int
+) -> list[ErasureRow]:
+    parts, params = _window(since, until, "completed_at")
+    query = sql.SQL(
+        "SELECT {columns} FROM erasures WHERE {where} ORDER BY completed_at, id LIMIT %(limit)s"
+    ).format(
+        columns=_LEDGER_COLUMNS,
+        where=sql.SQL(" AND ").join([sql.SQL("tenant_id = %(tenant_id)s"), *parts]),
+    )
+    with tx.conn.cursor(row_factory=class_row(ErasureRow)) as cur:
+        return cur.execute(query, tx.params(limit=limit, **params)).fetchall()
+
+
+def list_audit(
+    tx: TenantConnection,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    agent_id: UUID | None,
+    user_id: str | None,
+) -> list[AuditRow]:
+    parts, params = _window(since, until, "at")
+    if agent_id is not None:
+        parts.append(sql.SQL("agent_id = %(agent_id)s"))
+        params["agent_id"] = agent_id
+    if user_id is not None:
+        parts.append(sql.SQL("user_id = %(user_id)s"))
+        params["user_id"] = user_id
+    query = sql.SQL(
+        "SELECT id, at, key_id, operation, agent_id, user_id, turn_ids, query FROM read_audit "
+        "WHERE {where} ORDER BY at, id LIMIT %(limit)s"
+    ).format(where=sql.SQL(" AND ").join([sql.SQL("tenant_id = %(tenant_id)s"), *parts]))
+    with tx.conn.cursor(row_factory=class_row(AuditRow)) as cur:
+        return cur.execute(query, tx.params(limit=limit, **params)).fetchall()
+
+
+def retention_tenants(conn: Connection) -> list[tuple[UUID, int]]:
+    """Every tenant with a retention window, and its length in days (runtime role)."""
+    rows = conn.execute(_RETENTION_TENANTS).fetchall()
+    return [(row["tenant_id"], row["retention_days"]) for row in rows]
+
+
+def subjects(tx: TenantConnection) -> list[tuple[UUID, str]]:
+    """Every (agent, user) with stored turns: what a replayed erasure's hash is matched to."""
+    rows = tx.conn.execute(_SUBJECTS, tx.params()).fetchall()
+    return [(row["agent_id"], row["user_id"]) for row in rows]
+
+
+def whole_ledger(conn: Connection) -> list[dict[str, Any]]:
+    """Every tenant's ledger entries, oldest first (owner connection: for export)."""
+    return conn.execute(_ALL_LEDGER).fetchall()
+
+
+def ledger_ids(conn: Connection) -> set[UUID]:
+    """Ids of the entries in the ledger, and of the entries replayed into it (owner)."""
+    found: set[UUID] = set()
+    for row in conn.execute(_LEDGER_IDS).fetchall():
+        found.add(row["id"])
+        if row["replay_of"] is not None:
+            found.add(row["replay_of"])
+    return found
