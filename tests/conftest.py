@@ -33,6 +33,7 @@ from konstruct_memory.library import Memory, TenantMemory
 from tests.fakes import BagOfWordsEmbedder
 
 ADMIN_TOKEN = "test-admin-token"
+ERASURE_KEY = "test-erasure-key-of-the-suite-0123456789"
 UNIT = Path(__file__).resolve().parent / "unit"
 
 
@@ -149,7 +150,11 @@ def new_tenant(database: DatabaseUnderTest) -> Callable[[], UUID]:
 @pytest.fixture(scope="session")
 def memory(database: DatabaseUnderTest) -> Iterator[Memory]:
     """The library over the shared test database, with the bag-of-words embedder."""
-    settings = Settings(database_url=database.runtime_url, admin_database_url=database.admin_url)
+    settings = Settings(
+        database_url=database.runtime_url,
+        admin_database_url=database.admin_url,
+        erasure_key=ERASURE_KEY,
+    )
     with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
         yield memory
 

@@ -27,7 +27,16 @@ def new_tenant(client: TestClient, name: str = "acme") -> tuple[str, dict[str, s
     response = client.post("/v1/tenants", json={"name": name}, headers=ADMIN)
     assert response.status_code == 201, response.text
     body = response.json()
-    assert set(body) == {"id", "name", "created_at", "api_key_id", "api_key"}
+    assert set(body) == {
+        "id",
+        "name",
+        "created_at",
+        "retention_days",
+        "audit_reads",
+        "audit_query_text",
+        "api_key_id",
+        "api_key",
+    }
     return body["id"], {"Authorization": f"Bearer {body['api_key']}"}
 
 
@@ -45,7 +54,14 @@ def test_tenant_administration(client: TestClient) -> None:
     tenant_id, _ = new_tenant(client, "admin-test")
     listed = client.get("/v1/tenants", headers=ADMIN).json()["tenants"]
     assert any(t["id"] == tenant_id and t["name"] == "admin-test" for t in listed)
-    assert set(listed[0]) == {"id", "name", "created_at"}
+    assert set(listed[0]) == {
+        "id",
+        "name",
+        "created_at",
+        "retention_days",
+        "audit_reads",
+        "audit_query_text",
+    }
     key = client.post(f"/v1/tenants/{tenant_id}/api-keys", headers=ADMIN)
     assert key.status_code == 201 and {"id", "api_key"} <= set(key.json())
     assert key.json()["scopes"] == ["read", "write"] and key.json()["agent_id"] is None

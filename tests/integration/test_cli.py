@@ -22,6 +22,14 @@ COMMANDS = [
     ["tenant"],
     ["tenant", "create"],
     ["tenant", "list"],
+    ["tenant", "update"],
+    ["erase"],
+    ["erase", "export"],
+    ["erase", "replay"],
+    ["erasures"],
+    ["audit"],
+    ["retention"],
+    ["retention", "run"],
     ["key", "create"],
     ["key", "list"],
     ["key", "revoke"],
@@ -106,6 +114,29 @@ def test_direct_remember_recall_history(cli: CliRunner) -> None:
     assert "Recent conversation:" in block and "Lovely city!" in block
     assert "roles" in run(cli, "recall", *where, "x", "--role", "bot", ok=False)
     assert "exactly one of" in run(cli, "history", "--agent-id", AGENT, "--user-id", "U1", ok=False)
+
+
+def test_erasure_retention_and_audit_from_the_command_line(cli: CliRunner) -> None:
+    tenant = created(run(cli, "tenant", "create", "lifecycle-cli"))["tenant_id"]
+    where = ["--tenant", tenant, "--agent-id", AGENT, "--user-id", "U1"]
+    run(cli, "remember", *where, "I was here", "--occurred-at", "2020-01-01T00:00:00+00:00")
+    run(cli, "remember", *where, "so was I")
+    updated = run(cli, "tenant", "update", tenant, "--retention-days", "365", "--audit-reads")
+    assert "retention: 365 days  audit_reads: true" in updated
+    assert "a number of days" in run(
+        cli, "tenant", "update", tenant, "--retention-days", "x", ok=False
+    )
+    assert "removed" in run(cli, "retention", "run", "--batch", "10")
+    run(cli, "history", *where)
+    audit = run(cli, "audit", "--tenant", tenant, "--json").splitlines()
+    assert [json.loads(line)["operation"] for line in audit] == ["history"]
+    erased = run(cli, "erase", "--tenant", tenant, "--user", "U1")
+    assert "  user  turns_erased=1  audit_rows_erased=1" in erased
+    assert "name --agent, --user" in run(cli, "erase", "--tenant", tenant, ok=False)
+    ledger = run(cli, "erasures", "--tenant", tenant)
+    assert "retention  turns_erased=1" in ledger and "user  turns_erased=1" in ledger
+    kept = run(cli, "tenant", "update", tenant, "--retention-days", "keep", "--no-audit-reads")
+    assert "retention: forever  audit_reads: false" in kept
 
 
 def test_http_path_takes_the_tenant_from_the_key(cli: CliRunner, base_url: str) -> None:

@@ -90,3 +90,21 @@ def test_start_up_refuses_a_role_that_cannot_stage_batches(
     settings = Settings(database_url=hardened.runtime_url, admin_database_url=hardened.admin_url)
     with pytest.raises(ConfigurationError, match="GRANT TEMPORARY ON DATABASE"):
         runtime.open_pool(settings)
+
+
+def test_start_up_refuses_a_member_of_the_eraser(
+    new_database: Callable[[], DatabaseUnderTest], database: DatabaseUnderTest
+) -> None:
+    """konstruct_eraser may delete any turn: the runtime role must reach it only through the
+    erasure functions, never by SET ROLE."""
+    sneaky = new_database()
+    role = str(psycopg.conninfo.conninfo_to_dict(sneaky.runtime_url)["user"])
+    with psycopg.connect(database.superuser_url, autocommit=True) as conn:
+        conn.execute(
+            psycopg.sql.SQL("GRANT konstruct_eraser TO {}").format(psycopg.sql.Identifier(role))
+        )
+    url = psycopg.conninfo.make_conninfo(
+        sneaky.runtime_url, dbname=psycopg.conninfo.conninfo_to_dict(database.runtime_url)["dbname"]
+    )
+    with psycopg.connect(url) as conn, pytest.raises(UnsafeRuntimeRole, match="konstruct_eraser"):
+        assert_least_privilege(conn)

@@ -151,6 +151,35 @@ def test_a_bound_key_cannot_reach_around_its_binding(memory: Memory, keys: dict[
     assert other.is_error and "user_id: unknown argument" in text(other)
 
 
+def test_forget_is_offered_to_erase_keys_only_and_erases_one_person(memory: Memory) -> None:
+    tenant = memory.create_tenant("forget")
+    writer = memory.create_api_key(tenant.id, agent_id=AGENT).api_key
+    person = memory.create_api_key(
+        tenant.id, agent_id=AGENT, user_id="U1", scopes=["read", "write", "erase"]
+    ).api_key
+    agent_wide = memory.create_api_key(tenant.id, agent_id=AGENT, scopes=["erase"]).api_key
+    said = [
+        ("remember", {"content": "I live in Porto", "user_id": "U1"}),
+        ("remember", {"content": "I live in Oslo", "user_id": "U2"}),
+    ]
+    listed, _, _, refused = anyio.run(
+        tools_of, memory, writer, [*said, ("forget", {"user_id": "U2"})]
+    )
+    assert "forget" not in {tool.name for tool in listed.tools}
+    assert refused.is_error and "forget: no such tool" in text(refused)
+
+    listed, forgotten = anyio.run(tools_of, memory, person, [("forget", {})])
+    forget = {tool.name: tool for tool in listed.tools}["forget"]
+    assert "user_id" not in forget.input_schema["properties"]
+    assert forgotten.structured_content["turns_erased"] == 1 and "Erased 1 turns" in text(forgotten)
+
+    # Without a user, an agent-wide key would erase everyone the agent talked to: refused.
+    _, no_user = anyio.run(tools_of, memory, agent_wide, [("forget", {})])
+    assert no_user.is_error and "user_id: is required" in text(no_user)
+    remaining = memory.tenant(tenant.id)
+    assert remaining.history(AGENT, "U1") == [] and len(remaining.history(AGENT, "U2")) == 1
+
+
 def test_a_key_bound_to_no_agent_is_refused_clearly(memory: Memory, keys: dict[str, str]) -> None:
     async def attempt() -> str:
         with acting_as(memory, keys["unbound"]) as server:

