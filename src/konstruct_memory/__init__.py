@@ -24,12 +24,13 @@ if TYPE_CHECKING:
         SchemaOutOfDate,
         UnsafeRuntimeRole,
     )
-    from konstruct_memory.library import Memory, TenantMemory
+    from konstruct_memory.library import Memory
     from konstruct_memory.operations import Context, Hit, StoredTurn, Tenant, Turn
+    from konstruct_memory.tenant_memory import TenantMemory
 
 _WHERE = {
     "Memory": "library",
-    "TenantMemory": "library",
+    "TenantMemory": "tenant_memory",
     "Principal": "auth.principal",
     "RecallTuning": "engine.ranking",
     "Settings": "config",

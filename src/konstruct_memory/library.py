@@ -1,15 +1,15 @@
-"""The Python library: ``Memory`` opens the database and the embedder; ``TenantMemory`` is a
-tenant as one principal sees it. Each method builds the operation's request model and runs it
-through the engine, exactly as the HTTP routes do."""
+"""The Python library: ``Memory`` opens the database and the embedder and administers tenants;
+``TenantMemory`` (``tenant_memory.py``) is a tenant as one principal sees it. Each method
+builds the operation's request model and runs it through the engine, exactly as the HTTP
+routes do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -33,39 +33,28 @@ from konstruct_memory.operations import (
     ApiKey,
     ApiKeyCreated,
     AuditEntry,
-    Context,
-    ContextRequest,
     CreateApiKeyRequest,
     CreateTenantRequest,
     EraseForTenantRequest,
-    EraseRequest,
     Erasure,
-    HistoryRequest,
-    Hit,
-    Identity,
     ListApiKeysRequest,
     ListAuditForTenantRequest,
-    ListAuditRequest,
     ListErasuresForTenantRequest,
-    ListErasuresRequest,
     ListTenantsRequest,
-    RecallAcrossUsersRequest,
-    RecallRequest,
-    RememberRequest,
     RevokeApiKeyRequest,
-    StoredTurn,
     Tenant,
     TenantCreated,
-    Turn,
     Unchanged,
     UpdateTenantRequest,
-    WhoAmIRequest,
     build,
 )
 from konstruct_memory.operations.base import arguments
-from konstruct_memory.operations.fields import Role, parse_uuid
+from konstruct_memory.operations.fields import parse_uuid
 from konstruct_memory.operations.lifecycle import LedgerEntry, changes_of
 from konstruct_memory.store import vector_index
+from konstruct_memory.tenant_memory import TenantMemory
+
+__all__ = ["Memory", "TenantMemory"]
 
 
 class Memory:
@@ -285,127 +274,6 @@ class Memory:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-class TenantMemory:
-    """Memory as one principal of one tenant sees it: ``Memory.tenant(id)`` (the owner) or
-    ``Memory.acting_as(principal)`` (an API key's scopes and bindings)."""
-
-    def __init__(self, engine: Engine, principal: Principal) -> None:
-        self._engine = engine
-        self.principal = principal
-
-    @property
-    def tenant_id(self) -> UUID | None:
-        return self.principal.tenant_id
-
-    def whoami(self) -> Identity:
-        """This principal's tenant, scopes and binding."""
-        return self._engine.run(self.principal, WhoAmIRequest())
-
-    def remember(self, turns: Sequence[Turn | Mapping[str, Any]]) -> list[StoredTurn]:
-        """Store a batch of turns atomically; returns them as stored, in input order.
-
-        A turn whose ``id`` is already stored with the same fields is not stored again and
-        comes back as it was first stored; the same ``id`` with other fields raises Conflict.
-        """
-        return self._engine.run(self.principal, build(RememberRequest, turns=turns)).turns
-
-    def remember_one(self, turn: Turn | Mapping[str, Any]) -> StoredTurn:
-        """``remember`` for a single turn."""
-        return self.remember([turn])[0]
-
-    def recall(
-        self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
-        query: str | None = None,
-        k: int = 10,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        conversation_id: str | None = None,
-        roles: Sequence[Role] | None = None,
-    ) -> list[Hit]:
-        """The ``k`` older turns of this (agent, user) most relevant to ``query``, best first.
-
-        Always min(k, turns in scope) hits. Relevance fuses vector similarity with keyword
-        (full-text) matches, and lends part of a turn's score to its neighbours.
-        """
-        request = build(RecallRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).hits
-
-    def recall_across_users(
-        self,
-        agent_id: UUID | str | None = None,
-        query: str | None = None,
-        k: int = 10,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        conversation_id: str | None = None,
-        roles: Sequence[Role] | None = None,
-    ) -> list[Hit]:
-        """Like ``recall``, over every user of the agent. Never the default: ask for it."""
-        request = build(RecallAcrossUsersRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).hits
-
-    def history(
-        self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
-        limit: int = 20,
-        conversation_id: str | None = None,
-        before: UUID | str | None = None,
-    ) -> list[StoredTurn]:
-        """The newest ``limit`` turns, oldest first. Page back with ``before=<oldest id>``."""
-        request = build(HistoryRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).turns
-
-    def context(
-        self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
-        query: str | None = None,
-        recent: int = 10,
-        k: int = 5,
-        max_tokens: int | None = None,
-        conversation_id: str | None = None,
-    ) -> Context:
-        """Recent turns, older relevant turns not among them, and a prompt-ready block.
-
-        ``conversation_id`` narrows the recent window to one thread; recalled turns come from
-        all of the user's threads with this agent. With ``max_tokens`` the block fits the
-        budget: the least relevant recalled turns go first, then the oldest recent ones; the
-        newest turn is always kept.
-        """
-        request = build(ContextRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request)
-
-    def erase(self, agent_id: UUID | str | None = None, user_id: str | None = None) -> Erasure:
-        """Erase every stored turn of an agent, a user, or the agent's user (and their read-audit
-        rows), recorded in the ledger. Erasing again erases 0. Needs the ``erase`` scope."""
-        return self._engine.run(self.principal, build(EraseRequest, **arguments(locals())))
-
-    def list_erasures(
-        self,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        limit: int = 100,
-    ) -> list[Erasure]:
-        """The tenant's erasure ledger (requests and retention batches), oldest first."""
-        request = build(ListErasuresRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).erasures
-
-    def list_audit(
-        self,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        limit: int = 100,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
-    ) -> list[AuditEntry]:
-        """Audited reads (while the tenant's ``audit_reads`` is on), oldest first."""
-        request = build(ListAuditRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).entries
 
 
 def _uuid(value: UUID | str, name: str) -> UUID:

@@ -17,10 +17,9 @@ from konstruct_memory.cli.settings import settings_of
 from konstruct_memory.operations import AuditEntry, Erasure
 from konstruct_memory.operations.lifecycle import LedgerEntry
 
-erase_app = typer.Typer(
-    help="Erase an agent's or a user's turns; export and replay the erasure ledger.",
-    invoke_without_command=True,
-)
+# Its help is the callback's docstring: `erase --tenant T --user U` erases, its subcommands
+# keep the ledger across backups.
+erase_app = typer.Typer(invoke_without_command=True)
 retention_app = typer.Typer(help="Apply the tenants' retention windows.", no_args_is_help=True)
 
 Since = typer.Option(None, help="Only entries at or after this RFC 3339 time.")
@@ -51,7 +50,8 @@ def erase(
     as_json: bool = AsJson,
 ) -> None:
     """Erase every stored turn of an agent, a user, or one agent's user, with their read-audit
-    rows; prints the ledger entry. Erasing again erases 0. A key needs the 'erase' scope."""
+    rows; prints the ledger entry. Erasing again erases 0. A key needs the 'erase' scope.
+    `erase export` and `erase replay` carry the ledger across backup restores."""
     if ctx.invoked_subcommand is not None:
         return
     if agent_id is None and user_id is None and api_key is None:

@@ -76,6 +76,13 @@ def list_erasures_for_tenant(
     return list_erasures(Session(resources, Principal.owner(request.tenant_id)), window)
 
 
+def key_of(resources: Resources) -> bytes:
+    """The deployment's erasure key, read once per process."""
+    if resources.erasure_key is None:
+        resources.erasure_key = erasure_key(resources.settings)
+    return resources.erasure_key
+
+
 def subject_hash(key: bytes, agent_id: UUID | None, user_id: str | None) -> bytes:
     """HMAC-SHA256 of the subject; the kind is part of it, so "agent A" never equals "agent A's
     user U"."""
@@ -131,7 +138,7 @@ def replay(resources: Resources, entries: Iterable[LedgerEntry]) -> ReplayReport
     new entry pointing at the original (``replay_of``), so replaying twice does nothing more.
     Retention entries are skipped: the next retention run applies the policy again.
     """
-    key = erasure_key(resources.settings)
+    key = key_of(resources)
     with owner_connection(resources) as conn:
         known = store.ledger_ids(conn)
     replayed = turns = present = unmatched = 0

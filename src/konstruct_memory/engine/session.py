@@ -66,6 +66,7 @@ class Resources:
     tuning: RecallTuning = field(default_factory=RecallTuning)
     observer: Observer = field(default_factory=NullObserver)
     vacuum: Vacuum | None = None  # reclaims removed rows soon after an erasure (owner URL)
+    erasure_key: bytes | None = None  # read on first use (``erasure.key_of``)
 
 
 class Session:

@@ -1,0 +1,239 @@
+"""Data lifecycle benchmark: erasure throughput, recall while retention removes 100k turns, and
+the cost of the read audit trail.
+
+    python bench/lifecycle.py                   # 100,000 expiring turns (the issue's figure)
+    python bench/lifecycle.py --expiring 20000  # a quick run
+
+On a fresh embedded PostgreSQL with the local model, in one run:
+
+* **erasure**: every user of a tenant erased one by one through ``erase`` (the SECURITY DEFINER
+  function: delete, tombstone each id, ledger row) against the same volume removed by a bare
+  ``DELETE`` on the owner connection (no tombstones, no ledger): turns/s and the ratio;
+* **retention**: recall latency (p50/p99, concurrent clients) before, during a retention run
+  that removes ``--expiring`` turns in batches, and during the VACUUM that follows;
+* **audit**: recall latency with ``audit_reads`` off and on, in alternating blocks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scale_data import VectorSource
+
+from konstruct_memory.config import Settings
+from konstruct_memory.db.embedded import EmbeddedServer
+from konstruct_memory.library import Memory, TenantMemory
+
+AGENT = uuid.uuid4()
+BATCH = 1000
+
+
+def load(
+    tenant: TenantMemory, source: VectorSource, users: int, per_user: int, age_days: float
+) -> int:
+    """``users`` x ``per_user`` turns with their vectors, ``age_days`` old (bulk path)."""
+    start = datetime.now(UTC) - timedelta(days=age_days)
+    rows = users * per_user
+    texts, vectors = source.draw(rows)
+    turns = [
+        {
+            "agent_id": AGENT,
+            "user_id": f"U{i % users}",
+            "role": "user" if i % 2 else "assistant",
+            "content": texts[i],
+            "embedding": vectors[i],
+            "occurred_at": start + timedelta(seconds=i),
+        }
+        for i in range(rows)
+    ]
+    for at in range(0, rows, BATCH):
+        tenant.remember(turns[at : at + BATCH])
+    return rows
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def recall_load(
+    tenant: TenantMemory, queries: list[str], users: int, clients: int, until: Callable[[], bool]
+) -> list[float]:
+    """Recall latencies (ms) from ``clients`` threads, each calling until ``until()``."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def client(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        while not until():
+            started = time.perf_counter()
+            user, query = f"U{rng.integers(users)}", queries[rng.integers(len(queries))]
+            tenant.recall(AGENT, user, query, k=10)
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                latencies.append(elapsed)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def for_seconds(seconds: float) -> Callable[[], bool]:
+    deadline = time.monotonic() + seconds
+    return lambda: time.monotonic() >= deadline
+
+
+def erasure(memory: Memory, source: VectorSource, users: int, per_user: int) -> None:
+    ours = memory.tenant(memory.create_tenant("bench-erase").id)
+    bare = memory.tenant(memory.create_tenant("bench-erase-bare").id)
+    with memory.vector_index_deferred():
+        rows = load(ours, source, users, per_user, age_days=1)
+        load(bare, source, users, per_user, age_days=1)
+    memory.vacuum()
+    ours_ms: list[float] = []
+    bare_ms: list[float] = []
+    erased = 0
+    admin_url = memory.resources.admin_url
+    assert admin_url is not None
+    with psycopg.connect(admin_url, autocommit=True) as owner:
+        for user in range(users):  # interleaved, so both see the same machine
+            started = time.perf_counter()
+            erased += ours.erase(AGENT, f"U{user}").turns_erased
+            ours_ms.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            owner.execute(
+                "DELETE FROM conversation_embeddings "
+                "WHERE tenant_id = %s AND agent_id = %s AND user_id = %s",
+                [bare.tenant_id, AGENT, f"U{user}"],
+            )
+            bare_ms.append((time.perf_counter() - started) * 1000)
+    assert erased == rows, (erased, rows)
+    ours_rate = rows / (sum(ours_ms) / 1000)
+    bare_rate = rows / (sum(bare_ms) / 1000)
+    print(f"erasure: {users} users x {per_user} turns = {rows} turns")
+    print(
+        f"  erase (function, tombstones, ledger): {ours_rate:,.0f} turns/s, "
+        f"median {statistics.median(ours_ms):.1f} ms per user"
+    )
+    print(
+        f"  bare DELETE (owner):                  {bare_rate:,.0f} turns/s, "
+        f"median {statistics.median(bare_ms):.1f} ms per user"
+    )
+    print(f"  ratio bare/ours: {bare_rate / ours_rate:.2f}")
+
+
+def retention(
+    memory: Memory, source: VectorSource, expiring: int, clients: int, seconds: float
+) -> None:
+    queried = memory.tenant(memory.create_tenant("bench-recall").id)
+    expiring_id = memory.create_tenant("bench-retention").id
+    doomed = memory.tenant(expiring_id)
+    users = 20
+    with memory.vector_index_deferred():
+        load(queried, source, users, 500, age_days=1)
+        load(doomed, source, max(1, expiring // 500), 500, age_days=40)
+    memory.vacuum()
+    queries = source.draw(200)[0]
+    recall_load(queried, queries, users, clients, for_seconds(3))  # warm up
+    before = recall_load(queried, queries, users, clients, for_seconds(seconds))
+
+    memory.update_tenant(expiring_id, retention_days=30)
+    done = threading.Event()
+    report: list[object] = []
+
+    def run() -> None:
+        started = time.perf_counter()
+        report.append(memory.apply_retention())
+        report.append(time.perf_counter() - started)
+        done.set()
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    during = recall_load(queried, queries, users, clients, done.is_set)
+    runner.join()
+    removed, took = report
+    vacuum = memory.resources.vacuum
+    assert vacuum is not None
+    vacuuming = threading.Event()
+    threading.Thread(target=lambda: (vacuum.wait(), vacuuming.set())).start()
+    after = recall_load(queried, queries, users, clients, vacuuming.is_set)
+    print(f"retention: {removed} in {took:.1f} s ({clients} concurrent recall clients)")
+    for label, samples in (
+        ("before", before),
+        ("during retention", during),
+        ("during VACUUM", after),
+    ):
+        if samples:
+            print(
+                f"  recall {label:17s} n={len(samples):5d}  p50 {percentile(samples, 0.5):6.1f} ms"
+                f"  p99 {percentile(samples, 0.99):6.1f} ms"
+            )
+
+
+def audit(memory: Memory, source: VectorSource, blocks: int, per_block: int) -> None:
+    tenant_id = memory.create_tenant("bench-audit").id
+    tenant = memory.tenant(tenant_id)
+    users = 20
+    with memory.vector_index_deferred():
+        load(tenant, source, users, 500, age_days=1)
+    queries = source.draw(200)[0]
+    rng = np.random.default_rng(3)
+    medians: dict[bool, list[float]] = {False: [], True: []}
+    for block in range(2 * blocks):
+        audited = block % 2 == 1
+        memory.update_tenant(tenant_id, audit_reads=audited)
+        samples = []
+        for _ in range(per_block):
+            started = time.perf_counter()
+            user, query = f"U{rng.integers(users)}", queries[rng.integers(len(queries))]
+            tenant.recall(AGENT, user, query, k=10)
+            samples.append((time.perf_counter() - started) * 1000)
+        medians[audited].append(statistics.median(samples))
+    off, on = statistics.median(medians[False]), statistics.median(medians[True])
+    print(f"audit: recall p50 over {blocks} alternating blocks of {per_block} each way")
+    print(f"  audit_reads off {off:.2f} ms, on {on:.2f} ms: overhead {100 * (on / off - 1):+.1f} %")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--expiring", type=int, default=100_000)
+    parser.add_argument("--erase-users", type=int, default=200)
+    parser.add_argument("--erase-turns-per-user", type=int, default=100)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--audit-blocks", type=int, default=10)
+    args = parser.parse_args()
+    data_dir = Path(tempfile.mkdtemp(prefix="km-bench-lifecycle-"))
+    settings = Settings(
+        data_dir=data_dir, database_url=None, admin_database_url=None, retention_interval_s=0
+    )
+    source = VectorSource()
+    try:
+        with Memory.open(settings) as memory:
+            erasure(memory, source, args.erase_users, args.erase_turns_per_user)
+            retention(memory, source, args.expiring, args.clients, args.seconds)
+            audit(memory, source, args.audit_blocks, per_block=50)
+    finally:
+        EmbeddedServer(data_dir).stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
