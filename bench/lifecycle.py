@@ -8,7 +8,9 @@ On a fresh embedded PostgreSQL with the local model, in one run:
 
 * **erasure**: every user of a tenant erased one by one through ``erase`` (the SECURITY DEFINER
   function: delete, tombstone each id, ledger row) against the same volume removed by a bare
-  ``DELETE`` on the owner connection (no tombstones, no ledger): turns/s and the ratio;
+  ``DELETE`` in a transaction on the owner connection (no tombstones, no ledger, no access
+  check): turns/s and the ratio, for
+  small and large subjects, then the VACUUM that reclaims them;
 * **retention**: recall latency (p50/p99, concurrent clients) before, during a retention run
   that removes ``--expiring`` turns in batches, and during the VACUUM that follows;
 * **audit**: recall latency with ``audit_reads`` off and on, in alternating blocks.
@@ -40,6 +42,7 @@ from konstruct_memory.library import Memory, TenantMemory
 
 AGENT = uuid.uuid4()
 BATCH = 1000
+SET_TENANT = "SELECT set_config('app.current_tenant', %s, true)"
 
 
 def load(
@@ -101,6 +104,8 @@ def for_seconds(seconds: float) -> Callable[[], bool]:
 
 
 def erasure(memory: Memory, source: VectorSource, users: int, per_user: int) -> None:
+    """Erase ``users`` users of ``per_user`` turns each, interleaved with a bare DELETE of a
+    twin tenant; then the VACUUM that reclaims both."""
     ours = memory.tenant(memory.create_tenant("bench-erase").id)
     bare = memory.tenant(memory.create_tenant("bench-erase-bare").id)
     with memory.vector_index_deferred():
@@ -109,7 +114,7 @@ def erasure(memory: Memory, source: VectorSource, users: int, per_user: int) -> 
     memory.vacuum()
     ours_ms: list[float] = []
     bare_ms: list[float] = []
-    erased = 0
+    erased = bare_erased = 0
     admin_url = memory.resources.admin_url
     assert admin_url is not None
     with psycopg.connect(admin_url, autocommit=True) as owner:
@@ -118,25 +123,31 @@ def erasure(memory: Memory, source: VectorSource, users: int, per_user: int) -> 
             erased += ours.erase(AGENT, f"U{user}").turns_erased
             ours_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            owner.execute(
-                "DELETE FROM conversation_embeddings "
-                "WHERE tenant_id = %s AND agent_id = %s AND user_id = %s",
-                [bare.tenant_id, AGENT, f"U{user}"],
-            )
+            with owner.transaction():  # row-level security is forced on the owner too
+                owner.execute(SET_TENANT, [str(bare.tenant_id)])
+                deleted = owner.execute(
+                    "DELETE FROM conversation_embeddings "
+                    "WHERE tenant_id = %s AND agent_id = %s AND user_id = %s",
+                    [bare.tenant_id, AGENT, f"U{user}"],
+                ).rowcount
             bare_ms.append((time.perf_counter() - started) * 1000)
-    assert erased == rows, (erased, rows)
+            bare_erased += deleted
+    assert erased == bare_erased == rows, (erased, bare_erased, rows)
+    started = time.perf_counter()
+    memory.vacuum()
+    vacuum_s = time.perf_counter() - started
     ours_rate = rows / (sum(ours_ms) / 1000)
     bare_rate = rows / (sum(bare_ms) / 1000)
-    print(f"erasure: {users} users x {per_user} turns = {rows} turns")
+    print(f"erasure: {users} users x {per_user} turns = {rows} turns (and as many bare)")
     print(
-        f"  erase (function, tombstones, ledger): {ours_rate:,.0f} turns/s, "
-        f"median {statistics.median(ours_ms):.1f} ms per user"
+        f"  erase (function, tombstones, ledger): {ours_rate:9,.0f} turns/s, "
+        f"median {statistics.median(ours_ms):6.1f} ms per user"
     )
     print(
-        f"  bare DELETE (owner):                  {bare_rate:,.0f} turns/s, "
-        f"median {statistics.median(bare_ms):.1f} ms per user"
+        f"  bare DELETE (owner):                  {bare_rate:9,.0f} turns/s, "
+        f"median {statistics.median(bare_ms):6.1f} ms per user"
     )
-    print(f"  ratio bare/ours: {bare_rate / ours_rate:.2f}")
+    print(f"  ratio bare/ours: {bare_rate / ours_rate:.2f}; VACUUM of both after: {vacuum_s:.1f} s")
 
 
 def retention(
@@ -169,12 +180,19 @@ def retention(
     during = recall_load(queried, queries, users, clients, done.is_set)
     runner.join()
     removed, took = report
-    vacuum = memory.resources.vacuum
-    assert vacuum is not None
-    vacuuming = threading.Event()
-    threading.Thread(target=lambda: (vacuum.wait(), vacuuming.set())).start()
-    after = recall_load(queried, queries, users, clients, vacuuming.is_set)
-    print(f"retention: {removed} in {took:.1f} s ({clients} concurrent recall clients)")
+    vacuumed = threading.Event()
+    timing: list[float] = []
+
+    def vacuum() -> None:
+        started = time.perf_counter()
+        memory.vacuum()
+        timing.append(time.perf_counter() - started)
+        vacuumed.set()
+
+    threading.Thread(target=vacuum).start()
+    after = recall_load(queried, queries, users, clients, vacuumed.is_set)
+    print(f"retention: {removed} in {took:.1f} s; then VACUUM in {timing[0]:.1f} s")
+    print(f"  ({clients} concurrent recall clients, local model)")
     for label, samples in (
         ("before", before),
         ("during retention", during),
@@ -221,13 +239,19 @@ def main() -> None:
     parser.add_argument("--audit-blocks", type=int, default=10)
     args = parser.parse_args()
     data_dir = Path(tempfile.mkdtemp(prefix="km-bench-lifecycle-"))
+    # VACUUM runs where the figures say, not in the background of every erasure.
     settings = Settings(
-        data_dir=data_dir, database_url=None, admin_database_url=None, retention_interval_s=0
+        data_dir=data_dir,
+        database_url=None,
+        admin_database_url=None,
+        retention_interval_s=0,
+        vacuum_after_erasure=False,
     )
     source = VectorSource()
     try:
         with Memory.open(settings) as memory:
             erasure(memory, source, args.erase_users, args.erase_turns_per_user)
+            erasure(memory, source, args.erase_users // 20, args.erase_turns_per_user * 20)
             retention(memory, source, args.expiring, args.clients, args.seconds)
             audit(memory, source, args.audit_blocks, per_block=50)
     finally:

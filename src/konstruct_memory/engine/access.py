@@ -5,8 +5,7 @@ an agent or a user may name only that agent or user, in every turn of a batch, a
 them out (they are filled in from the binding); a user-bound key may not recall across users.
 Erasure and the audit trail take an agent, a user or both: an unbound key may leave either out
 (all agents, all users), a bound key is confined to its binding. The erasure ledger spans the
-tenant, so only an unbound key lists it. Administration needs the
-admin token.
+tenant, so only an unbound key lists it. Administration needs the admin token.
 """
 
 from __future__ import annotations

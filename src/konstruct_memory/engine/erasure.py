@@ -41,7 +41,7 @@ def erase(session: Session, request: EraseRequest) -> Erasure:
     if request.agent_id is None and request.user_id is None:
         raise InvalidInput("user_id", "name a user_id, an agent_id, or both")
     requested_at = datetime.now(UTC)
-    subject = subject_hash(erasure_key(session.settings), request.agent_id, request.user_id)
+    subject = subject_hash(key_of(session.resources), request.agent_id, request.user_id)
     with session.transaction() as tx:
         row = store.erase(
             tx,
