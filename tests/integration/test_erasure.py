@@ -12,9 +12,9 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from konstruct_memory.api import create_app
 from konstruct_memory.errors import Conflict
 from konstruct_memory.library import Memory, TenantMemory
+from tests.api import Api, bearer, serving
 from tests.conftest import DatabaseUnderTest
 
 ADMIN = {"Authorization": "Bearer erase-admin"}
@@ -22,26 +22,9 @@ AGENT, OTHER_AGENT = str(uuid.uuid4()), str(uuid.uuid4())
 
 
 @pytest.fixture(scope="module")
-def client(memory: Memory) -> Iterator[TestClient]:
-    app = create_app(memory.settings, memory=memory, admin_token="erase-admin")
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def new_tenant(client: TestClient) -> tuple[str, dict[str, str]]:
-    tenant = client.post("/v1/tenants", json={"name": "erasure"}, headers=ADMIN).json()
-    return tenant["id"], bearer(tenant["api_key"])
-
-
-def new_key(client: TestClient, tenant_id: str, **spec: Any) -> dict[str, Any]:
-    created = client.post(f"/v1/tenants/{tenant_id}/api-keys", json=spec, headers=ADMIN)
-    assert created.status_code == 201, created.text
-    key: dict[str, Any] = created.json()
-    return key
+def api(memory: Memory) -> Iterator[Api]:
+    with serving(memory, "erase-admin") as api:
+        yield api
 
 
 def remember(client: TestClient, key: dict[str, str], *turns: dict[str, Any]) -> None:
@@ -54,9 +37,10 @@ def said(user: str, content: str, agent: str = AGENT, **more: Any) -> dict[str, 
 
 
 def test_an_erased_user_is_unreachable_from_every_read_and_a_repeat_erases_nothing(
-    client: TestClient, database: DatabaseUnderTest
+    api: Api, database: DatabaseUnderTest
 ) -> None:
-    tenant_id, writer = new_tenant(client)
+    client = api.client
+    tenant_id, writer = api.new_tenant()
     remember(
         client,
         writer,
@@ -65,7 +49,7 @@ def test_an_erased_user_is_unreachable_from_every_read_and_a_repeat_erases_nothi
         said("U1", "I work as a lighthouse keeper", agent=OTHER_AGENT),
         said("U2", "My dog is called Pepper"),
     )
-    eraser = new_key(client, tenant_id, scopes=["erase"])
+    eraser = api.new_key(tenant_id, scopes=["erase"])
     erased = client.post("/v1/erasures", json={"user_id": "U1"}, headers=bearer(eraser["api_key"]))
     assert erased.status_code == 201, erased.text
     entry = erased.json()
@@ -121,12 +105,13 @@ def test_an_erased_user_is_unreachable_from_every_read_and_a_repeat_erases_nothi
 
 
 def test_erasing_needs_the_scope_and_stays_inside_the_tenant_and_the_binding(
-    client: TestClient,
+    api: Api,
 ) -> None:
-    tenant_a, writer_a = new_tenant(client)
+    client = api.client
+    tenant_a, writer_a = api.new_tenant()
     remember(client, writer_a, said("U1", "tenant A's secret"), said("U1", "x", agent=OTHER_AGENT))
-    tenant_b, _ = new_tenant(client)
-    eraser_b = bearer(new_key(client, tenant_b, scopes=["erase"])["api_key"])
+    tenant_b, _ = api.new_tenant()
+    eraser_b = api.key_headers(tenant_b, scopes=["erase"])
 
     foreign = client.post("/v1/erasures", json={"user_id": "U1"}, headers=eraser_b)
     assert foreign.status_code == 201 and foreign.json()["turns_erased"] == 0
@@ -135,13 +120,11 @@ def test_erasing_needs_the_scope_and_stays_inside_the_tenant_and_the_binding(
     nothing = client.post(
         "/v1/erasures",
         json={},
-        headers=bearer(new_key(client, tenant_a, scopes=["erase"])["api_key"]),
+        headers=api.key_headers(tenant_a, scopes=["erase"]),
     )
     assert nothing.status_code == 422 and nothing.json()["error"]["message"].startswith("user_id")
 
-    bound = bearer(
-        new_key(client, tenant_a, agent_id=AGENT, user_id="U1", scopes=["erase"])["api_key"]
-    )
+    bound = bearer(api.new_key(tenant_a, agent_id=AGENT, user_id="U1", scopes=["erase"])["api_key"])
     other_user = client.post("/v1/erasures", json={"user_id": "U2"}, headers=bound)
     assert other_user.status_code == 403
     assert client.get("/v1/erasures", headers=bound).status_code == 403
@@ -211,11 +194,12 @@ def test_the_runtime_role_cannot_delete_and_the_functions_need_a_tenant(
     assert len(memory.tenant(tenant.id).history(AGENT, "U1")) == 1
 
 
-def test_a_retry_of_an_erased_turn_is_refused_and_stores_nothing(client: TestClient) -> None:
-    tenant_id, writer = new_tenant(client)
+def test_a_retry_of_an_erased_turn_is_refused_and_stores_nothing(api: Api) -> None:
+    client = api.client
+    tenant_id, writer = api.new_tenant()
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     remember(client, writer, said("U1", "please forget me", id=first))
-    eraser = bearer(new_key(client, tenant_id, scopes=["erase"])["api_key"])
+    eraser = api.key_headers(tenant_id, scopes=["erase"])
     assert client.post("/v1/erasures", json={"user_id": "U1"}, headers=eraser).status_code == 201
     for batch in (
         [said("U1", "please forget me", id=first)],

@@ -12,34 +12,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from konstruct_memory.api import create_app
 from konstruct_memory.engine.retention import RetentionSchedule
 from konstruct_memory.library import Memory
+from tests.api import Api, serving
 
 ADMIN = {"Authorization": "Bearer lifecycle-admin"}
 AGENT = str(uuid.uuid4())
 
 
 @pytest.fixture(scope="module")
-def client(memory: Memory) -> Iterator[TestClient]:
-    app = create_app(memory.settings, memory=memory, admin_token="lifecycle-admin")
-    with TestClient(app, raise_server_exceptions=False) as client:
-        yield client
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def new_tenant(client: TestClient) -> tuple[str, dict[str, str]]:
-    tenant = client.post("/v1/tenants", json={"name": "lifecycle"}, headers=ADMIN).json()
-    return tenant["id"], bearer(tenant["api_key"])
-
-
-def key_for(client: TestClient, tenant_id: str, **spec: Any) -> dict[str, str]:
-    created = client.post(f"/v1/tenants/{tenant_id}/api-keys", json=spec, headers=ADMIN)
-    assert created.status_code == 201, created.text
-    return bearer(created.json()["api_key"])
+def api(memory: Memory) -> Iterator[Api]:
+    with serving(memory, "lifecycle-admin") as api:
+        yield api
 
 
 def days_ago(days: float) -> str:
@@ -57,8 +41,9 @@ def patch(client: TestClient, tenant_id: str, body: dict[str, Any]) -> dict[str,
     return changed
 
 
-def test_the_policy_is_patched_field_by_field(client: TestClient) -> None:
-    tenant_id, key = new_tenant(client)
+def test_the_policy_is_patched_field_by_field(api: Api) -> None:
+    client = api.client
+    tenant_id, key = api.new_tenant()
     assert patch(client, tenant_id, {"retention_days": 30})["retention_days"] == 30
     audited = patch(client, tenant_id, {"audit_reads": True})
     assert (audited["retention_days"], audited["audit_reads"]) == (30, True), "others stay"
@@ -77,10 +62,11 @@ def test_the_policy_is_patched_field_by_field(client: TestClient) -> None:
 
 
 def test_retention_removes_only_what_is_past_the_window_and_records_it(
-    client: TestClient, memory: Memory
+    api: Api, memory: Memory
 ) -> None:
-    _, kept_key = new_tenant(client)
-    tenant_id, key = new_tenant(client)
+    client = api.client
+    _, kept_key = api.new_tenant()
+    tenant_id, key = api.new_tenant()
     old = [said("U1", f"old {i}", occurred_at=days_ago(40)) for i in range(5)]
     recent = [said("U1", "recent", occurred_at=days_ago(2))]
     for who in (key, kept_key):
@@ -107,8 +93,9 @@ def test_retention_removes_only_what_is_past_the_window_and_records_it(
     )
 
 
-def test_serve_applies_retention_on_a_schedule(client: TestClient, memory: Memory) -> None:
-    tenant_id, key = new_tenant(client)
+def test_serve_applies_retention_on_a_schedule(api: Api, memory: Memory) -> None:
+    client = api.client
+    tenant_id, key = api.new_tenant()
     stale = [said("U1", "stale", occurred_at=days_ago(3))]
     assert client.post("/v1/turns", json={"turns": stale}, headers=key).status_code == 201
     patch(client, tenant_id, {"retention_days": 1})
@@ -129,10 +116,11 @@ def test_serve_applies_retention_on_a_schedule(client: TestClient, memory: Memor
 
 
 def test_a_turn_older_than_the_window_is_accepted_and_left_to_the_next_run(
-    client: TestClient, memory: Memory
+    api: Api, memory: Memory
 ) -> None:
+    client = api.client
     # Imports keep their dates: the window is the retention run's to apply, not a write rule.
-    tenant_id, key = new_tenant(client)
+    tenant_id, key = api.new_tenant()
     patch(client, tenant_id, {"retention_days": 30})
     old = said("U1", "imported", occurred_at=days_ago(90))
     assert client.post("/v1/turns", json={"turns": [old]}, headers=key).status_code == 201
@@ -141,10 +129,11 @@ def test_a_turn_older_than_the_window_is_accepted_and_left_to_the_next_run(
     assert history.json()["turns"] == []
 
 
-def test_every_read_is_audited_while_the_tenant_audits(client: TestClient, memory: Memory) -> None:
-    tenant_id, writer = new_tenant(client)
-    reader = key_for(client, tenant_id, scopes=["read"])
-    auditor = key_for(client, tenant_id, scopes=["audit"])
+def test_every_read_is_audited_while_the_tenant_audits(api: Api, memory: Memory) -> None:
+    client = api.client
+    tenant_id, writer = api.new_tenant()
+    reader = api.key_headers(tenant_id, scopes=["read"])
+    auditor = api.key_headers(tenant_id, scopes=["audit"])
     stored = client.post(
         "/v1/turns", json={"turns": [said("U1", "my locker code is 1234")]}, headers=writer
     ).json()["turns"][0]
@@ -181,11 +170,11 @@ def test_every_read_is_audited_while_the_tenant_audits(client: TestClient, memor
 
     # Who may read the trail: the audit scope, confined to a key's binding; the admin.
     assert client.get("/v1/audit", headers=reader).status_code == 403
-    bound = key_for(client, tenant_id, scopes=["audit"], user_id="U2")
+    bound = api.key_headers(tenant_id, scopes=["audit"], user_id="U2")
     assert client.get("/v1/audit", headers=bound).json()["entries"] == []
     assert client.get("/v1/audit", params={"user_id": "U1"}, headers=bound).status_code == 403
-    other_id, _ = new_tenant(client)
-    stranger = key_for(client, other_id, scopes=["audit"])
+    other_id, _ = api.new_tenant()
+    stranger = api.key_headers(other_id, scopes=["audit"])
     assert client.get("/v1/audit", headers=stranger).json()["entries"] == []
     admin = client.get(f"/v1/tenants/{tenant_id}/audit", params={"limit": 2}, headers=ADMIN)
     assert [e["operation"] for e in admin.json()["entries"]] == ["recall", "history"]
@@ -195,7 +184,7 @@ def test_every_read_is_audited_while_the_tenant_audits(client: TestClient, memor
     assert [e["operation"] for e in late.json()["entries"]] == ["context"]
 
     # Erasing the user takes their audit rows with them (across-users rows name no user).
-    eraser = key_for(client, tenant_id, scopes=["erase"])
+    eraser = api.key_headers(tenant_id, scopes=["erase"])
     erased = client.post("/v1/erasures", json={"user_id": "U1"}, headers=eraser).json()
     assert erased["audit_rows_erased"] == 4
     left = client.get("/v1/audit", headers=auditor).json()["entries"]
