@@ -158,8 +158,10 @@ def test_remember_recall_history_context(client: TestClient) -> None:
         headers=key,
     )
     assert context.status_code == 200
-    assert set(context.json()) == {"recent", "recalled", "text", "tokens"}
+    assert set(context.json()) == {"recent", "recalled", "text", "tokens", "messages"}
     assert "user: my cat Pixel loves tuna" in context.json()["text"]
+    shown = context.json()["messages"]
+    assert [m["section"] for m in shown] == ["recalled"] * (len(shown) - 1) + ["recent"]
 
 
 @pytest.mark.parametrize(
@@ -216,7 +218,7 @@ def test_another_tenants_key_reveals_nothing(client: TestClient) -> None:
         "/v1/history", params={"agent_id": AGENT, "user_id": "U1"}, headers=mallory
     ).json() == {"turns": []}
     context = client.post("/v1/context", json=query, headers=mallory).json()
-    assert context == {"recent": [], "recalled": [], "text": "", "tokens": 0}
+    assert context == {"recent": [], "recalled": [], "text": "", "tokens": 0, "messages": []}
     guessed = client.get(
         "/v1/history",
         params={"agent_id": AGENT, "user_id": "U1", "before": stored["id"]},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 from uuid import UUID
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -77,13 +78,40 @@ class RecallAcrossUsersRequest(_Filters):
     k: K = 10
 
 
+class ContextMessage(Result):
+    """A turn of the context block as data: what ``text`` shows, unescaped."""
+
+    id: UUID
+    section: Literal["recalled", "recent"]
+    role: Role
+    occurred_at: datetime
+    content: str
+
+    @classmethod
+    def of(cls, turn: Hit | StoredTurn, section: Literal["recalled", "recent"]) -> ContextMessage:
+        return cls(
+            id=turn.id,
+            section=section,
+            role=turn.role,
+            occurred_at=turn.occurred_at,
+            content=turn.content,
+        )
+
+
 class Context(Result):
     """What an agent needs before replying: recent turns, relevant older ones, one text block."""
 
     recent: list[StoredTurn]
     recalled: list[Hit]
-    text: str
+    text: str = Field(
+        description="Prompt-ready block: a line per turn ('[time] role: content'), further "
+        "lines of a content indented behind '  | ', invisible characters escaped"
+    )
     tokens: int = Field(description="Size of text in all-MiniLM-L6-v2 WordPiece tokens")
+    messages: list[ContextMessage] = Field(
+        default_factory=list,
+        description="The turns of text in its order (recalled oldest first, then recent), as data",
+    )
 
 
 class ContextRequest(Request[Context]):
