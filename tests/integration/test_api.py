@@ -206,6 +206,40 @@ def test_invalid_recall_is_422(client: TestClient, body: dict[str, Any]) -> None
     assert response.status_code == 422 and error_of(response)["code"] == "invalid_input"
 
 
+def test_each_reported_validation_gap_names_the_field_and_stores_nothing(
+    client: TestClient,
+) -> None:
+    _, key = new_tenant(client)
+    deep: dict[str, Any] = {}
+    for _ in range(200):
+        deep = {"a": deep}
+    recall = {"agent_id": AGENT, "user_id": "U1", "query": "x"}
+    backwards = {"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}
+    cases: list[tuple[str, dict[str, Any], str]] = [
+        ("/v1/turns", {"turns": [turn(), turn(metadata=deep)]}, "turns[1].metadata: "),
+        ("/v1/turns", {"turns": [turn(), turn(occurred_at=1767225600)]}, "turns[1].occurred_at: "),
+        ("/v1/recall", {**recall, "k": True}, "k: must be an integer"),
+        ("/v1/recall", {**recall, **backwards}, "until: must be later than since"),
+        ("/v1/recall", {"agent_id": AGENT, "user_id": "U1"}, "query: is required"),
+    ]  # fmt: skip
+    for path, body, message in cases:
+        response = client.post(path, json=body, headers=key)
+        assert response.status_code == 422 and error_of(response)["message"].startswith(message)
+    broken = client.post(
+        "/v1/recall",
+        content=b'{"query": "x",\n "k": }',
+        headers={**key, "Content-Type": "application/json"},
+    )
+    assert error_of(broken)["message"] == (
+        "body: is not valid JSON: Expecting value at line 2, column 7"
+    )
+    history = client.get("/v1/history", params={"agent_id": AGENT, "user_id": "U1"}, headers=key)
+    assert history.json()["turns"] == [], "a refused batch stores none of its turns"
+    huge = [1e300] + [0.0] * 383
+    stored = client.post("/v1/turns", json={"turns": [turn(embedding=huge)]}, headers=key)
+    assert stored.status_code == 201, "a finite coordinate of 1e300 is a valid direction"
+
+
 def test_another_tenants_key_reveals_nothing(client: TestClient) -> None:
     _, alice = new_tenant(client, "alice")
     _, mallory = new_tenant(client, "mallory")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -36,6 +37,20 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     )
 
 
+def json_syntax_error(error: Any, document: object) -> str:
+    """Where a body stops being JSON, as line and column (the parser's words, never the
+    body's)."""
+    reason = str(error.get("ctx", {}).get("error", "invalid syntax"))
+    loc = error.get("loc", ())
+    position = loc[-1] if loc and isinstance(loc[-1], int) else None
+    if not isinstance(document, str | bytes) or position is None:
+        return f"body: is not valid JSON ({reason})"
+    text = document.decode("utf-8", "replace") if isinstance(document, bytes) else document
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return f"body: is not valid JSON: {reason} at line {line}, column {column}"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KonstructMemoryError)
     async def ours(_: Request, exc: KonstructMemoryError) -> JSONResponse:
@@ -43,10 +58,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = list(exc.errors())
+        if errors and errors[0].get("type") == "json_invalid":
+            return error_response(422, "invalid_input", json_syntax_error(errors[0], exc.body))
         # Pydantic's msg describes the rule, never the value: safe to return.
-        return error_response(
-            422, "invalid_input", str(invalid_input(list(exc.errors()), located=True))
-        )
+        return error_response(422, "invalid_input", str(invalid_input(errors, located=True)))
 
     @app.exception_handler(HTTPException)
     async def http(_: Request, exc: HTTPException) -> JSONResponse:
