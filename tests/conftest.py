@@ -154,6 +154,9 @@ def memory(database: DatabaseUnderTest) -> Iterator[Memory]:
         database_url=database.runtime_url,
         admin_database_url=database.admin_url,
         erasure_key=ERASURE_KEY,
+        # Tests refuse many credentials on purpose, all from one address; the throttle has
+        # tests of its own (tests/integration/test_backpressure.py).
+        failed_auth_burst=1_000_000,
     )
     with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
         yield memory

@@ -81,6 +81,29 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest HTTP request body."
     )
+    max_in_flight: int = Field(
+        default_factory=lambda: 4 * (os.cpu_count() or 1),
+        ge=1,
+        description="HTTP requests served at once (default 4 per core); more wait "
+        "queue_wait_s, then get 503 with Retry-After.",
+    )
+    queue_wait_s: float = Field(
+        default=0.1, ge=0, le=10, description="Longest wait for an in-flight slot."
+    )
+    request_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A request whose head and body have not arrived within this is dropped.",
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, description="Open HTTP connections; requests beyond get 503."
+    )
+    failed_auth_per_s: float = Field(
+        default=1.0, gt=0, description="Failed authentications allowed per client address."
+    )
+    failed_auth_burst: int = Field(
+        default=20, ge=1, description="Failed authentications an address may make at once."
+    )
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     pool_timeout: float = Field(

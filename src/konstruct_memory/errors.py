@@ -90,6 +90,24 @@ class Unavailable(KonstructMemoryError):
     code = "unavailable"
 
 
+class Overloaded(Unavailable):
+    """Too many requests are in flight; retry after ``Retry-After`` seconds."""
+
+    code = "overloaded"
+
+
+class RateLimited(KonstructMemoryError):
+    """Over a rate (the tenant's, or failed authentications from an address); retry after
+    ``retry_after`` seconds (the ``Retry-After`` header)."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float = 1.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class PayloadTooLarge(KonstructMemoryError):
     """The request body is over the configured limit."""
 
@@ -108,6 +126,8 @@ def error_for(code: str, message: str) -> KonstructMemoryError:
         Unauthorized,
         Forbidden,
         Unavailable,
+        Overloaded,
+        RateLimited,
         PayloadTooLarge,
         EmbeddingUnavailable,
     ]

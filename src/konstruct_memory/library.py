@@ -162,10 +162,13 @@ class Memory:
         retention_days: int | Unchanged | None = UNCHANGED,
         audit_reads: bool | None = None,
         audit_query_text: bool | None = None,
+        rate_limit_per_s: float | Unchanged | None = UNCHANGED,
     ) -> Tenant:
         """Change a tenant's policy; what is not given stays. ``retention_days=None`` keeps
         turns forever; ``audit_reads`` records every recall, history and context call."""
-        changes = changes_of(tenant_id, retention_days, audit_reads, audit_query_text)
+        changes = changes_of(
+            tenant_id, retention_days, audit_reads, audit_query_text, rate_limit_per_s
+        )
         return self.engine.run(ADMINISTRATOR, build(UpdateTenantRequest, **changes))
 
     def erase_for_tenant(

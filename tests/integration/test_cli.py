@@ -123,9 +123,12 @@ def test_erasure_retention_and_audit_from_the_command_line(cli: CliRunner) -> No
     run(cli, "remember", *where, "so was I")
     updated = run(cli, "tenant", "update", tenant, "--retention-days", "365", "--audit-reads")
     assert "retention: 365 days  audit_reads: true" in updated
-    assert "a number of days" in run(
+    assert "a number, or 'keep'" in run(
         cli, "tenant", "update", tenant, "--retention-days", "x", ok=False
     )
+    limited = run(cli, "tenant", "update", tenant, "--rate-limit-per-s", "2.5")
+    assert "rate_limit: 2.5/s" in limited
+    assert "rate_limit: none" in run(cli, "tenant", "update", tenant, "--rate-limit-per-s", "none")
     assert "removed" in run(cli, "retention", "run", "--batch", "10")
     run(cli, "history", *where)
     audit = run(cli, "audit", "--tenant", tenant, "--json").splitlines()

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -126,3 +131,75 @@ def test_serve_refuses_a_schema_behind_the_code_without_migrating(
     assert result.exit_code == 1
     assert "konstruct-memory migrate" in result.output
     assert migrate.current_revision(db.admin_url) == "003"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def serve_env(database: DatabaseUnderTest, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KONSTRUCT_MEMORY_")}
+    env.update(
+        KONSTRUCT_MEMORY_DATABASE_URL=database.runtime_url,
+        KONSTRUCT_MEMORY_ADMIN_DATABASE_URL=database.admin_url,
+        KONSTRUCT_MEMORY_ADMIN_TOKEN="a" * 40,
+    )
+    env.update(extra)
+    return env
+
+
+def test_serve_refuses_a_short_admin_token(database: DatabaseUnderTest) -> None:
+    env = serve_env(database, KONSTRUCT_MEMORY_ADMIN_TOKEN="short-token")
+    done = subprocess.run(
+        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "at least 32" in done.stderr and "11 characters" in done.stderr
+
+
+def test_serve_drops_stalled_requests_and_exits_0_on_sigterm(database: DatabaseUnderTest) -> None:
+    port = free_port()
+    env = serve_env(database, KONSTRUCT_MEMORY_REQUEST_TIMEOUT_S="1")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        stalled = []
+        for _ in range(300):  # half a request each, never finished
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(b"POST /v1/recall HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n")
+            stalled.append(sock)
+        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200, "others still served"
+        started = time.monotonic()
+        stalled[0].settimeout(10)
+        assert stalled[0].recv(1) == b"", "a request that does not arrive is dropped"
+        assert time.monotonic() - started < 5
+        for sock in stalled:
+            sock.close()
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    for line in stderr.splitlines():
+        json.loads(line)  # every log line is JSON

@@ -137,6 +137,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "retention_days": 30,
         "audit_reads": True,
         "audit_query_text": True,
+        "rate_limit_per_s": 2.5,
     },
     "erase": {"agent_id": str(AGENT), "user_id": "U1"},
     "list_erasures": {"since": T1.isoformat(), "until": T2.isoformat(), "limit": 5},

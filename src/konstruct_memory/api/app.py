@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from konstruct_memory.api.backpressure import InFlightLimit, Throttles
 from konstruct_memory.api.errors import ErrorOut, install_error_handlers
 from konstruct_memory.api.limits import BodySizeLimit
 from konstruct_memory.api.observability import Metrics, install_request_observer
@@ -19,7 +20,7 @@ from konstruct_memory.library import Memory
 from konstruct_memory.mcp.http import mcp_route
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 503)
+    code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 429, 503)
 }
 
 
@@ -64,14 +65,23 @@ def create_app(
     )
     app.state.admin_token = admin_token
     app.state.metrics = metrics
+    throttles = Throttles(metrics, settings.failed_auth_per_s, settings.failed_auth_burst)
+    app.state.throttles = throttles
     if memory is not None:  # usable before (or without) the lifespan, e.g. in tests
         app.state.memory = memory
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    # Added last, so it runs first: a request over the bound costs no parsing.
+    app.add_middleware(
+        InFlightLimit,
+        limit=settings.max_in_flight,
+        queue_wait=settings.queue_wait_s,
+        metrics=metrics,
+    )
     install_request_observer(app, metrics)
     install_error_handlers(app)
     for router in (turns.router, recall.router, admin.router, lifecycle.router):
         app.include_router(router, responses=_ERRORS)
     app.include_router(health.router)
-    route, mcp_server = mcp_route(lambda: app.state.memory, host)
+    route, mcp_server = mcp_route(lambda: app.state.memory, host, throttles)
     app.router.routes.append(route)
     return app

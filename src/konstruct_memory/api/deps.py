@@ -8,9 +8,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from konstruct_memory.api.backpressure import Throttles, client_address
 from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, is_admin_token
 from konstruct_memory.engine.service import Engine
-from konstruct_memory.errors import InvalidInput, Unauthorized
+from konstruct_memory.errors import InvalidInput
 from konstruct_memory.library import Memory
 from konstruct_memory.operations import Operation
 
@@ -30,9 +31,12 @@ async def engine(request: Request) -> Engine:
 
 def key_principal(request: Request, credentials: Credentials) -> Principal:
     """The tenant comes from the key, and only from the key."""
-    principal = memory(request).authenticate(credentials.credentials) if credentials else None
-    if principal is None:
-        raise Unauthorized("missing, unknown or revoked API key")
+    throttles: Throttles = request.app.state.throttles
+    principal = throttles.admit(
+        client_address(request.scope),
+        lambda: memory(request).authenticate(credentials.credentials) if credentials else None,
+        "missing, unknown or revoked API key",
+    )
     request.state.tenant_id = principal.tenant_id
     request.state.key_id = principal.key_id
     return principal
@@ -40,9 +44,12 @@ def key_principal(request: Request, credentials: Credentials) -> Principal:
 
 def admin_principal(request: Request, credentials: Credentials) -> Principal:
     presented = credentials.credentials if credentials else ""
-    if not is_admin_token(presented, request.app.state.admin_token):
-        raise Unauthorized("this route needs the admin token")
-    return ADMINISTRATOR
+    throttles: Throttles = request.app.state.throttles
+    return throttles.admit(
+        client_address(request.scope),
+        lambda: ADMINISTRATOR if is_admin_token(presented, request.app.state.admin_token) else None,
+        "this route needs the admin token",
+    )
 
 
 EngineDep = Annotated[Engine, Depends(engine)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import psycopg
@@ -13,7 +14,7 @@ from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
-from konstruct_memory.errors import KonstructMemoryError
+from konstruct_memory.errors import KonstructMemoryError, RateLimited
 from konstruct_memory.operations.base import invalid_input
 
 log = logging.getLogger("konstruct_memory.api")
@@ -37,6 +38,11 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     )
 
 
+def retry_after(seconds: float) -> str:
+    """A ``Retry-After`` value: whole seconds, at least one."""
+    return str(max(1, math.ceil(seconds)))
+
+
 def json_syntax_error(error: Any, document: object) -> str:
     """Where a body stops being JSON, as line and column (the parser's words, never the
     body's)."""
@@ -54,7 +60,10 @@ def json_syntax_error(error: Any, document: object) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KonstructMemoryError)
     async def ours(_: Request, exc: KonstructMemoryError) -> JSONResponse:
-        return error_response(exc.status_code, exc.code, str(exc))
+        response = error_response(exc.status_code, exc.code, str(exc))
+        if isinstance(exc, RateLimited):
+            response.headers["Retry-After"] = retry_after(exc.retry_after)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
@@ -66,6 +66,23 @@ class Metrics:
             buckets=_BUCKETS,
             registry=self.registry,
         )
+        self._rejected = Counter(
+            "konstruct_memory_rejected",
+            "Requests refused before they ran: overload (503), rate_limit and failed_auth (429)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self._in_flight = Gauge(
+            "konstruct_memory_requests_in_flight",
+            "Requests being served (the in-flight limit's count)",
+            registry=self.registry,
+        )
+
+    def rejected(self, reason: str) -> None:
+        self._rejected.labels(reason).inc()
+
+    def in_flight(self, change: int) -> None:
+        self._in_flight.inc(change)
 
     def embedding(self, seconds: float) -> None:
         self._embedding.observe(seconds)

@@ -28,6 +28,7 @@ class Principal:
     agent_id: UUID | None = None  # bound: the only agent this principal may act for
     user_id: str | None = None  # bound: the only user this principal may act for
     admin: bool = False
+    rate_limit_per_s: float | None = None  # the tenant's, for the HTTP faces
 
     @classmethod
     def owner(cls, tenant_id: UUID) -> Principal:
@@ -57,6 +58,7 @@ def authenticate_key(pool: ConnectionPool[Connection], api_key: str) -> Principa
         scopes=frozenset(s for s in SCOPES if s in row.scopes),
         agent_id=row.agent_id,
         user_id=row.user_id,
+        rate_limit_per_s=row.rate_limit_per_s,
     )
 
 

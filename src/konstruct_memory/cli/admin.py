@@ -67,32 +67,39 @@ def update_tenant(
         "--audit-query-text/--no-audit-query-text",
         help="Also record the query text of audited reads.",
     ),
+    rate_limit_per_s: str | None = typer.Option(
+        None, help="Requests per second the tenant's keys may make; 'none' lifts the limit."
+    ),
 ) -> None:
-    """Change a tenant's retention window and read audit; what is not given stays."""
+    """Change a tenant's retention window, read audit and rate limit; what is not given
+    stays."""
     days: int | Unchanged | None = UNCHANGED
     if retention_days is not None:
-        days = None if retention_days == "keep" else _days(retention_days)
+        days = None if retention_days == "keep" else int(_number(retention_days, "keep"))
+    rate: float | Unchanged | None = UNCHANGED
+    if rate_limit_per_s is not None:
+        rate = None if rate_limit_per_s == "none" else _number(rate_limit_per_s, "none")
     with _memory(ctx) as memory:
         tenant = memory.update_tenant(
             tenant_id,
             retention_days=days,
             audit_reads=audit_reads,
             audit_query_text=audit_query_text,
+            rate_limit_per_s=rate,
         )
     kept = f"{tenant.retention_days} days" if tenant.retention_days else "forever"
+    limit = f"{tenant.rate_limit_per_s:g}/s" if tenant.rate_limit_per_s else "none"
     typer.echo(
         f"{tenant.id}  retention: {kept}  audit_reads: {str(tenant.audit_reads).lower()}  "
-        f"audit_query_text: {str(tenant.audit_query_text).lower()}"
+        f"audit_query_text: {str(tenant.audit_query_text).lower()}  rate_limit: {limit}"
     )
 
 
-def _days(text: str) -> int:
+def _number(text: str, word: str) -> float:
     try:
-        return int(text)
+        return float(text) if "." in text else int(text)
     except ValueError:
-        raise typer.BadParameter(
-            "a number of days, or 'keep'", param_hint="--retention-days"
-        ) from None
+        raise typer.BadParameter(f"a number, or '{word}'") from None
 
 
 @key_app.command("create")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import typer
 
 from konstruct_memory.cli.settings import settings_of
+from konstruct_memory.errors import ConfigurationError
 from konstruct_memory.keyfiles import admin_token
+
+MIN_ADMIN_TOKEN_CHARS = 32
 
 
 def register(app: typer.Typer) -> None:
@@ -26,17 +29,22 @@ def serve(
     Admin routes take KONSTRUCT_MEMORY_ADMIN_TOKEN; if unset, a token is generated once and
     kept in the data directory (owner-only). Every KONSTRUCT_MEMORY_RETENTION_INTERVAL_S
     seconds (default 3600; 0: never) the tenants' retention windows are applied. On
-    SIGTERM/Ctrl-C, in-flight requests finish.
+    SIGTERM/Ctrl-C it stops accepting, lets in-flight requests finish (at most 30 s) and
+    exits 0.
     """
-    import uvicorn
-
     from konstruct_memory.api import create_app
     from konstruct_memory.api.observability import configure_json_logging
+    from konstruct_memory.api.server import serve as run_server
     from konstruct_memory.engine.retention import RetentionSchedule
     from konstruct_memory.library import Memory
 
     settings = settings_of(ctx)
     token, where = admin_token(settings)
+    if len(token) < MIN_ADMIN_TOKEN_CHARS:
+        raise ConfigurationError(
+            f"KONSTRUCT_MEMORY_ADMIN_TOKEN is {len(token)} characters; it must have at least "
+            f"{MIN_ADMIN_TOKEN_CHARS} (unset it and one is generated)"
+        )
     if where is not None:
         typer.echo(f"admin token: in {where} (set KONSTRUCT_MEMORY_ADMIN_TOKEN to choose one)")
     configure_json_logging()  # before start-up, so the migration's records are JSON too
@@ -50,14 +58,7 @@ def serve(
             retention.start()
         typer.echo(f"serving on http://{host}:{port} (docs at /docs)")
         try:
-            uvicorn.run(
-                app,
-                host=host,
-                port=port,
-                timeout_graceful_shutdown=30,
-                log_level="warning",
-                log_config=None,  # uvicorn's loggers go through the JSON handler too
-            )
+            run_server(app, host, port, settings)
         finally:
             if retention is not None:
                 retention.stop()

@@ -231,9 +231,12 @@ class AdminClient(_Http):
         retention_days: int | Unchanged | None = UNCHANGED,
         audit_reads: bool | None = None,
         audit_query_text: bool | None = None,
+        rate_limit_per_s: float | Unchanged | None = UNCHANGED,
     ) -> Tenant:
         """Change a tenant's policy; what is not given stays (``retention_days=None``: keep)."""
-        changes = changes_of(tenant_id, retention_days, audit_reads, audit_query_text)
+        changes = changes_of(
+            tenant_id, retention_days, audit_reads, audit_query_text, rate_limit_per_s
+        )
         return self.run(build(UpdateTenantRequest, **changes))
 
     def erase_for_tenant(

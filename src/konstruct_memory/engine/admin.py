@@ -129,6 +129,7 @@ def tenant_of(row: TenantRow) -> Tenant:
         retention_days=row.retention_days,
         audit_reads=row.audit_reads,
         audit_query_text=row.audit_query_text,
+        rate_limit_per_s=row.rate_limit_per_s,
     )
 
 

@@ -24,6 +24,9 @@ class Tenant(Result):
     audit_query_text: bool = Field(
         default=False, description="Audited reads also record their query text"
     )
+    rate_limit_per_s: float | None = Field(
+        default=None, description="Requests per second its keys may make; null: no limit"
+    )
 
 
 class TenantCreated(Tenant):

@@ -8,7 +8,7 @@ from enum import Enum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field, StrictBool, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, StrictBool, ValidationInfo, field_validator
 
 from konstruct_memory.operations.admin import Tenant
 from konstruct_memory.operations.base import Request, Result
@@ -16,10 +16,22 @@ from konstruct_memory.operations.fields import Timestamp, UserId, Uuid, fail, li
 
 MAX_LISTED = 1000
 MAX_RETENTION_DAYS = 36500
+MAX_RATE = 100_000
 
 ErasureKind = Literal["agent", "user", "agent_user", "retention"]
 Listed = Annotated[int, limit_of(1, MAX_LISTED), Field(ge=1, le=MAX_LISTED)]
 RetentionDays = Annotated[int, limit_of(1, MAX_RETENTION_DAYS), Field(ge=1, le=MAX_RETENTION_DAYS)]
+
+
+def _rate(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        fail(f"must be a number of requests per second, above 0 and at most {MAX_RATE}")
+    if not 0 < value <= MAX_RATE:
+        fail(f"must be above 0 and at most {MAX_RATE}, got {value}")
+    return float(value)
+
+
+RatePerSecond = Annotated[float, BeforeValidator(_rate)]
 
 
 class Unchanged(Enum):
@@ -150,6 +162,10 @@ class TenantChanges(Request[Tenant]):
     audit_query_text: StrictBool | None = Field(
         default=None, description="Also record the query text of audited reads"
     )
+    rate_limit_per_s: RatePerSecond | None = Field(
+        default=None,
+        description="Requests per second the tenant's keys may make (429 beyond); null: none",
+    )
 
 
 class UpdateTenantRequest(TenantChanges):
@@ -161,12 +177,16 @@ def changes_of(
     retention_days: int | Unchanged | None,
     audit_reads: bool | None,
     audit_query_text: bool | None,
+    rate_limit_per_s: float | Unchanged | None = UNCHANGED,
 ) -> dict[str, object]:
-    """The fields of an ``UpdateTenantRequest`` from a face's arguments: ``retention_days``
-    travels even as None (keep forever) unless left UNCHANGED; the flags only when given."""
+    """The fields of an ``UpdateTenantRequest`` from a face's arguments: ``retention_days`` and
+    ``rate_limit_per_s`` travel even as None (keep forever, no limit) unless left UNCHANGED;
+    the flags only when given."""
     fields: dict[str, object] = {"tenant_id": tenant_id}
     if retention_days is not UNCHANGED:
         fields["retention_days"] = retention_days
+    if rate_limit_per_s is not UNCHANGED:
+        fields["rate_limit_per_s"] = rate_limit_per_s
     if audit_reads is not None:
         fields["audit_reads"] = audit_reads
     if audit_query_text is not None:

@@ -52,6 +52,7 @@ class TenantRow:
     retention_days: int | None
     audit_reads: bool
     audit_query_text: bool
+    rate_limit_per_s: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ class PrincipalRow:
     agent_id: UUID | None
     user_id: str | None
     scopes: list[str]
+    rate_limit_per_s: float | None
 
 
 def columns(row_type: type[Any]) -> sql.Composable:

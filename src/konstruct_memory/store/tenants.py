@@ -19,7 +19,7 @@ _CREATE_TENANT = sql.SQL("INSERT INTO tenants (name) VALUES (%(name)s) RETURNING
     _TENANT_COLUMNS
 )
 _LIST_TENANTS = sql.SQL("SELECT {} FROM tenants ORDER BY created_at, id").format(_TENANT_COLUMNS)
-_POLICY_FIELDS = ("retention_days", "audit_reads", "audit_query_text")
+_POLICY_FIELDS = ("retention_days", "audit_reads", "audit_query_text", "rate_limit_per_s")
 _TENANT_EXISTS = "SELECT 1 FROM tenants WHERE id = %(tenant_id)s"
 
 _CREATE_KEY = """

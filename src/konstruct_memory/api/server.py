@@ -1,0 +1,107 @@
+"""Serving the app with uvicorn, hardened against slow clients and for a clean stop.
+
+* Each request must arrive whole (head and body) within ``request_timeout_s`` of the
+  connection opening, or of the previous response on a kept-alive connection; a connection
+  that dribbles bytes slower than that is closed. uvicorn has keep-alive and concurrency
+  limits but no such read deadline, so a subclass of its HTTP/1.1 protocol adds one; the rest
+  of uvicorn (its parser, flow control, graceful shutdown) is unchanged.
+* Open connections are capped (``max_connections``): beyond it requests get 503 at once.
+* SIGTERM and SIGINT stop accepting, let in-flight requests finish (at most 30 s), close the
+  pools and exit 0: a requested stop is not a failure. (uvicorn re-raises the signal after a
+  graceful shutdown, which makes the process exit with -15.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import resource
+from collections.abc import Iterator
+from typing import Any
+
+import h11
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from konstruct_memory.config import Settings
+
+DRAIN_SECONDS = 30
+# h11 states in which the peer has sent its whole request (or is gone).
+_ARRIVED = (h11.DONE, h11.MUST_CLOSE, h11.CLOSED, h11.ERROR)
+
+
+class DeadlineH11Protocol(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol with a deadline for each request to arrive."""
+
+    request_timeout = 10.0
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._deadline: asyncio.TimerHandle | None = None
+        super().connection_made(transport)
+        self._arm()
+
+    def handle_events(self) -> None:
+        super().handle_events()
+        if self.conn.their_state in _ARRIVED:
+            self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()  # the next request on this kept-alive connection
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(self.request_timeout, self._too_slow)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _too_slow(self) -> None:
+        if self.conn.their_state not in _ARRIVED and not self.transport.is_closing():
+            self.transport.close()
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            yield
+            # Drained: the signal asked for this stop, so do not re-raise it.
+            self._captured_signals.clear()
+
+
+def serve(app: Any, host: str, port: int, settings: Settings) -> None:
+    """Run ``app`` until SIGTERM or SIGINT, then drain and return."""
+    _raise_open_files_limit(settings.max_connections)
+    protocol = type(
+        "ConfiguredH11Protocol",
+        (DeadlineH11Protocol,),
+        {"request_timeout": settings.request_timeout_s},
+    )
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=protocol,
+        limit_concurrency=settings.max_connections,
+        timeout_graceful_shutdown=DRAIN_SECONDS,
+        log_level="warning",
+        log_config=None,  # uvicorn's loggers go through the JSON handler too
+    )
+    _Server(config).run()
+
+
+def _raise_open_files_limit(connections: int) -> None:
+    """Room for ``connections`` sockets plus the pool and files, within the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = connections + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        ceiling = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (ceiling, hard))
