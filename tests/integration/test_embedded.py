@@ -9,6 +9,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from konstruct_memory.db import migrate
+from konstruct_memory.db import binaries, migrate
 from konstruct_memory.db.embedded import EmbeddedServer
 from tests.conftest import make_data_dir
 
@@ -181,3 +182,32 @@ def test_an_interrupted_first_start_resumes() -> None:
     finally:
         server.stop()
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as another user only under root")
+def test_root_with_a_private_install_directory_still_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wheel inside a directory only root may enter (a clone under /root): the programs
+    are copied where the server user can run them."""
+    private = Path(tempfile.mkdtemp(prefix="km-private-"))
+    try:
+        private.chmod(0o700)
+        site = private / "site-packages"
+        shutil.copytree(binaries.package_dir(), site / binaries.PACKAGE, symlinks=True)
+        libs = binaries.package_dir().parent / binaries.LIBS
+        if libs.exists():
+            shutil.copytree(libs, site / binaries.LIBS, symlinks=True)
+        monkeypatch.setattr(binaries, "package_dir", lambda: site / binaries.PACKAGE)
+        data_dir = make_data_dir()
+        server = EmbeddedServer(data_dir)
+        try:
+            server.ensure_running()
+            with psycopg.connect(server.runtime_url()) as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)
+            assert list(data_dir.glob("server-programs-*/.complete"))
+        finally:
+            server.stop()
+            shutil.rmtree(data_dir, ignore_errors=True)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)

