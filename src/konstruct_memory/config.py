@@ -107,7 +107,10 @@ class Settings(BaseSettings):
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     pool_timeout: float = Field(
-        default=5.0, gt=0, description="Seconds to wait for a pooled connection."
+        default=0.5,
+        gt=0,
+        description="Seconds a request waits for a pooled connection before its 503 (short, so "
+        "requests fail fast while the database is unreachable).",
     )
 
     @property

@@ -250,13 +250,16 @@ class Memory:
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def check_health(self) -> None:
-        """Raise Unavailable unless the database answers within two seconds."""
+    def check_health(self, timeout: float = 0.5) -> None:
+        """Raise Unavailable, saying why, unless the database answers within ``timeout``."""
         try:
-            with self.resources.pool.connection(timeout=2.0) as conn:
+            with self.resources.pool.connection(timeout=timeout) as conn:
                 conn.execute("SELECT 1")
-        except (psycopg.Error, PoolTimeout) as exc:
-            raise Unavailable("database unavailable") from exc
+        except PoolTimeout:
+            raise Unavailable(f"database unavailable: no connection within {timeout} s") from None
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Unavailable(f"database unavailable: {reason}") from None
 
     def close(self) -> None:
         if self.resources.vacuum is not None:

@@ -35,6 +35,8 @@ def serve(
     from konstruct_memory.api import create_app
     from konstruct_memory.api.observability import configure_json_logging
     from konstruct_memory.api.server import serve as run_server
+    from konstruct_memory.db.embedded import EmbeddedServer
+    from konstruct_memory.db.supervisor import EmbeddedSupervisor
     from konstruct_memory.engine.retention import RetentionSchedule
     from konstruct_memory.library import Memory
 
@@ -52,6 +54,11 @@ def serve(
     # unsafe role) is a one-line error rather than a failed lifespan.
     with Memory.open(settings, auto_migrate=migrate) as memory:
         app = create_app(settings, memory=memory, admin_token=token, host=host)
+        supervisor = None
+        if settings.uses_embedded_server:
+            supervisor = EmbeddedSupervisor(EmbeddedServer(settings.data_dir))
+            supervisor.start()
+            app.state.supervisor = supervisor
         retention = None
         if settings.retention_interval_s > 0:
             retention = RetentionSchedule(memory.resources, settings.retention_interval_s)
@@ -62,6 +69,8 @@ def serve(
         finally:
             if retention is not None:
                 retention.stop()
+            if supervisor is not None:
+                supervisor.stop()
 
 
 def mcp(

@@ -68,6 +68,9 @@ class EmbeddedServer:
             state = self._ensure_initialised()
             if not self._is_running():
                 self._start(state)
+            # The roles as recorded, every start: a runtime role that changed its own
+            # password (PostgreSQL lets any role do so) would otherwise lock the service out.
+            self._provision(state)
 
     def stop(self) -> None:
         """Shut the server down (fast mode: open transactions roll back). No-op if stopped."""
@@ -124,15 +127,18 @@ class EmbeddedServer:
         if not state.provisioned:
             if not self._is_running():
                 self._start(state)
-            provision(
-                self._url(state, SUPERUSER, state.superuser_password, database="postgres"),
-                Credentials(
-                    DATABASE, OWNER_ROLE, state.owner_password, RUNTIME_ROLE, state.runtime_password
-                ),
-            )
+            self._provision(state)
             state.provisioned = True
             self._write_state(state)
         return state
+
+    def _provision(self, state: _State) -> None:
+        provision(
+            self._url(state, SUPERUSER, state.superuser_password, database="postgres"),
+            Credentials(
+                DATABASE, OWNER_ROLE, state.owner_password, RUNTIME_ROLE, state.runtime_password
+            ),
+        )
 
     def _start(self, state: _State) -> None:
         if not _port_is_free(state.port):
@@ -193,6 +199,41 @@ class EmbeddedServer:
     def _is_running(self) -> bool:
         status = self._subprocess(self._bin("pg_ctl"), "status", "-D", str(self.pgdata))
         return status.returncode == 0
+
+    def postmaster_pid(self) -> int | None:
+        """The server's process id, from its lock file (None: no lock file)."""
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().splitlines()[0])
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def alive(self) -> bool:
+        """Whether the server's postmaster runs (a killed one may linger as a zombie when
+        nothing reaps it, as in a container whose first process does not)."""
+        pid = self.postmaster_pid()
+        return pid is not None and process_runs(pid)
+
+    def recover(self) -> None:
+        """Start the server again after it died; EmbeddedServerError if it cannot start yet.
+
+        PostgreSQL refuses to start while its lock file names a process that exists, and a
+        zombie exists. The lock file is removed only once no process of the old server still
+        runs in PGDATA, so no old backend can touch the shared memory of the new server.
+        """
+        with self._locked():
+            if self.alive():
+                return
+            lingering = processes_in(self.pgdata)
+            if lingering:
+                raise EmbeddedServerError(
+                    f"{len(lingering)} processes of the dead server are still exiting"
+                )
+            (self.pgdata / "postmaster.pid").unlink(missing_ok=True)
+            state = self._ensure_initialised()
+            # On the same port, which the service's pool is connected to (PostgreSQL binds it
+            # even while the dead server's connections linger in TIME_WAIT).
+            self._start_on(state.port)
+            self._provision(state)
 
     def _running_port(self) -> int | None:
         try:
@@ -321,3 +362,32 @@ def _tail(log: Path, lines: int = 15) -> str:
     except OSError:
         return ""
     return "\nserver log:\n" + "\n".join(text)
+
+
+def process_runs(pid: int) -> bool:
+    """Whether ``pid`` is a live process (not gone, not a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def processes_in(directory: Path) -> list[int]:
+    """Live processes whose working directory is ``directory`` (PostgreSQL's run in PGDATA)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(os.readlink(entry / "cwd")) == directory and process_runs(int(entry.name)):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found

@@ -67,9 +67,16 @@ def _configure(conn: psycopg.Connection[Any]) -> None:
 
 
 def create_pool(
-    url: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 5.0
+    url: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeout: float = 5.0,
+    open_timeout: float | None = None,
 ) -> ConnectionPool[Connection]:
-    """A pool of autocommit connections: a transaction exists only where code opens one."""
+    """A pool of autocommit connections: a transaction exists only where code opens one.
+    ``timeout`` is the wait for a connection on the request path; ``open_timeout`` (default
+    the same) the wait for the first connections at start."""
     pool: ConnectionPool[Connection] = ConnectionPool(
         url,
         min_size=min_size,
@@ -80,7 +87,7 @@ def create_pool(
         open=False,
         name="konstruct-memory",
     )
-    pool.open(wait=True, timeout=timeout)
+    pool.open(wait=True, timeout=open_timeout or timeout)
     return pool
 
 
