@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-ADMIN_TOKEN = "bench-admin"  # noqa: S105 - a throwaway server's token
+ADMIN_TOKEN = "bench-admin-token-of-a-throwaway-server"  # noqa: S105 - its 32+ characters
 
 
 @contextmanager

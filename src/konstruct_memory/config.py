@@ -82,13 +82,13 @@ class Settings(BaseSettings):
         default=16 * 1024 * 1024, ge=1024, description="Largest HTTP request body."
     )
     max_in_flight: int = Field(
-        default_factory=lambda: 4 * (os.cpu_count() or 1),
+        default_factory=lambda: 2 * (os.cpu_count() or 1),
         ge=1,
-        description="HTTP requests served at once (default 4 per core); more wait "
+        description="HTTP requests served at once (default 2 per core); more wait "
         "queue_wait_s, then get 503 with Retry-After.",
     )
     queue_wait_s: float = Field(
-        default=0.1, ge=0, le=10, description="Longest wait for an in-flight slot."
+        default=0.025, ge=0, le=10, description="Longest wait for an in-flight slot."
     )
     request_timeout_s: float = Field(
         default=10.0,

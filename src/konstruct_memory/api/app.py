@@ -70,14 +70,15 @@ def create_app(
     if memory is not None:  # usable before (or without) the lifespan, e.g. in tests
         app.state.memory = memory
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    # Added last, so it runs first: a request over the bound costs no parsing.
+    install_request_observer(app, metrics)
+    # Added last, so it runs first: a request over the bound costs nothing more (its refusal
+    # is counted in konstruct_memory_rejected_total, not in the request metrics).
     app.add_middleware(
         InFlightLimit,
         limit=settings.max_in_flight,
         queue_wait=settings.queue_wait_s,
         metrics=metrics,
     )
-    install_request_observer(app, metrics)
     install_error_handlers(app)
     for router in (turns.router, recall.router, admin.router, lifecycle.router):
         app.include_router(router, responses=_ERRORS)
