@@ -1,5 +1,6 @@
-"""Throughput of the default embedder on this machine, batch and single, with the reference
-implementation (sentence-transformers on PyTorch) measured in the same run when installed.
+"""Throughput of the default embedder (ONNX Runtime) on this machine, batch and single, with
+the NumPy forward pass and the reference implementation (sentence-transformers on PyTorch,
+when installed) measured in the same run.
 
     python bench/embedding_throughput.py ../shared/data/locomo-dev.json [--n 600]
 
@@ -16,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from konstruct_memory.embed.minilm import MiniLMEmbedder, model_dir
+from konstruct_memory.embed.onnx_minilm import OnnxMiniLMEmbedder
 
 
 def chat_turns(path: Path, n: int) -> list[str]:
@@ -54,6 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     texts = chat_turns(args.path, args.n)
     print(f"{len(texts)} chat turns")
+    measure("konstruct-memory ONNX Runtime MiniLM (default)", OnnxMiniLMEmbedder().embed, texts)
     measure("konstruct-memory NumPy MiniLM", MiniLMEmbedder().embed, texts)
     try:
         from sentence_transformers import SentenceTransformer

@@ -40,9 +40,10 @@ class Settings(BaseSettings):
         default_factory=default_data_dir,
         description="Directory of the embedded PostgreSQL server and its credentials.",
     )
-    embedder: Literal["local", "http"] = Field(
+    embedder: Literal["local", "numpy", "http"] = Field(
         default="local",
-        description="'local': all-MiniLM-L6-v2 in-process; 'http': an OpenAI-compatible endpoint.",
+        description="'local': all-MiniLM-L6-v2 in-process on ONNX Runtime; 'numpy': the same "
+        "model in NumPy (the reference, slower); 'http': an OpenAI-compatible endpoint.",
     )
     embedding_url: str | None = Field(
         default=None, description="API root of the HTTP embedder, e.g. https://api.openai.com/v1"

@@ -1,5 +1,6 @@
-"""The default NumPy model matches the reference implementation; the HTTP provider works
-against a local OpenAI-compatible stand-in; model names keep vector spaces apart."""
+"""The default ONNX model and the NumPy forward pass match each other and the reference
+implementation; the HTTP provider works against a local OpenAI-compatible stand-in; model
+names keep vector spaces apart."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from konstruct_memory.config import Settings
 from konstruct_memory.embed import Embedder, from_settings
 from konstruct_memory.embed.http import HttpEmbedder
 from konstruct_memory.embed.minilm import MiniLMEmbedder, model_dir
+from konstruct_memory.embed.onnx_minilm import OnnxMiniLMEmbedder
 from konstruct_memory.errors import ConfigurationError, EmbeddingUnavailable
 from konstruct_memory.library import Memory
 from tests.conftest import DatabaseUnderTest
@@ -51,6 +53,45 @@ def test_minilm_matches_sentence_transformers(minilm: MiniLMEmbedder) -> None:
     single = np.vstack([minilm.embed([t]) for t in TEXTS])
     assert np.allclose(single, ours, atol=1e-4)
     assert minilm.embed([]).shape == (0, 384)
+
+
+@pytest.fixture(scope="module")
+def onnx_minilm() -> OnnxMiniLMEmbedder:
+    return OnnxMiniLMEmbedder()
+
+
+def test_the_onnx_model_matches_the_numpy_forward_pass_and_the_reference(
+    minilm: MiniLMEmbedder, onnx_minilm: OnnxMiniLMEmbedder
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    ours = onnx_minilm.embed(TEXTS)
+    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
+    assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+    assert (ours * minilm.embed(TEXTS)).sum(axis=1).min() >= 0.9999
+    reference = SentenceTransformer(str(model_dir()), device="cpu")
+    expected = reference.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
+    assert (ours * expected).sum(axis=1).min() >= 0.9999
+    single = np.vstack([onnx_minilm.embed([t]) for t in TEXTS])
+    assert np.allclose(single, ours, atol=1e-5), "batching and order change nothing"
+    assert onnx_minilm.embed([]).shape == (0, 384)
+    assert onnx_minilm.model_name == minilm.model_name, "the same vector space"
+
+
+def test_the_onnx_model_is_the_default_and_loads_no_torch() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from konstruct_memory.config import Settings; "
+        "from konstruct_memory.embed import from_settings; "
+        "e = from_settings(Settings()); e.embed(['hello']); "
+        "print(type(e).__name__, 'torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["OnnxMiniLMEmbedder", "False"]
+    numpy = from_settings(Settings(embedder="numpy"))
+    assert isinstance(numpy, MiniLMEmbedder)
 
 
 def test_single_text_runs_blas_on_one_thread_and_overlapping_callers_restore_it() -> None:
@@ -130,7 +171,7 @@ def test_http_embedder_against_a_local_stand_in(stand_in: str) -> None:
 
 
 def test_embedder_from_settings(stand_in: str) -> None:
-    assert isinstance(from_settings(Settings(embedder="local")), MiniLMEmbedder)
+    assert isinstance(from_settings(Settings(embedder="local")), OnnxMiniLMEmbedder)
     http = from_settings(Settings(embedder="http", embedding_url=stand_in, embedding_model="m"))
     assert http.model_name == "m"
     with pytest.raises(ConfigurationError, match="EMBEDDING_URL"):

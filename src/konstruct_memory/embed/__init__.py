@@ -52,6 +52,10 @@ def from_settings(settings: Settings) -> Embedder:
         return HttpEmbedder(
             settings.embedding_url, settings.embedding_model, api_key=settings.embedding_api_key
         )
-    from konstruct_memory.embed.minilm import MiniLMEmbedder
+    if settings.embedder == "numpy":
+        from konstruct_memory.embed.minilm import MiniLMEmbedder
 
-    return MiniLMEmbedder()
+        return MiniLMEmbedder()
+    from konstruct_memory.embed.onnx_minilm import OnnxMiniLMEmbedder
+
+    return OnnxMiniLMEmbedder()

@@ -1,0 +1,82 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime: the default local embedder.
+
+The graph is built at start from the packaged weights (``onnx_graph``; about half a second)
+and run by ONNX Runtime on the CPU, with no PyTorch at build or run time. Against the NumPy
+forward pass (``minilm``, kept as the reference) it gives the same vectors (cosine ≥ 0.9999,
+a test) at about a third of the time per query and twice the batch throughput (BENCHMARKS.md,
+"Embedding throughput").
+
+Texts are sorted by length and run in batches of similar length, so short chat turns do not
+pay for the padding of a long one. The runtime's worker threads sleep rather than spin when
+idle: on a small machine a spinning thread takes the core the database needs.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from konstruct_memory.embed.minilm import DIMENSION, MAX_TOKENS, MODEL_NAME, model_dir
+from konstruct_memory.embed.onnx_graph import build
+
+Matrix = npt.NDArray[np.float32]
+
+
+class OnnxMiniLMEmbedder:
+    """``embed(texts)`` gives L2-normalised 384-d float32 rows, one per text."""
+
+    model_name = MODEL_NAME
+    dimension = DIMENSION
+
+    def __init__(
+        self, path: Path | None = None, *, batch_size: int = 32, threads: int | None = None
+    ) -> None:
+        path = path or model_dir()
+        self.batch_size = batch_size
+        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+        options.inter_op_num_threads = 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(
+            build(path).SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
+        # Tokenizer objects are not safe to share across threads mid-call.
+        self._lock = threading.Lock()
+
+    def embed(self, texts: Sequence[str]) -> Matrix:
+        """Embed ``texts``; row i is the vector of texts[i]."""
+        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        if not texts:
+            return out
+        with self._lock:
+            encodings = self._tokenizer.encode_batch(list(texts))
+        ids = [e.ids for e in encodings]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            out[chunk] = self._forward([ids[i] for i in chunk])
+        return out
+
+    def _forward(self, batch: list[list[int]]) -> Matrix:
+        length = max(len(tokens) for tokens in batch)
+        token_ids = np.zeros((len(batch), length), dtype=np.int64)
+        mask = np.zeros((len(batch), length), dtype=np.int64)
+        for row, tokens in enumerate(batch):
+            token_ids[row, : len(tokens)] = tokens
+            mask[row, : len(tokens)] = 1
+        result = self._session.run(["embedding"], {"input_ids": token_ids, "attention_mask": mask})[
+            0
+        ]
+        vectors: Matrix = np.asarray(result, dtype=np.float32)
+        return vectors
