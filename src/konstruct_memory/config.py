@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         description="'local': all-MiniLM-L6-v2 in-process on ONNX Runtime; 'numpy': the same "
         "model in NumPy (the reference, slower); 'http': an OpenAI-compatible endpoint.",
     )
+    model_path: Path | None = Field(
+        default=None,
+        description="Directory of the local model's files (model.safetensors, tokenizer.json); "
+        "unset: the copy `model install` put in the data directory, or the installed package.",
+    )
     embedding_url: str | None = Field(
         default=None, description="API root of the HTTP embedder, e.g. https://api.openai.com/v1"
     )

@@ -21,6 +21,7 @@ from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, authentica
 from konstruct_memory.config import Settings
 from konstruct_memory.db import runtime, urls
 from konstruct_memory.embed import Embedder
+from konstruct_memory.embed.model_files import model_dir
 from konstruct_memory.engine import admin, erasure
 from konstruct_memory.engine.prompt import TokenCounter
 from konstruct_memory.engine.ranking import RecallTuning
@@ -87,6 +88,8 @@ class Memory:
         database = urls.resolve(settings)
         pool = runtime.open_pool(settings, auto_migrate=auto_migrate, urls=database)
         try:
+            # The tokenizer counts context tokens whatever embeds: the local model is needed.
+            tokens = TokenCounter(model_dir(settings))
             embedder = embedder or embed.from_settings(settings)
         except BaseException:
             pool.close()
@@ -95,7 +98,7 @@ class Memory:
             pool=pool,
             embedder=embedder,
             settings=settings,
-            tokens=TokenCounter(),
+            tokens=tokens,
             background=ThreadPoolExecutor(
                 max_workers=settings.pool_max_size, thread_name_prefix="konstruct-memory"
             ),

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from konstruct_memory.cli import admin, database, importer, lifecycle, serve, turns
+from konstruct_memory.cli import admin, database, importer, lifecycle, model, serve, turns
 from konstruct_memory.errors import KonstructMemoryError
 
 
@@ -34,6 +34,7 @@ admin.register(app)
 turns.register(app)
 importer.register(app)
 lifecycle.register(app)
+model.register(app)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from konstruct_memory.cli.model import ensure_model
 from konstruct_memory.cli.settings import settings_of
 from konstruct_memory.errors import ConfigurationError
 from konstruct_memory.keyfiles import admin_token
@@ -49,6 +50,7 @@ def serve(
         )
     if where is not None:
         typer.echo(f"admin token: in {where} (set KONSTRUCT_MEMORY_ADMIN_TOKEN to choose one)")
+    ensure_model(settings)
     configure_json_logging()  # before start-up, so the migration's records are JSON too
     # Opened here, not in the app's start-up, so that a refusal (schema behind the code,
     # unsafe role) is a one-line error rather than a failed lifespan.

@@ -52,10 +52,12 @@ def from_settings(settings: Settings) -> Embedder:
         return HttpEmbedder(
             settings.embedding_url, settings.embedding_model, api_key=settings.embedding_api_key
         )
+    from konstruct_memory.embed.model_files import model_dir
+
     if settings.embedder == "numpy":
         from konstruct_memory.embed.minilm import MiniLMEmbedder
 
-        return MiniLMEmbedder()
+        return MiniLMEmbedder(model_dir(settings))
     from konstruct_memory.embed.onnx_minilm import OnnxMiniLMEmbedder
 
-    return OnnxMiniLMEmbedder()
+    return OnnxMiniLMEmbedder(model_dir(settings))

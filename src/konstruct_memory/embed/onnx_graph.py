@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from konstruct_memory.embed.minilm import DIMENSION, load_safetensors
+from konstruct_memory.embed.model_files import DIMENSION, load_safetensors
 
 LAYERS = 6
 HEADS = 12

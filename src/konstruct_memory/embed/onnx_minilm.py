@@ -23,7 +23,13 @@ import numpy.typing as npt
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from konstruct_memory.embed.minilm import DIMENSION, MAX_TOKENS, MODEL_NAME, model_dir
+from konstruct_memory.embed.model_files import (
+    DIMENSION,
+    MAX_TOKENS,
+    MODEL_NAME,
+    model_dir,
+    unusable,
+)
 from konstruct_memory.embed.onnx_graph import build
 
 Matrix = npt.NDArray[np.float32]
@@ -40,17 +46,20 @@ class OnnxMiniLMEmbedder:
     ) -> None:
         path = path or model_dir()
         self.batch_size = batch_size
-        self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.no_padding()
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(
-            build(path).SerializeToString(), options, providers=["CPUExecutionProvider"]
-        )
+        try:
+            self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
+            self._session = ort.InferenceSession(
+                build(path).SerializeToString(), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # damaged files fail in many ways; all mean "reinstall"
+            raise unusable(path, exc) from None
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.no_padding()
         # Tokenizer objects are not safe to share across threads mid-call.
         self._lock = threading.Lock()
 

