@@ -41,7 +41,10 @@ class InFlightLimit:
             await self.app(scope, receive, send)
             return
         try:
-            await asyncio.wait_for(self._slots.acquire(), self.queue_wait)
+            # Cancelled on time-out inside the acquire itself, which passes a slot it was just
+            # given on to the next waiter: no task in between to lose it.
+            async with asyncio.timeout(self.queue_wait):
+                await self._slots.acquire()
         except TimeoutError:
             self.metrics.rejected("overload")
             response = error_response(

@@ -41,10 +41,11 @@ class EmbeddedSupervisor:
 
     def _watch(self) -> None:
         while not self._stop.wait(self.interval):
-            if not self.server.alive():
-                self._restart()
+            if not self.server.alive() and not self._restart():
+                return  # gave up: /healthz keeps saying so until an operator steps in
 
-    def _restart(self) -> None:
+    def _restart(self) -> bool:
+        """True once the server runs again, False after the last attempt failed."""
         log.warning("embedded PostgreSQL is not running; restarting it")
         for attempt in range(1, self.attempts + 1):
             self.status = f"down; restarting (attempt {attempt} of {self.attempts})"
@@ -61,7 +62,7 @@ class EmbeddedSupervisor:
                 )
                 # 0.5, 1, 2, 4 … s, at most 10: the old server's processes may still be exiting.
                 if self._stop.wait(min(10.0, 0.5 * 2 ** (attempt - 1))):
-                    return
+                    return True  # stopping: nothing to report
                 continue
             self.restarts += 1
             self.status = "running"
@@ -70,6 +71,7 @@ class EmbeddedSupervisor:
                 time.monotonic() - started,
                 self.restarts,
             )
-            return
+            return True
         self.status = f"down; gave up after {self.attempts} restarts (see the server's log)"
         log.error("embedded PostgreSQL could not be restarted; %s", self.status)
+        return False
