@@ -27,11 +27,12 @@ def serve(
 ) -> None:
     """Serve the HTTP API (embedded PostgreSQL unless KONSTRUCT_MEMORY_DATABASE_URL is set).
 
-    Admin routes take KONSTRUCT_MEMORY_ADMIN_TOKEN; if unset, a token is generated once and
-    kept in the data directory (owner-only). Every KONSTRUCT_MEMORY_RETENTION_INTERVAL_S
+    On first start the embedding model's files are fetched (`model install`). Admin routes
+    take KONSTRUCT_MEMORY_ADMIN_TOKEN (at least 32 characters); if unset, a token is generated
+    once and kept in the data directory (owner-only). Every KONSTRUCT_MEMORY_RETENTION_INTERVAL_S
     seconds (default 3600; 0: never) the tenants' retention windows are applied. On
     SIGTERM/Ctrl-C it stops accepting, lets in-flight requests finish (at most 30 s) and
-    exits 0.
+    exits 0. With the embedded server, a server that dies is started again.
     """
     from konstruct_memory.api import create_app
     from konstruct_memory.api.observability import configure_json_logging
@@ -92,7 +93,8 @@ def mcp(
     """Serve the memory as MCP tools on stdin/stdout, through the HTTP service at --url.
 
     For desktop agents that start their tools as commands. The key must be bound to an agent
-    (an MCP session acts as one agent); the tools are remember, recall, history, context.
+    (an MCP session acts as one agent); the tools are remember, recall, history, context, and
+    forget for a key with the erase scope.
     """
     from konstruct_memory.mcp.stdio import serve_stdio
 
