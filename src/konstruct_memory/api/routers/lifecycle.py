@@ -3,7 +3,9 @@ a tenant's retention and audit policy (``PATCH /v1/tenants/{tenant_id}``, admin)
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
 
 from konstruct_memory.api.deps import AdminPrincipal, EngineDep, KeyPrincipal, route_options
 from konstruct_memory.operations import (
@@ -24,6 +26,7 @@ from konstruct_memory.operations import (
 )
 
 router = APIRouter(tags=["data lifecycle"])
+Query = dict[str, Any]
 
 
 @router.api_route(**route_options(BY_NAME["erase"]))
@@ -31,37 +34,33 @@ def erase(body: EraseRequest, principal: KeyPrincipal, engine: EngineDep) -> Era
     return engine.run(principal, body)
 
 
+def window(since: str | None = None, until: str | None = None, limit: int = 100) -> Query:
+    """The query string of a listing: a time window and a page size."""
+    return {"since": since, "until": until, "limit": limit}
+
+
+def audit_query(
+    window: Annotated[Query, Depends(window)],
+    agent_id: str | None = None,
+    user_id: str | None = None,
+) -> Query:
+    """The audit trail's query string: the window, and optionally one agent or user."""
+    return {**window, "agent_id": agent_id, "user_id": user_id}
+
+
+# A query string has no types: the integer is decoded here, every rule is the contract's.
+Window = Annotated[Query, Depends(window)]
+AuditQuery = Annotated[Query, Depends(audit_query)]
+
+
 @router.api_route(**route_options(BY_NAME["list_erasures"]))
-def list_erasures(
-    principal: KeyPrincipal,
-    engine: EngineDep,
-    since: str | None = None,
-    until: str | None = None,
-    limit: int = 100,
-) -> Erasures:
-    request = build(ListErasuresRequest, since=since, until=until, limit=limit)
-    return engine.run(principal, request)
+def list_erasures(principal: KeyPrincipal, engine: EngineDep, query: Window) -> Erasures:
+    return engine.run(principal, build(ListErasuresRequest, **query))
 
 
 @router.api_route(**route_options(BY_NAME["list_audit"]))
-def list_audit(
-    principal: KeyPrincipal,
-    engine: EngineDep,
-    since: str | None = None,
-    until: str | None = None,
-    limit: int = 100,
-    agent_id: str | None = None,
-    user_id: str | None = None,
-) -> AuditTrail:
-    request = build(
-        ListAuditRequest,
-        since=since,
-        until=until,
-        limit=limit,
-        agent_id=agent_id,
-        user_id=user_id,
-    )
-    return engine.run(principal, request)
+def list_audit(principal: KeyPrincipal, engine: EngineDep, query: AuditQuery) -> AuditTrail:
+    return engine.run(principal, build(ListAuditRequest, **query))
 
 
 @router.api_route(**route_options(BY_NAME["update_tenant"]))
@@ -83,37 +82,14 @@ def erase_for_tenant(
 
 @router.api_route(**route_options(BY_NAME["list_erasures_for_tenant"]))
 def list_erasures_for_tenant(
-    tenant_id: str,
-    principal: AdminPrincipal,
-    engine: EngineDep,
-    since: str | None = None,
-    until: str | None = None,
-    limit: int = 100,
+    tenant_id: str, principal: AdminPrincipal, engine: EngineDep, query: Window
 ) -> Erasures:
-    request = build(
-        ListErasuresForTenantRequest, tenant_id=tenant_id, since=since, until=until, limit=limit
-    )
+    request = build(ListErasuresForTenantRequest, tenant_id=tenant_id, **query)
     return engine.run(principal, request)
 
 
 @router.api_route(**route_options(BY_NAME["list_audit_for_tenant"]))
 def list_audit_for_tenant(
-    tenant_id: str,
-    principal: AdminPrincipal,
-    engine: EngineDep,
-    since: str | None = None,
-    until: str | None = None,
-    limit: int = 100,
-    agent_id: str | None = None,
-    user_id: str | None = None,
+    tenant_id: str, principal: AdminPrincipal, engine: EngineDep, query: AuditQuery
 ) -> AuditTrail:
-    request = build(
-        ListAuditForTenantRequest,
-        tenant_id=tenant_id,
-        since=since,
-        until=until,
-        limit=limit,
-        agent_id=agent_id,
-        user_id=user_id,
-    )
-    return engine.run(principal, request)
+    return engine.run(principal, build(ListAuditForTenantRequest, tenant_id=tenant_id, **query))
