@@ -127,7 +127,17 @@ def main() -> None:
     )
     parser.add_argument("--k", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--tuning", nargs="*", default=[], help="RecallTuning overrides, a=b")
+    parser.add_argument(
+        "--grid",
+        nargs="+",
+        metavar="CANDIDATE",
+        help="leave-one-conversation-out: candidate tunings, each 'a=b c=d' ('' = defaults); "
+        "for each conversation, the candidate best on the others is scored on it",
+    )
     args = parser.parse_args()
+    if args.grid:
+        leave_one_out(args.path, args.data_dir, args.grid)
+        return
 
     samples = json.loads(args.path.read_text())
     settings = Settings(data_dir=args.data_dir, database_url=None, admin_database_url=None)
@@ -153,6 +163,34 @@ def main() -> None:
         f"recall latency: median {statistics.median(ms):.1f} ms, p95 {p95:.1f} ms "
         f"over {len(ms)} queries (query embedding included)"
     )
+
+
+def leave_one_out(path: Path, data_dir: Path, grid: list[str]) -> None:
+    """Choose a tuning on all conversations but one, score it on that one, for each one."""
+    samples = json.loads(path.read_text())
+    settings = Settings(data_dir=data_dir, database_url=None, admin_database_url=None)
+    names = [f"conversation {s['sample_id']}" for s in samples]
+    # recall@10 of each question, by candidate and conversation
+    results: dict[str, dict[str, list[float]]] = {}
+    for candidate in grid:
+        with Memory.open(settings, tuning=parse_tuning(candidate.split())) as memory:
+            scoped, _ = ingest(memory, samples)
+            recalls, _ = evaluate(scoped, samples, [10])
+        results[candidate] = {name: recalls[10][name] for name in names}
+        scores = " ".join(f"{statistics.fmean(results[candidate][n]):.3f}" for n in names)
+        print(f"candidate {candidate or '(defaults)'!r}: recall@10 per conversation {scores}")
+    held_out: list[float] = []
+    for name in names:
+        others = [n for n in names if n != name]
+
+        def on_others(candidate: str, others: list[str] = others) -> float:
+            return statistics.fmean(x for n in others for x in results[candidate][n])
+
+        chosen = max(grid, key=on_others)
+        score = statistics.fmean(results[chosen][name])
+        held_out += results[chosen][name]
+        print(f"held out {name}: chose {chosen or '(defaults)'!r}, recall@10 {score:.3f}")
+    print(f"leave-one-conversation-out recall@10: {statistics.fmean(held_out):.3f}")
 
 
 if __name__ == "__main__":

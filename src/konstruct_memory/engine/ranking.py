@@ -1,14 +1,19 @@
 """How recall ranks: every decision, as pure functions over ids and scores.
 
 Measured on the LoCoMo dev conversations (``bench/retrieval_quality.py``); every step here
-earned its place there. ``engine.recall`` fetches what these functions need and nothing more.
+earned its place there, and the current defaults were chosen leave-one-conversation-out (tuned
+on two conversations, scored on the third). No rule keys on a data set's names, dates or
+phrasing: the month cue reads any capitalised month name. ``engine.recall`` fetches what these
+functions need and nothing more.
 """
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 # Reciprocal-rank fusion constant. The usual 60 flattens the head of each list; with 10 the
@@ -26,10 +31,16 @@ class RecallTuning:
     vector_candidates: int = 60
     keyword_candidates: int = 60
     vector_weight: float = 1.0
-    keyword_weight: float = 1.0
+    keyword_weight: float = 2.0
     neighbour_share: float = 0.5
     neighbour_width: int = 2
     rrf_k: float = RRF_K
+    # "linear": each list's scores min-max normalised over its own candidates, then weighted
+    # and summed; "rrf": reciprocal ranks. Linear won leave-one-conversation-out on the dev
+    # conversations (BENCHMARKS.md, "Retrieval quality").
+    fusion: str = "linear"
+    # Turns in a month the query names (or the month after) have their score multiplied so.
+    month_boost: float = 2.0
 
     def lends_to_neighbours(self, within_one_user: bool) -> bool:
         # Neighbours are the turns around a match in one (agent, user) thread.
@@ -41,7 +52,11 @@ def fuse(
     by_vector: Sequence[tuple[UUID, float]],
     by_keyword: Sequence[tuple[UUID, float]],
 ) -> dict[UUID, float]:
-    """The two ranked lists combined by weighted reciprocal-rank fusion."""
+    """The two ranked lists combined, by ``tuning.fusion``."""
+    if tuning.fusion == "linear":
+        return linear_fusion(
+            [(tuning.vector_weight, by_vector), (tuning.keyword_weight, by_keyword)]
+        )
     return reciprocal_rank_fusion(
         [
             (tuning.vector_weight, [i for i, _ in by_vector]),
@@ -60,6 +75,70 @@ def reciprocal_rank_fusion(
         for rank, turn_id in enumerate(ids, start=1):
             scores[turn_id] += weight / (k + rank)
     return dict(scores)
+
+
+def linear_fusion(
+    scored_lists: Sequence[tuple[float, Sequence[tuple[UUID, float]]]],
+) -> dict[UUID, float]:
+    """Σ weight * (score min-max normalised within its list) / Σ weight: in [0, 1]."""
+    total = sum(weight for weight, _ in scored_lists) or 1.0
+    fused: dict[UUID, float] = defaultdict(float)
+    for weight, scored in scored_lists:
+        if not scored:
+            continue
+        values = [score for _, score in scored]
+        low, high = min(values), max(values)
+        for turn_id, score in scored:
+            normalised = (score - low) / (high - low) if high > low else 1.0
+            fused[turn_id] += weight * normalised / total
+    return dict(fused)
+
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("January", "Jan"), ("February", "Feb"), ("March", "Mar"), ("April", "Apr"),
+            ("May",), ("June", "Jun"), ("July", "Jul"), ("August", "Aug"),
+            ("September", "Sep", "Sept"), ("October", "Oct"), ("November", "Nov"),
+            ("December", "Dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}  # fmt: skip
+_MONTH_WORD = re.compile(r"\b(" + "|".join(MONTHS) + r")\b\.?(?:,?\s+(\d{4}))?")
+
+
+def months_named(query: str) -> list[tuple[int, int | None]]:
+    """(month, year or None) for each capitalised month name in ``query`` ("in May 2023",
+    "last Sept."): lower-case "may" and "march" are verbs more often than months."""
+    return [
+        (MONTHS[match.group(1)], int(match.group(2)) if match.group(2) else None)
+        for match in _MONTH_WORD.finditer(query)
+    ]
+
+
+def boost_months(
+    scores: Mapping[UUID, float],
+    when: Mapping[UUID, datetime],
+    months: Sequence[tuple[int, int | None]],
+    factor: float,
+) -> dict[UUID, float]:
+    """Scores of turns said in a named month, or the month after it (a question about "May"
+    is often answered by what was said about it in June), multiplied by ``factor``."""
+    if not months or factor == 1.0:
+        return dict(scores)
+    wanted: set[tuple[int, int | None]] = set()
+    for month, year in months:
+        following = (month % 12 + 1, None if year is None else year + (month == 12))
+        wanted |= {(month, year), following}
+    result = dict(scores)
+    for turn_id, score in scores.items():
+        at = when.get(turn_id)
+        if at is not None and ({(at.month, at.year), (at.month, None)} & wanted):
+            result[turn_id] = score * factor
+    return result
 
 
 def lenders(scores: Mapping[UUID, float], k: int) -> list[UUID]:

@@ -76,6 +76,12 @@ def ranked(
             links = search.neighbours(tx, anchors, tuning.neighbour_width)
             scores = ranking.spread_to_neighbours(scores, links, tuning.neighbour_share)
         rows = search.candidates(tx, scope, list(scores))
+        scores = ranking.boost_months(
+            scores,
+            {i: row.occurred_at for i, row in rows.items()},
+            ranking.months_named(query),
+            tuning.month_boost,
+        )
         recency = {i: row.occurred_at.timestamp() for i, row in rows.items()}
         in_scope = {i: s for i, s in scores.items() if i in rows and i not in exclude}
         best = ranking.top(in_scope, k, recency)
