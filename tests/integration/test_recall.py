@@ -263,3 +263,30 @@ def test_context_recalls_k_older_turns_beyond_a_large_window(tenant: TenantMemor
     context = tenant.context(AGENT, "U1", "topic 3", recent=120, k=5)
     assert len(context.recent) == 120 and len(context.recalled) == 5
     assert {h.id for h in context.recalled}.isdisjoint({t.id for t in context.recent})
+
+
+def test_scores_are_shares_of_the_best_and_say_what_they_are_made_of(
+    tenant: TenantMemory,
+) -> None:
+    said = [
+        ("We adopted a greyhound called Comet", datetime(2023, 5, 10, tzinfo=UTC)),
+        ("Comet ran on the beach", datetime(2023, 6, 2, tzinfo=UTC)),
+        ("The greyhound sleeps all day", datetime(2023, 9, 1, tzinfo=UTC)),
+        ("Tax forms are due", datetime(2023, 5, 20, tzinfo=UTC)),
+    ]
+    tenant.remember(
+        [
+            {"agent_id": AGENT, "user_id": "U1", "role": "user", "content": c, "occurred_at": t}
+            for c, t in said
+        ]
+    )
+    plain = tenant.recall(AGENT, "U1", "greyhound called Comet", k=4)
+    assert plain[0].content == said[0][0] and plain[0].score == pytest.approx(1.0)
+    assert all(0.0 <= hit.score <= 1.0 for hit in plain)
+    best = plain[0].parts
+    assert best is not None and best.vector == 1.0 and best.keyword == 1.0
+    assert best.similarity is not None and 0 < best.similarity <= 1 and not best.month
+    dated = tenant.recall(AGENT, "U1", "What happened with the dog in May 2023?", k=4)
+    months = {hit.content: hit.parts.month for hit in dated if hit.parts is not None}
+    assert months == {said[0][0]: True, said[1][0]: True, said[2][0]: False, said[3][0]: True}
+    assert all(0.0 <= hit.score <= 1.0 for hit in dated)

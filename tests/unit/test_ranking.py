@@ -48,13 +48,19 @@ def test_a_named_month_boosts_that_month_and_the_next() -> None:
         C: datetime(2023, 7, 1, tzinfo=UTC),
         D: datetime(2024, 5, 1, tzinfo=UTC),
     }
+    assert ranking.in_named_months(when, [(5, 2023)]) == {A, B}
+    assert ranking.in_named_months(when, [(5, None)]) == {A, B, D}
+    assert ranking.in_named_months({A: datetime(2024, 1, 3, tzinfo=UTC)}, [(12, 2023)]) == {A}
     scores = dict.fromkeys(when, 0.5)
-    boosted = ranking.boost_months(scores, when, [(5, 2023)], 2.0)
-    assert boosted == {A: 1.0, B: 1.0, C: 0.5, D: 0.5}
-    any_year = ranking.boost_months(scores, when, [(5, None)], 2.0)
-    assert any_year == {A: 1.0, B: 1.0, C: 0.5, D: 1.0}
-    december = {A: datetime(2024, 1, 3, tzinfo=UTC)}
-    assert ranking.boost_months({A: 0.5}, december, [(12, 2023)], 2.0) == {A: 1.0}
+    assert ranking.boost(scores, {A, B}, 2.0) == {A: 1.0, B: 1.0, C: 0.5, D: 0.5}
+
+
+def test_the_bound_makes_every_score_a_share_of_the_best_possible() -> None:
+    assert ranking.score_bound(RecallTuning(), month_named=False) == 1.0
+    assert ranking.score_bound(RecallTuning(month_boost=2.0), month_named=True) == 2.0
+    rrf = RecallTuning(fusion="rrf", rrf_k=10, vector_weight=1, keyword_weight=1)
+    scores = ranking.fuse(rrf, [(A, 0.9)], [(A, 3.0)])
+    assert scores[A] / ranking.score_bound(rrf, month_named=False) == pytest.approx(1.0)
 
 
 def test_neighbours_borrow_a_share_but_never_lower_a_score() -> None:

@@ -84,14 +84,28 @@ def linear_fusion(
     total = sum(weight for weight, _ in scored_lists) or 1.0
     fused: dict[UUID, float] = defaultdict(float)
     for weight, scored in scored_lists:
-        if not scored:
-            continue
-        values = [score for _, score in scored]
-        low, high = min(values), max(values)
-        for turn_id, score in scored:
-            normalised = (score - low) / (high - low) if high > low else 1.0
-            fused[turn_id] += weight * normalised / total
+        for turn_id, value in normalised(scored).items():
+            fused[turn_id] += weight * value / total
     return dict(fused)
+
+
+def normalised(scored: Sequence[tuple[UUID, float]]) -> dict[UUID, float]:
+    """Scores min-max normalised over their own list: the best 1, the worst 0."""
+    if not scored:
+        return {}
+    values = [score for _, score in scored]
+    low, high = min(values), max(values)
+    return {i: (score - low) / (high - low) if high > low else 1.0 for i, score in scored}
+
+
+def score_bound(tuning: RecallTuning, month_named: bool) -> float:
+    """The highest score a turn can reach in a call: dividing by it gives a score in [0, 1]
+    (lending never exceeds the lender's score)."""
+    if tuning.fusion == "linear":
+        bound = 1.0
+    else:
+        bound = (tuning.vector_weight + tuning.keyword_weight) / (tuning.rrf_k + 1)
+    return bound * (tuning.month_boost if month_named and tuning.month_boost > 1 else 1.0)
 
 
 MONTHS = {
@@ -119,26 +133,20 @@ def months_named(query: str) -> list[tuple[int, int | None]]:
     ]
 
 
-def boost_months(
-    scores: Mapping[UUID, float],
-    when: Mapping[UUID, datetime],
-    months: Sequence[tuple[int, int | None]],
-    factor: float,
-) -> dict[UUID, float]:
-    """Scores of turns said in a named month, or the month after it (a question about "May"
-    is often answered by what was said about it in June), multiplied by ``factor``."""
-    if not months or factor == 1.0:
-        return dict(scores)
+def in_named_months(
+    when: Mapping[UUID, datetime], months: Sequence[tuple[int, int | None]]
+) -> set[UUID]:
+    """Turns said in a named month, or the month after it (a question about "May" is often
+    answered by what was said about it in June)."""
     wanted: set[tuple[int, int | None]] = set()
     for month, year in months:
         following = (month % 12 + 1, None if year is None else year + (month == 12))
         wanted |= {(month, year), following}
-    result = dict(scores)
-    for turn_id, score in scores.items():
-        at = when.get(turn_id)
-        if at is not None and ({(at.month, at.year), (at.month, None)} & wanted):
-            result[turn_id] = score * factor
-    return result
+    return {i for i, at in when.items() if {(at.month, at.year), (at.month, None)} & wanted}
+
+
+def boost(scores: Mapping[UUID, float], ids: set[UUID], factor: float) -> dict[UUID, float]:
+    return {i: score * factor if i in ids else score for i, score in scores.items()}
 
 
 def lenders(scores: Mapping[UUID, float], k: int) -> list[UUID]:

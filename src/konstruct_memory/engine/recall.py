@@ -14,6 +14,7 @@ from konstruct_memory.engine import ranking
 from konstruct_memory.engine.audit import ReadAudit
 from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.operations import Hit, RecallAcrossUsersRequest, Recalled, RecallRequest
+from konstruct_memory.operations.reads import ScoreParts
 from konstruct_memory.store import search
 from konstruct_memory.store.rows import CandidateRow
 from konstruct_memory.store.scope import Scope
@@ -70,23 +71,37 @@ def ranked(
         # Enough candidates that k remain once the excluded turns are left out.
         wanted = k + len(exclude)
         by_vector = search.nearest(tx, scope, query_vector, max(wanted, tuning.vector_candidates))
-        scores = ranking.fuse(tuning, by_vector, by_keyword)
+        fused = ranking.fuse(tuning, by_vector, by_keyword)
+        lent = fused
         if tuning.lends_to_neighbours(scope.user_id is not None):
-            anchors = ranking.lenders(scores, wanted)
+            anchors = ranking.lenders(fused, wanted)
             links = search.neighbours(tx, anchors, tuning.neighbour_width)
-            scores = ranking.spread_to_neighbours(scores, links, tuning.neighbour_share)
-        rows = search.candidates(tx, scope, list(scores))
-        scores = ranking.boost_months(
-            scores,
-            {i: row.occurred_at for i, row in rows.items()},
-            ranking.months_named(query),
-            tuning.month_boost,
-        )
-        recency = {i: row.occurred_at.timestamp() for i, row in rows.items()}
+            lent = ranking.spread_to_neighbours(fused, links, tuning.neighbour_share)
+        rows = search.candidates(tx, scope, list(lent))
+        when = {i: row.occurred_at for i, row in rows.items()}
+        in_months = ranking.in_named_months(when, ranking.months_named(query))
+        scores = ranking.boost(lent, in_months, tuning.month_boost)
         in_scope = {i: s for i, s in scores.items() if i in rows and i not in exclude}
-        best = ranking.top(in_scope, k, recency)
+        best = ranking.top(in_scope, k, {i: at.timestamp() for i, at in when.items()})
         audit.record(tx, session, scope, best)
-    return [_hit(rows[i], in_scope[i]) for i in best]
+    bound = ranking.score_bound(tuning, bool(in_months))
+    base = ranking.score_bound(tuning, month_named=False)
+    similarity = dict(by_vector)
+    vector, keyword = ranking.normalised(by_vector), ranking.normalised(by_keyword)
+    return [
+        _hit(
+            rows[i],
+            in_scope[i] / bound,
+            ScoreParts(
+                similarity=similarity.get(i),
+                vector=vector.get(i, 0.0),
+                keyword=keyword.get(i, 0.0),
+                neighbour=lent[i] / base if lent[i] > fused.get(i, 0.0) else 0.0,
+                month=i in in_months,
+            ),
+        )
+        for i in best
+    ]
 
 
 def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[UUID, float]]:
@@ -94,7 +109,7 @@ def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[U
         return search.keyword_matches(tx, scope, query, session.resources.tuning.keyword_candidates)
 
 
-def _hit(row: CandidateRow, score: float) -> Hit:
+def _hit(row: CandidateRow, score: float, parts: ScoreParts) -> Hit:
     return Hit.model_construct(
         id=row.id,
         user_id=row.user_id,
@@ -103,4 +118,5 @@ def _hit(row: CandidateRow, score: float) -> Hit:
         occurred_at=row.occurred_at,
         conversation_id=row.conversation_id,
         score=round(score, 6),
+        parts=parts,
     )

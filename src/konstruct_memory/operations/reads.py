@@ -28,8 +28,24 @@ from konstruct_memory.operations.fields import (
 from konstruct_memory.operations.turns import StoredTurn
 
 
+class ScoreParts(Result):
+    """What a hit's score is made of."""
+
+    similarity: float | None = Field(
+        description="Cosine similarity to the query (an absolute measure, for thresholds); "
+        "null if the turn was not among the vector candidates"
+    )
+    vector: float = Field(description="Similarity min-max normalised over the call's candidates")
+    keyword: float = Field(description="Keyword (idf) match, normalised the same way")
+    neighbour: float = Field(
+        description="Score borrowed from a neighbouring match, before the month cue (0: none)"
+    )
+    month: bool = Field(description="Said in a month the query names, or the month after")
+
+
 class Hit(Result):
-    """A recalled turn with its relevance score (higher is better; comparable within a call)."""
+    """A recalled turn with its relevance score: in [0, 1], higher is better, a share of the
+    best score a turn could reach in the call. ``parts`` says what it is made of."""
 
     id: UUID
     user_id: str
@@ -38,6 +54,7 @@ class Hit(Result):
     occurred_at: datetime
     conversation_id: str | None
     score: float
+    parts: ScoreParts | None = None
 
 
 class Recalled(Result):
