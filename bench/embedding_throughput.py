@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from konstruct_memory.embed.local import LocalEmbedder
 from konstruct_memory.embed.minilm import MiniLMEmbedder, model_dir
-from konstruct_memory.embed.onnx_minilm import OnnxMiniLMEmbedder
 
 
 def chat_turns(path: Path, n: int) -> list[str]:
@@ -56,7 +56,7 @@ def main() -> None:
     args = parser.parse_args()
     texts = chat_turns(args.path, args.n)
     print(f"{len(texts)} chat turns")
-    measure("konstruct-memory ONNX Runtime MiniLM (default)", OnnxMiniLMEmbedder().embed, texts)
+    measure("konstruct-memory ONNX Runtime MiniLM (default)", LocalEmbedder().embed, texts)
     measure("konstruct-memory NumPy MiniLM", MiniLMEmbedder().embed, texts)
     try:
         from sentence_transformers import SentenceTransformer

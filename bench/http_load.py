@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 from served import ADMIN_TOKEN, served
 
-from konstruct_memory.embed.onnx_minilm import OnnxMiniLMEmbedder
+from konstruct_memory.embed.local import LocalEmbedder
 
 AGENT = "7b1e2f3a-4c5d-4e6f-8a9b-0c1d2e3f4a5b"
 
@@ -47,7 +47,7 @@ def main() -> None:
     args = parser.parse_args()
     turns, questions = chat(args.path)
 
-    embedder = OnnxMiniLMEmbedder()
+    embedder = LocalEmbedder()
     embedder.embed(turns[:32])
     started = time.perf_counter()
     embedder.embed(turns)

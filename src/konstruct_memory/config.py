@@ -50,11 +50,23 @@ class Settings(BaseSettings):
         description="Directory of the local model's files (model.safetensors, tokenizer.json); "
         "unset: the copy `model install` put in the data directory, or the installed package.",
     )
+    query_prefix: str | None = Field(
+        default=None,
+        description="Text put before each query for a local model; unset: the model's own "
+        "'query' prompt, if it has one (e.g. 'query: ' for e5).",
+    )
+    passage_prefix: str | None = Field(
+        default=None,
+        description="Text put before each stored turn for a local model; unset: the model's "
+        "own 'document' or 'passage' prompt, if it has one.",
+    )
     embedding_url: str | None = Field(
         default=None, description="API root of the HTTP embedder, e.g. https://api.openai.com/v1"
     )
     embedding_model: str | None = Field(
-        default=None, description="Model name for the HTTP embedder."
+        default=None,
+        description="Model name for the HTTP embedder; for a local model from model_path, the "
+        "name recorded with its vectors (default local/<directory name>).",
     )
     embedding_api_key: str | None = Field(
         default=None, description="Bearer key for the HTTP embedder."

@@ -5,10 +5,12 @@ names keep vector spaces apart."""
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,9 +19,10 @@ import pytest
 from konstruct_memory.config import Settings
 from konstruct_memory.embed import Embedder, from_settings
 from konstruct_memory.embed.http import HttpEmbedder
+from konstruct_memory.embed.local import LocalEmbedder
 from konstruct_memory.embed.minilm import MiniLMEmbedder, model_dir
-from konstruct_memory.embed.onnx_minilm import OnnxMiniLMEmbedder
-from konstruct_memory.errors import ConfigurationError, EmbeddingUnavailable
+from konstruct_memory.embed.model_files import load_safetensors
+from konstruct_memory.errors import ConfigurationError, Conflict, EmbeddingUnavailable
 from konstruct_memory.library import Memory
 from tests.conftest import DatabaseUnderTest
 from tests.fakes import BagOfWordsEmbedder
@@ -56,12 +59,12 @@ def test_minilm_matches_sentence_transformers(minilm: MiniLMEmbedder) -> None:
 
 
 @pytest.fixture(scope="module")
-def onnx_minilm() -> OnnxMiniLMEmbedder:
-    return OnnxMiniLMEmbedder()
+def onnx_minilm() -> LocalEmbedder:
+    return LocalEmbedder()
 
 
 def test_the_onnx_model_matches_the_numpy_forward_pass_and_the_reference(
-    minilm: MiniLMEmbedder, onnx_minilm: OnnxMiniLMEmbedder
+    minilm: MiniLMEmbedder, onnx_minilm: LocalEmbedder
 ) -> None:
     from sentence_transformers import SentenceTransformer
 
@@ -89,7 +92,7 @@ def test_the_onnx_model_is_the_default_and_loads_no_torch() -> None:
         "print(type(e).__name__, 'torch' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["OnnxMiniLMEmbedder", "False"]
+    assert done.stdout.split() == ["LocalEmbedder", "False"]
     numpy = from_settings(Settings(embedder="numpy"))
     assert isinstance(numpy, MiniLMEmbedder)
 
@@ -171,45 +174,39 @@ def test_http_embedder_against_a_local_stand_in(stand_in: str) -> None:
 
 
 def test_embedder_from_settings(stand_in: str) -> None:
-    assert isinstance(from_settings(Settings(embedder="local")), OnnxMiniLMEmbedder)
+    assert isinstance(from_settings(Settings(embedder="local")), LocalEmbedder)
     http = from_settings(Settings(embedder="http", embedding_url=stand_in, embedding_model="m"))
     assert http.model_name == "m"
     with pytest.raises(ConfigurationError, match="EMBEDDING_URL"):
         from_settings(Settings(embedder="http"))
 
 
-def test_search_compares_only_vectors_of_one_model(
+def test_a_scope_of_two_models_is_refused_not_half_searched(
     database: DatabaseUnderTest, stand_in: str
 ) -> None:
     settings = Settings(database_url=database.runtime_url, admin_database_url=database.admin_url)
     agent = uuid.uuid4()
+
+    def said(user: str, content: str) -> dict[str, object]:
+        return {"agent_id": agent, "user_id": user, "role": "user", "content": content}
+
     with Memory.open(settings, embedder=BagOfWordsEmbedder()) as first:
         tenant_id = first.create_tenant("two-models").id
-        first.tenant(tenant_id).remember(
-            [
-                {
-                    "agent_id": agent,
-                    "user_id": "U1",
-                    "role": "user",
-                    "content": "stored with the first model",
-                }
-            ]
-        )
+        first.tenant(tenant_id).remember([said("U1", "stored with the first model")])
     with Memory.open(settings, embedder=HttpEmbedder(stand_in, "other-model")) as second:
         other = second.tenant(tenant_id)
-        assert other.recall(agent, "U1", "stored with the first model") == []
-        other.remember(
-            [
-                {
-                    "agent_id": agent,
-                    "user_id": "U1",
-                    "role": "user",
-                    "content": "stored with the second model",
-                }
-            ]
-        )
-        hits = other.recall(agent, "U1", "stored model")
-        assert [h.content for h in hits] == ["stored with the second model"]
+        other.remember([said("U1", "stored with the second model")])
+        with pytest.raises(Conflict, match="'test/bag-of-words' as well as 'other-model'"):
+            other.recall(agent, "U1", "stored model")
+        with pytest.raises(Conflict, match="cannot be compared"):
+            other.context(agent, "U1", "stored model")
+        # A scope of one model is searched as before; across users, only this model's vectors.
+        other.remember([said("U2", "only the second model here")])
+        assert [h.content for h in other.recall(agent, "U2", "second model")] == [
+            "only the second model here"
+        ]
+        across = other.recall_across_users(agent, "stored model", k=10)
+        assert "stored with the first model" not in [h.content for h in across]
         # History is about what was said, not about vectors: it shows both.
         assert len(other.history(agent, "U1")) == 2
 
@@ -232,3 +229,89 @@ def test_real_model_end_to_end(database: DatabaseUnderTest, minilm: MiniLMEmbedd
         )
         hits = tenant.recall(agent, "U1", "what kind of dog do I have?", k=2)
         assert "golden retriever" in hits[0].content
+
+
+def write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
+    header: dict[str, Any] = {}
+    offset = 0
+    blobs = []
+    for name, value in tensors.items():
+        blob = np.ascontiguousarray(value, dtype=np.float32).tobytes()
+        span = [offset, offset + len(blob)]
+        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": span}
+        offset += len(blob)
+        blobs.append(blob)
+    encoded = json.dumps(header).encode()
+    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + b"".join(blobs))
+
+
+@pytest.fixture(scope="module")
+def other_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another BERT-family model: two layers, first-token pooling, query and passage prompts
+    (made from all-MiniLM-L6-v2's first two layers, so no model hub is needed)."""
+    directory = tmp_path_factory.mktemp("models") / "tiny-cls-e5ish"
+    directory.mkdir()
+    source = model_dir()
+    for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(source / name, directory / name)
+    config = json.loads((source / "config.json").read_text()) | {"num_hidden_layers": 2}
+    (directory / "config.json").write_text(json.dumps(config))
+    weights = {
+        name: value
+        for name, value in load_safetensors(source / "model.safetensors").items()
+        if ".layer." not in name or name.split(".layer.")[1].split(".")[0] in ("0", "1")
+    }
+    write_safetensors(directory / "model.safetensors", weights)
+    (directory / "1_Pooling").mkdir()
+    pooling = {"word_embedding_dimension": 384, "pooling_mode_cls_token": True,
+               "pooling_mode_mean_tokens": False}  # fmt: skip
+    (directory / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
+    (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
+    prompts = {"prompts": {"query": "query: ", "document": "passage: "}}
+    (directory / "config_sentence_transformers.json").write_text(json.dumps(prompts))
+    kinds = ["Transformer", "Pooling", "Normalize"]
+    paths = ["", "1_Pooling", "2_Normalize"]
+    modules = [
+        {"idx": i, "name": str(i), "path": paths[i], "type": f"sentence_transformers.models.{k}"}
+        for i, k in enumerate(kinds)
+    ]
+    (directory / "modules.json").write_text(json.dumps(modules))
+    return directory
+
+
+def test_another_local_model_runs_from_its_directory_with_its_pooling_and_prompts(
+    other_model: Path,
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    settings = Settings(model_path=other_model)
+    ours = LocalEmbedder(settings=settings)
+    assert ours.config.layers == 2 and ours.config.pooling == "cls"
+    assert ours.model_name == "local/tiny-cls-e5ish", "its own vector space"
+    reference = SentenceTransformer(str(other_model), device="cpu")
+    passages = reference.encode(TEXTS[:5], prompt_name="document", normalize_embeddings=True)
+    queries = reference.encode(TEXTS[:5], prompt_name="query", normalize_embeddings=True)
+    assert (ours.embed(TEXTS[:5]) * passages).sum(axis=1).min() >= 0.9999
+    assert (ours.embed_queries(TEXTS[:5]) * queries).sum(axis=1).min() >= 0.9999
+    named = LocalEmbedder(settings=Settings(model_path=other_model, embedding_model="acme/tiny"))
+    assert named.model_name == "acme/tiny"
+    plain = LocalEmbedder(settings=Settings(model_path=other_model, query_prefix=""))
+    assert plain.config.query_prefix == "" and plain.config.passage_prefix == "passage: "
+
+
+def test_a_model_the_store_cannot_hold_is_refused_in_one_line(
+    other_model: Path, tmp_path: Path
+) -> None:
+    wide = tmp_path / "wide"
+    shutil.copytree(other_model, wide)
+    config = json.loads((wide / "config.json").read_text()) | {"hidden_size": 768}
+    (wide / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConfigurationError, match="768-d vectors; the store holds 384-d"):
+        LocalEmbedder(settings=Settings(model_path=wide))
+    with pytest.raises(ConfigurationError, match="NumPy forward pass runs all-MiniLM-L6-v2 only"):
+        MiniLMEmbedder(other_model)
+    copy = tmp_path / "minilm-copy"
+    shutil.copytree(model_dir(), copy)
+    assert (
+        LocalEmbedder(settings=Settings(model_path=copy)).model_name == MiniLMEmbedder().model_name
+    )

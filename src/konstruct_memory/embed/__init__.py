@@ -58,6 +58,6 @@ def from_settings(settings: Settings) -> Embedder:
         from konstruct_memory.embed.minilm import MiniLMEmbedder
 
         return MiniLMEmbedder(model_dir(settings))
-    from konstruct_memory.embed.onnx_minilm import OnnxMiniLMEmbedder
+    from konstruct_memory.embed.local import LocalEmbedder
 
-    return OnnxMiniLMEmbedder(model_dir(settings))
+    return LocalEmbedder(model_dir(settings), settings)

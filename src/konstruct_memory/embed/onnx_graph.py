@@ -1,10 +1,12 @@
-"""all-MiniLM-L6-v2 as an ONNX graph, built from the packaged safetensors weights.
+"""A BERT sentence encoder (all-MiniLM-L6-v2 by default) as an ONNX graph, built from its
+safetensors weights.
 
 No exported model ships offline and exporting needs PyTorch, so the graph is written out here
 with the ``onnx`` helpers, operator by operator, as the BERT encoder the weights belong to:
-token, position and type embeddings, 6 layers of 12-head self-attention and a GELU
-feed-forward block, each followed by a residual layer norm, then mean pooling over real tokens
-and L2 normalisation. A test holds it to cosine ≥ 0.9999 against the NumPy forward pass.
+token, position and type embeddings, layers of self-attention and a GELU feed-forward block
+(as many and as wide as ``ModelConfig`` reads), each followed by a residual layer norm, then
+mean or first-token pooling and L2 normalisation. Tests hold it to cosine ≥ 0.9999 against
+the NumPy forward pass and sentence-transformers.
 
 Inputs: ``input_ids`` and ``attention_mask``, int64 [batch, tokens]. Output: ``embedding``,
 float32 [batch, 384], L2-normalised.
@@ -20,12 +22,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from konstruct_memory.embed.model_files import DIMENSION, load_safetensors
+from konstruct_memory.embed.model_config import ModelConfig
+from konstruct_memory.embed.model_files import load_safetensors
 
-LAYERS = 6
-HEADS = 12
-HEAD = DIMENSION // HEADS
-EPS = 1e-12
 OPSET = 18
 
 
@@ -56,19 +55,21 @@ class _Graph:
         product = self.op("MatMul", x, self.weight(prefix + ".weight", transpose=True))
         return self.op("Add", product, self.weight(prefix + ".bias"))
 
-    def layer_norm(self, x: str, prefix: str) -> str:
+    def layer_norm(self, x: str, prefix: str, eps: float) -> str:
         return self.op(
             "LayerNormalization",
             x,
             self.weight(prefix + ".weight"),
             self.weight(prefix + ".bias"),
             axis=-1,
-            epsilon=EPS,
+            epsilon=eps,
         )
 
 
-def build(model_dir: Path) -> onnx.ModelProto:
-    """The encoder with the weights of ``model_dir/model.safetensors``."""
+def build(model_dir: Path, config: ModelConfig) -> onnx.ModelProto:
+    """The encoder of ``config``'s shape with the weights of ``model_dir/model.safetensors``."""
+    width, eps = config.width, config.layer_norm_eps
+    head = width // config.heads
     weights = {
         k.removeprefix("bert."): v
         for k, v in load_safetensors(model_dir / "model.safetensors").items()
@@ -90,7 +91,7 @@ def build(model_dir: Path) -> onnx.ModelProto:
         ),
         g.constant("token_type", weights["embeddings.token_type_embeddings.weight"][0]),
     )
-    x = g.layer_norm(x, "embeddings.LayerNorm")
+    x = g.layer_norm(x, "embeddings.LayerNorm", eps)
     # Padding keys get a large negative score, so softmax gives them no weight.
     mask = g.op("Cast", "attention_mask", to=TensorProto.FLOAT)
     bias = g.op(
@@ -99,9 +100,9 @@ def build(model_dir: Path) -> onnx.ModelProto:
         g.constant("minus_big", np.array(-1e9, dtype=np.float32)),
     )
     bias = g.op("Unsqueeze", bias, g.constant("axes_1_2", np.array([1, 2])))
-    heads_shape = g.constant("heads_shape", np.array([0, 0, HEADS, HEAD]))
-    flat_shape = g.constant("flat_shape", np.array([0, 0, DIMENSION]))
-    scale = g.constant("scale", np.array(1.0 / math.sqrt(HEAD), dtype=np.float32))
+    heads_shape = g.constant("heads_shape", np.array([0, 0, config.heads, head]))
+    flat_shape = g.constant("flat_shape", np.array([0, 0, width]))
+    scale = g.constant("scale", np.array(1.0 / math.sqrt(head), dtype=np.float32))
     sqrt2 = g.constant("sqrt2", np.array(math.sqrt(2.0), dtype=np.float32))
     half = g.constant("half", np.array(0.5, dtype=np.float32))
 
@@ -110,7 +111,7 @@ def build(model_dir: Path) -> onnx.ModelProto:
         erf = g.op("Erf", g.op("Div", t, sqrt2))
         return g.op("Mul", g.op("Mul", t, half), g.op("Add", erf, "one"))
 
-    for i in range(LAYERS):
+    for i in range(config.layers):
         p = f"encoder.layer.{i}."
 
         def heads(t: str) -> str:
@@ -126,16 +127,20 @@ def build(model_dir: Path) -> onnx.ModelProto:
         x = g.layer_norm(
             g.op("Add", x, g.linear(context, p + "attention.output.dense")),
             p + "attention.output.LayerNorm",
+            eps,
         )
         hidden = gelu(g.linear(x, p + "intermediate.dense"))
         x = g.layer_norm(
-            g.op("Add", x, g.linear(hidden, p + "output.dense")), p + "output.LayerNorm"
+            g.op("Add", x, g.linear(hidden, p + "output.dense")), p + "output.LayerNorm", eps
         )
-    # Mean over real tokens, then unit length.
-    weighted = g.op("Mul", x, g.op("Unsqueeze", mask, g.constant("axis_2", np.array([2]))))
-    summed = g.op("ReduceSum", weighted, g.constant("axis_1", np.array([1])), keepdims=0)
-    counts = g.op("ReduceSum", mask, g.constant("axis_1b", np.array([1])), keepdims=1)
-    pooled = g.op("Div", summed, counts)
+    if config.pooling == "cls":  # the first token's state
+        pooled = g.op("Gather", x, g.constant("first", np.array(0)), axis=1)
+    else:  # the mean over real tokens
+        weighted = g.op("Mul", x, g.op("Unsqueeze", mask, g.constant("axis_2", np.array([2]))))
+        summed = g.op("ReduceSum", weighted, g.constant("axis_1", np.array([1])), keepdims=0)
+        counts = g.op("ReduceSum", mask, g.constant("axis_1b", np.array([1])), keepdims=1)
+        pooled = g.op("Div", summed, counts)
+    # Unit length.
     norm = g.op("ReduceL2", pooled, g.constant("axis_1c", np.array([1])), keepdims=1)
     floor = g.constant("floor", np.array(1e-12, dtype=np.float32))
     g.nodes.append(helper.make_node("Div", [pooled, g.op("Max", norm, floor)], ["embedding"]))
@@ -146,7 +151,7 @@ def build(model_dir: Path) -> onnx.ModelProto:
             helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"]),
         ],
-        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", DIMENSION])],
+        [helper.make_tensor_value_info("embedding", TensorProto.FLOAT, ["batch", width])],
         g.initialisers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])

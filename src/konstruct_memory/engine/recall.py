@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Collection
 from uuid import UUID
 
+from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.engine import ranking
 from konstruct_memory.engine.audit import ReadAudit
 from konstruct_memory.engine.session import Session, resolved
+from konstruct_memory.errors import Conflict
 from konstruct_memory.operations import Hit, RecallAcrossUsersRequest, Recalled, RecallRequest
 from konstruct_memory.operations.reads import ScoreParts
 from konstruct_memory.store import search
@@ -65,9 +67,11 @@ def ranked(
     resources = session.resources
     tuning = resources.tuning
     keywords = resources.background.submit(_keyword_matches, session, scope, query)
-    query_vector = session.embed([query])[0]
+    query_vector = session.embed_query(query)
     by_keyword = keywords.result()
     with session.transaction() as tx:
+        if scope.user_id is not None:
+            _refuse_mixed_models(tx, scope)
         # Enough candidates that k remain once the excluded turns are left out.
         wanted = k + len(exclude)
         by_vector = search.nearest(tx, scope, query_vector, max(wanted, tuning.vector_candidates))
@@ -102,6 +106,19 @@ def ranked(
         )
         for i in best
     ]
+
+
+def _refuse_mixed_models(tx: TenantConnection, scope: Scope) -> None:
+    """A recall over part of the memory must not pass for all of it: turns embedded with
+    another model cannot be compared with this query's vector, so the scope is refused."""
+    other = search.other_model(tx, scope)
+    if other is not None:
+        raise Conflict(
+            f"this user's turns with the agent were embedded with {other!r} as well as "
+            f"{scope.embedding_model!r}, whose vectors cannot be compared; configure "
+            f"{other!r} again or re-embed the turns (docs/operations.md, 'Switching a tenant "
+            "to another model')"
+        )
 
 
 def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[UUID, float]]:

@@ -103,6 +103,17 @@ class Session:
         finally:
             self.resources.observer.embedding(time.perf_counter() - started)
 
+    def embed_query(self, text: str) -> Vectors:
+        """A query's vector: with the model's query prefix where the embedder has one."""
+        started = time.perf_counter()
+        embedder = self.resources.embedder
+        try:
+            vectors: Vectors = getattr(embedder, "embed_queries", embedder.embed)([text])
+            vector: Vectors = vectors[0]
+            return vector
+        finally:
+            self.resources.observer.embedding(time.perf_counter() - started)
+
     def check_size(self, text: str, field_name: str) -> None:
         """The deployment's limit on content and queries (KONSTRUCT_MEMORY_MAX_CONTENT_BYTES)."""
         limit = self.settings.max_content_bytes

@@ -221,6 +221,22 @@ def _hits(rows: Iterable[dict[str, Any]]) -> list[tuple[UUID, float]]:
     return [(r["id"], float(r["similarity"])) for r in rows]
 
 
+_OTHER_MODEL = """
+SELECT embedding_model FROM conversation_embeddings
+WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s AND user_id = %(user_id)s
+  AND embedding_model <> %(model)s
+LIMIT 1
+"""
+
+
+def other_model(tx: TenantConnection, scope: Scope) -> str | None:
+    """A model other than the scope's that some of the (agent, user)'s turns were embedded
+    with, or None: vectors of two models cannot be compared."""
+    params = tx.params(agent_id=scope.agent_id, user_id=scope.user_id, model=scope.embedding_model)
+    row = tx.conn.execute(_OTHER_MODEL, params).fetchone()
+    return None if row is None else str(row["embedding_model"])
+
+
 def keyword_matches(
     tx: TenantConnection, scope: Scope, query: str, limit: int
 ) -> list[tuple[UUID, float]]:
