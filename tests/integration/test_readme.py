@@ -41,3 +41,13 @@ def test_client_example_runs(base_url: str, capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "I moved to Porto last month"
     assert "Recent conversation:" in out[1] or "Relevant earlier turns:" in out[1]
+
+
+def test_langchain_example_runs(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with AdminClient(base_url, ADMIN_TOKEN) as admin:
+        key = admin.create_tenant("readme-langchain").api_key
+    code = example("KonstructChatMessageHistory(").replace("http://127.0.0.1:8080", base_url)
+    code = code.replace('api_key="km_…"', f"api_key={key!r}")
+    exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["['I moved to Porto last month', 'Congrats!']", "I moved to Porto last month"]
