@@ -35,7 +35,7 @@ def test_library_example_runs(
 def test_client_example_runs(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     with AdminClient(base_url, ADMIN_TOKEN) as admin:
         key = admin.create_tenant("readme-client").api_key
-    code = example("AsyncClient(").replace("http://127.0.0.1:8080", base_url)
+    code = example("async with AsyncClient(").replace("http://127.0.0.1:8080", base_url)
     code = code.replace('api_key="km_…"', f"api_key={key!r}")
     exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
     out = capsys.readouterr().out.splitlines()
@@ -51,3 +51,13 @@ def test_langchain_example_runs(base_url: str, capsys: pytest.CaptureFixture[str
     exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
     out = capsys.readouterr().out.splitlines()
     assert out == ["['I moved to Porto last month', 'Congrats!']", "I moved to Porto last month"]
+
+
+def test_llamaindex_example_runs(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with AdminClient(base_url, ADMIN_TOKEN) as admin:
+        key = admin.create_tenant("readme-llamaindex").api_key
+    code = example("KonstructMemoryBlock(").replace("http://127.0.0.1:8080", base_url)
+    code = code.replace('api_key="km_…"', f"api_key={key!r}")
+    exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
+    out = capsys.readouterr().out
+    assert "Relevant earlier turns:" in out and "I moved to Porto last month" in out
