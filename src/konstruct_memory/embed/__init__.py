@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence, Sized
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -31,6 +31,14 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str]) -> Vectors:
         """One L2-normalised float32 row per text, in order."""
         ...
+
+
+def length_batches(token_ids: Sequence[Sized], size: int) -> Iterator[list[int]]:
+    """Indexes of ``token_ids`` in batches of similar length, so that short texts do not pay
+    for the padding of a long one."""
+    order = sorted(range(len(token_ids)), key=lambda i: len(token_ids[i]))
+    for start in range(0, len(order), size):
+        yield order[start : start + size]
 
 
 def normalise(vectors: Vectors) -> Vectors:

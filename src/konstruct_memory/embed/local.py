@@ -26,6 +26,7 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from konstruct_memory.config import Settings
+from konstruct_memory.embed import length_batches
 from konstruct_memory.embed.model_config import ModelConfig
 from konstruct_memory.embed.model_files import DIMENSION, model_dir, model_name_of, unusable
 from konstruct_memory.embed.onnx_graph import build
@@ -86,9 +87,7 @@ class LocalEmbedder:
         with self._lock:
             encodings = self._tokenizer.encode_batch([prefix + text for text in texts])
         ids = [e.ids for e in encodings]
-        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        for chunk in length_batches(ids, self.batch_size):
             out[chunk] = self._forward([ids[i] for i in chunk])
         return out
 

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from threadpoolctl import ThreadpoolController
 from tokenizers import Tokenizer
 
-from konstruct_memory.embed import normalise
+from konstruct_memory.embed import length_batches, normalise
 from konstruct_memory.embed.model_config import ModelConfig
 from konstruct_memory.embed.model_files import (
     DIMENSION,
@@ -117,9 +117,7 @@ class MiniLMEmbedder:
             with _one_blas_thread():
                 out[0] = self._forward(ids)[0]
             return out
-        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start : start + self.batch_size]
+        for chunk in length_batches(ids, self.batch_size):
             out[chunk] = self._forward([ids[i] for i in chunk])
         return out
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import asdict
 from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
 
 from konstruct_memory.auth import keys
+from konstruct_memory.auth.principal import Principal
 from konstruct_memory.db.tenant import Connection
-from konstruct_memory.engine.session import Resources
+from konstruct_memory.engine.session import Resources, Session
 from konstruct_memory.errors import ConfigurationError, NotFound
 from konstruct_memory.operations import (
     ApiKey,
@@ -110,10 +112,12 @@ def update_tenant(resources: Resources, request: UpdateTenantRequest) -> Tenant:
     return tenant_of(row)
 
 
-def require_tenant(resources: Resources, tenant_id: UUID) -> None:
-    """NotFound unless the tenant exists (admin routes name tenants in their path)."""
+def owner_session(resources: Resources, tenant_id: UUID) -> Session:
+    """The tenant's owner, for an admin route that names the tenant in its path; NotFound
+    unless the tenant exists."""
     with owner_connection(resources) as conn:
         _require_tenant(conn, tenant_id)
+    return Session(resources, Principal.owner(tenant_id))
 
 
 def _require_tenant(conn: Connection, tenant_id: UUID) -> None:
@@ -122,15 +126,7 @@ def _require_tenant(conn: Connection, tenant_id: UUID) -> None:
 
 
 def tenant_of(row: TenantRow) -> Tenant:
-    return Tenant(
-        id=row.id,
-        name=row.name,
-        created_at=row.created_at,
-        retention_days=row.retention_days,
-        audit_reads=row.audit_reads,
-        audit_query_text=row.audit_query_text,
-        rate_limit_per_s=row.rate_limit_per_s,
-    )
+    return Tenant(**asdict(row))
 
 
 def _key(row: KeyRow) -> ApiKey:

@@ -9,12 +9,11 @@ nothing is returned unrecorded.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from uuid import UUID
 
-from konstruct_memory.auth.principal import Principal
 from konstruct_memory.db.tenant import TenantConnection
-from konstruct_memory.engine.admin import require_tenant
+from konstruct_memory.engine.admin import owner_session
 from konstruct_memory.engine.session import Resources, Session
 from konstruct_memory.operations import (
     AuditEntry,
@@ -59,26 +58,9 @@ def list_audit(session: Session, request: ListAuditRequest) -> AuditTrail:
             agent_id=request.agent_id,
             user_id=request.user_id,
         )
-    return AuditTrail(
-        entries=[
-            AuditEntry(
-                id=row.id,
-                at=row.at,
-                key_id=row.key_id,
-                operation=row.operation,
-                agent_id=row.agent_id,
-                user_id=row.user_id,
-                turn_ids=row.turn_ids,
-                query=row.query,
-            )
-            for row in rows
-        ]
-    )
+    return AuditTrail(entries=[AuditEntry(**asdict(row)) for row in rows])
 
 
 def list_audit_for_tenant(resources: Resources, request: ListAuditForTenantRequest) -> AuditTrail:
-    require_tenant(resources, request.tenant_id)
     fields = request.model_dump(exclude={"tenant_id"})
-    return list_audit(
-        Session(resources, Principal.owner(request.tenant_id)), ListAuditRequest(**fields)
-    )
+    return list_audit(owner_session(resources, request.tenant_id), ListAuditRequest(**fields))

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from konstruct_memory.auth.principal import Principal
 from konstruct_memory.db.tenant import tenant_transaction
-from konstruct_memory.engine.admin import owner_connection, require_tenant
+from konstruct_memory.engine.admin import owner_connection, owner_session
 from konstruct_memory.engine.retention import after_removal
 from konstruct_memory.engine.session import Resources, Session
 from konstruct_memory.errors import InvalidInput
@@ -57,9 +56,8 @@ def erase(session: Session, request: EraseRequest) -> Erasure:
 
 
 def erase_for_tenant(resources: Resources, request: EraseForTenantRequest) -> Erasure:
-    require_tenant(resources, request.tenant_id)
     subject = EraseRequest(agent_id=request.agent_id, user_id=request.user_id)
-    return erase(Session(resources, Principal.owner(request.tenant_id)), subject)
+    return erase(owner_session(resources, request.tenant_id), subject)
 
 
 def list_erasures(session: Session, request: ListErasuresRequest) -> Erasures:
@@ -71,9 +69,8 @@ def list_erasures(session: Session, request: ListErasuresRequest) -> Erasures:
 def list_erasures_for_tenant(
     resources: Resources, request: ListErasuresForTenantRequest
 ) -> Erasures:
-    require_tenant(resources, request.tenant_id)
     window = ListErasuresRequest(since=request.since, until=request.until, limit=request.limit)
-    return list_erasures(Session(resources, Principal.owner(request.tenant_id)), window)
+    return list_erasures(owner_session(resources, request.tenant_id), window)
 
 
 def key_of(resources: Resources) -> bytes:

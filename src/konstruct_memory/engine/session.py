@@ -6,7 +6,7 @@ Embedding happens outside transactions, so no connection is held while the model
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -97,20 +97,19 @@ class Session:
             self.resources.observer.database(time.perf_counter() - started)
 
     def embed(self, texts: list[str]) -> Vectors:
-        started = time.perf_counter()
-        try:
-            return self.resources.embedder.embed(texts)
-        finally:
-            self.resources.observer.embedding(time.perf_counter() - started)
+        return self._timed(self.resources.embedder.embed, texts)
 
     def embed_query(self, text: str) -> Vectors:
         """A query's vector: with the model's query prefix where the embedder has one."""
-        started = time.perf_counter()
         embedder = self.resources.embedder
+        vectors = self._timed(getattr(embedder, "embed_queries", embedder.embed), [text])
+        vector: Vectors = vectors[0]
+        return vector
+
+    def _timed(self, embed: Callable[[list[str]], Vectors], texts: list[str]) -> Vectors:
+        started = time.perf_counter()
         try:
-            vectors: Vectors = getattr(embedder, "embed_queries", embedder.embed)([text])
-            vector: Vectors = vectors[0]
-            return vector
+            return embed(texts)
         finally:
             self.resources.observer.embedding(time.perf_counter() - started)
 
