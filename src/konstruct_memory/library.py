@@ -175,7 +175,11 @@ class Memory:
         return self.engine.run(ADMINISTRATOR, build(UpdateTenantRequest, **changes))
 
     def erase_for_tenant(
-        self, tenant_id: UUID | str, agent_id: UUID | str | None = None, user_id: str | None = None
+        self,
+        tenant_id: UUID | str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        turn_ids: Sequence[UUID | str] | None = None,
     ) -> Erasure:
         """``tenant(tenant_id).erase(...)``, as the admin route does it."""
         return self.engine.run(ADMINISTRATOR, build(EraseForTenantRequest, **arguments(locals())))

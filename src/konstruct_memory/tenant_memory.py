@@ -17,14 +17,17 @@ from konstruct_memory.operations import (
     ContextRequest,
     EraseRequest,
     Erasure,
+    GetTurnRequest,
     HistoryRequest,
     Hit,
     Identity,
     ListAuditRequest,
     ListErasuresRequest,
+    ListScopesRequest,
     RecallAcrossUsersRequest,
     RecallRequest,
     RememberRequest,
+    ScopeSummary,
     StoredTurn,
     Turn,
     WhoAmIRequest,
@@ -107,6 +110,21 @@ class TenantMemory:
         request = build(HistoryRequest, **arguments(locals()))
         return self._engine.run(self.principal, request).turns
 
+    def get_turn(self, turn_id: UUID | str) -> StoredTurn:
+        """One stored turn by id (NotFound outside the key's binding, or once erased)."""
+        return self._engine.run(self.principal, build(GetTurnRequest, turn_id=turn_id))
+
+    def list_scopes(
+        self,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ScopeSummary]:
+        """The (agent, user, conversation) scopes holding turns, with their turn counts."""
+        request = build(ListScopesRequest, **arguments(locals()))
+        return self._engine.run(self.principal, request).scopes
+
     def context(
         self,
         agent_id: UUID | str | None = None,
@@ -127,9 +145,15 @@ class TenantMemory:
         request = build(ContextRequest, **arguments(locals()))
         return self._engine.run(self.principal, request)
 
-    def erase(self, agent_id: UUID | str | None = None, user_id: str | None = None) -> Erasure:
+    def erase(
+        self,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        turn_ids: Sequence[UUID | str] | None = None,
+    ) -> Erasure:
         """Erase every stored turn of an agent, a user, or the agent's user (and their read-audit
-        rows), recorded in the ledger. Erasing again erases 0. Needs the ``erase`` scope."""
+        rows), or only the turns named in ``turn_ids``; recorded in the ledger. Erasing again
+        erases 0. Needs the ``erase`` scope."""
         return self._engine.run(self.principal, build(EraseRequest, **arguments(locals())))
 
     def list_erasures(

@@ -123,6 +123,7 @@ def test_remember_recall_history_context(client: TestClient) -> None:
         "conversation_id",
         "score",
         "parts",
+        "metadata",
     }
     assert 0 < hit["score"] <= 1
     assert set(hit["parts"]) == {"similarity", "vector", "keyword", "neighbour", "month"}

@@ -16,7 +16,7 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 from langchain_core.runnables.history import RunnableWithMessageHistory
 
 from konstruct_memory.client import AdminClient, AsyncClient, Client
-from konstruct_memory.errors import ConfigurationError, Forbidden
+from konstruct_memory.errors import Forbidden
 from konstruct_memory.integrations.langchain import (
     KonstructChatMessageHistory,
     KonstructRetriever,
@@ -107,8 +107,13 @@ def test_clear_is_an_erasure_and_needs_the_erase_scope(base_url: str, keys: dict
         writer.clear()
     eraser = {"base_url": base_url, "api_key": keys["eraser"], "user_id": "U3"}
     threaded = KonstructChatMessageHistory(**eraser, session_id="t")
-    with pytest.raises(ConfigurationError, match="every thread"):
-        threaded.clear()
+    in_thread = KonstructChatMessageHistory(
+        Client(base_url, keys["key"]), user_id="U3", session_id="t"
+    )
+    in_thread.add_messages([HumanMessage("in thread t"), AIMessage("noted")])
+    threaded.clear()  # that thread only
+    assert threaded.messages == []
+    assert [m.content for m in writer.messages] == ["forget me please"]
     KonstructChatMessageHistory(**eraser).clear()
     assert writer.messages == []
 

@@ -61,3 +61,12 @@ def test_llamaindex_example_runs(base_url: str, capsys: pytest.CaptureFixture[st
     exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
     out = capsys.readouterr().out
     assert "Relevant earlier turns:" in out and "I moved to Porto last month" in out
+
+
+def test_langgraph_example_runs(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with AdminClient(base_url, ADMIN_TOKEN) as admin:
+        key = admin.create_tenant("readme-langgraph").api_key
+    code = example("KonstructStore(").replace("http://127.0.0.1:8080", base_url)
+    code = code.replace('api_key="km_…"', f"api_key={key!r}")
+    exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
+    assert capsys.readouterr().out.splitlines() == ["['I moved to Porto last month']"]

@@ -67,13 +67,15 @@ def test_replay_after_restoring_a_backup_taken_before_an_erasure(
         tenant = memory.create_tenant("restored")
         turns = memory.tenant(tenant.id)
         turns.remember([said("U1", f"personal detail {i}") for i in range(3)])
-        turns.remember([said("U2", "someone else")])
+        _, secret = turns.remember([said("U2", "someone else"), said("U2", "a secret")])
         subprocess.run(
             [program("pg_dump"), "--format=custom", f"--file={dump}", db.superuser_url],
             check=True,
         )
         erased = turns.erase(user_id="U1")
         assert erased.turns_erased == 3
+        one_turn = turns.erase(turn_ids=[secret.id])
+        assert one_turn.turn_ids == [secret.id]
     ledger = tmp_path / "ledger.jsonl"
     monkeypatch.setenv("KONSTRUCT_MEMORY_DATABASE_URL", db.runtime_url)
     monkeypatch.setenv("KONSTRUCT_MEMORY_ADMIN_DATABASE_URL", db.admin_url)
@@ -109,13 +111,14 @@ def test_replay_after_restoring_a_backup_taken_before_an_erasure(
         entries = [
             LedgerEntry.model_validate_json(line) for line in ledger.read_text().splitlines()
         ]
-        assert memory.replay_erasures(entries) == ReplayReport(1, 3, 0, 0)
+        assert memory.replay_erasures(entries) == ReplayReport(2, 4, 0, 0)
         assert [t.content for t in turns.history(AGENT, "U1")] == ["said after the restore"]
-        assert len(turns.history(AGENT, "U2")) == 1
-        assert turns.list_erasures()[-1].replay_of == erased.id
+        assert [t.content for t in turns.history(AGENT, "U2")] == ["someone else"]
+        replays = {entry.replay_of for entry in turns.list_erasures()[-2:]}
+        assert replays == {erased.id, one_turn.id}
     monkeypatch.setenv("KONSTRUCT_MEMORY_DATABASE_URL", elsewhere(db.runtime_url, restored))
     monkeypatch.setenv("KONSTRUCT_MEMORY_ADMIN_DATABASE_URL", elsewhere(db.admin_url, restored))
     again = cli.invoke(app, ["erase", "replay", str(ledger)], catch_exceptions=False)
     assert (
-        again.exit_code == 0 and "replayed 0 erasures (0 turns); 1 already applied" in again.output
+        again.exit_code == 0 and "replayed 0 erasures (0 turns); 2 already applied" in again.output
     )

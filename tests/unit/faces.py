@@ -32,6 +32,7 @@ from konstruct_memory.operations import (
     EraseRequest,
     Erasure,
     Erasures,
+    GetTurnRequest,
     History,
     HistoryRequest,
     Hit,
@@ -41,6 +42,7 @@ from konstruct_memory.operations import (
     ListAuditRequest,
     ListErasuresForTenantRequest,
     ListErasuresRequest,
+    ListScopesRequest,
     ListTenantsRequest,
     RecallAcrossUsersRequest,
     Recalled,
@@ -50,6 +52,8 @@ from konstruct_memory.operations import (
     Request,
     Result,
     RevokeApiKeyRequest,
+    Scopes,
+    ScopeSummary,
     StoredTurn,
     Tenant,
     TenantCreated,
@@ -120,6 +124,8 @@ CALLS: dict[str, dict[str, Any]] = {
         "max_tokens": 300,
         "conversation_id": "thread-1",
     },
+    "get_turn": {"turn_id": str(TURN)},
+    "list_scopes": {"agent_id": str(AGENT), "user_id": "U1", "limit": 5, "offset": 3},
     "whoami": {},
     "create_tenant": {"name": "acme"},
     "list_tenants": {},
@@ -139,7 +145,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "audit_query_text": True,
         "rate_limit_per_s": 2.5,
     },
-    "erase": {"agent_id": str(AGENT), "user_id": "U1"},
+    "erase": {"agent_id": str(AGENT), "user_id": "U1", "turn_ids": [str(TURN)]},
     "list_erasures": {"since": T1.isoformat(), "until": T2.isoformat(), "limit": 5},
     "list_audit": {
         "since": T1.isoformat(),
@@ -148,7 +154,12 @@ CALLS: dict[str, dict[str, Any]] = {
         "agent_id": str(AGENT),
         "user_id": "U1",
     },
-    "erase_for_tenant": {"tenant_id": str(TENANT), "agent_id": str(AGENT), "user_id": "U1"},
+    "erase_for_tenant": {
+        "tenant_id": str(TENANT),
+        "agent_id": str(AGENT),
+        "user_id": "U1",
+        "turn_ids": [str(TURN)],
+    },
     "list_erasures_for_tenant": {
         "tenant_id": str(TENANT),
         "since": T1.isoformat(),
@@ -214,6 +225,19 @@ ANSWERS: dict[type[Request[Any]], Result] = {
     RecallRequest: Recalled(hits=[_HIT]),
     RecallAcrossUsersRequest: Recalled(hits=[_HIT]),
     HistoryRequest: History(turns=[_STORED]),
+    GetTurnRequest: _STORED,
+    ListScopesRequest: Scopes(
+        scopes=[
+            ScopeSummary(
+                agent_id=AGENT,
+                user_id="U1",
+                conversation_id=None,
+                turns=2,
+                first_occurred_at=T1,
+                last_occurred_at=T2,
+            )
+        ]
+    ),
     ContextRequest: Context(recent=[_STORED], recalled=[_HIT], text="t", tokens=1),
     CreateTenantRequest: TenantCreated(
         id=TENANT, name="acme", created_at=T1, api_key_id=KEY, api_key=API_KEY

@@ -21,6 +21,8 @@ CLI_COMMANDS = {
     "recall_across_users": ["recall-across-users"],
     "history": ["history"],
     "context": ["context"],
+    "get_turn": ["turn"],
+    "list_scopes": ["scopes"],
     "whoami": ["whoami"],
     "create_tenant": ["tenant", "create"],
     "list_tenants": ["tenant", "list"],

@@ -30,6 +30,10 @@ class Principal:
     admin: bool = False
     rate_limit_per_s: float | None = None  # the tenant's, for the HTTP faces
 
+    def may_see(self, agent_id: UUID, user_id: str) -> bool:
+        """Whether a turn of (agent, user) is within this principal's binding."""
+        return self.agent_id in (None, agent_id) and self.user_id in (None, user_id)
+
     @classmethod
     def owner(cls, tenant_id: UUID) -> Principal:
         """Everything within one tenant, unbound: the library's view of a tenant."""

@@ -44,20 +44,27 @@ def erase(
     user_id: str | None = typer.Option(
         None, "--user", "--user-id", help="Erase this user's turns (with --agent: of that agent)."
     ),
+    turn_ids: list[str] | None = typer.Option(
+        None,
+        "--turn",
+        "--turn-id",
+        help="Erase only this turn (repeat for more; within --agent and --user if given).",
+    ),
     tenant_id: str | None = TenantId,
     api_key: str | None = ApiKey,
     url: str = Url,
     as_json: bool = AsJson,
 ) -> None:
     """Erase every stored turn of an agent, a user, or one agent's user, with their read-audit
-    rows; prints the ledger entry. Erasing again erases 0. A key needs the 'erase' scope.
-    `erase export` and `erase replay` carry the ledger across backup restores."""
+    rows, or only the turns named with --turn; prints the ledger entry. Erasing again erases 0.
+    A key needs the 'erase' scope. `erase export` and `erase replay` carry the ledger across
+    backup restores."""
     if ctx.invoked_subcommand is not None:
         return
-    if agent_id is None and user_id is None and api_key is None:
-        raise typer.BadParameter("name --agent, --user, or both")
+    if agent_id is None and user_id is None and not turn_ids and api_key is None:
+        raise typer.BadParameter("name --agent, --user, both, or --turn")
     with memory_for(ctx, api_key, url, tenant_id) as memory:
-        entry = memory.erase(agent_id=agent_id, user_id=user_id)
+        entry = memory.erase(agent_id=agent_id, user_id=user_id, turn_ids=turn_ids or None)
     _print_erasure(entry, as_json)
 
 

@@ -1,4 +1,5 @@
-"""Commands for quick use: remember, recall (one user or across users), history, context.
+"""Commands for quick use: remember, recall (one user or across users), history, context, one
+turn by id, and the scopes that hold turns.
 
 Each works over HTTP with a tenant API key (``--api-key`` / KONSTRUCT_MEMORY_API_KEY, against
 ``--url``), or directly on the database as ``--tenant ID`` (library use, owner of the machine).
@@ -14,7 +15,7 @@ import typer
 
 from konstruct_memory.cli.access import ApiKey, TenantId, Url, memory_for
 from konstruct_memory.errors import InvalidInput
-from konstruct_memory.operations import Hit, StoredTurn
+from konstruct_memory.operations import Hit, ScopeSummary, StoredTurn
 
 AsJson = typer.Option(False, "--json", help="One JSON object per line.")
 Agent = typer.Option(None, "--agent-id", help="Agent UUID (omit it with an agent-bound key).")
@@ -33,6 +34,8 @@ def register(app: typer.Typer) -> None:
     app.command("recall-across-users")(recall_across_users)
     app.command("history")(history)
     app.command("context")(context)
+    app.command("turn")(turn)
+    app.command("scopes")(scopes)
     app.command("whoami")(whoami)
 
 
@@ -157,6 +160,46 @@ def context(
     with memory_for(ctx, api_key, url, tenant) as memory:
         answer = memory.context(agent_id, user_id, query, recent, k, max_tokens, conversation_id)
     typer.echo(answer.model_dump_json() if as_json else answer.text)
+
+
+def turn(
+    ctx: typer.Context,
+    turn_id: str = typer.Argument(..., help="The turn's UUID."),
+    api_key: str | None = ApiKey,
+    url: str = Url,
+    tenant: str | None = TenantId,
+    as_json: bool = AsJson,
+) -> None:
+    """One stored turn by id (with --json: with its metadata)."""
+    with memory_for(ctx, api_key, url, tenant) as memory:
+        found = memory.get_turn(turn_id)
+    if as_json:
+        typer.echo(found.model_dump_json())
+    else:
+        _print([found], as_json=False)
+
+
+def scopes(
+    ctx: typer.Context,
+    agent_id: str | None = Agent,
+    user_id: str | None = User,
+    limit: int = typer.Option(100, help="How many scopes (1-1000)."),
+    offset: int = typer.Option(0, help="Skip this many (paging)."),
+    api_key: str | None = ApiKey,
+    url: str = Url,
+    tenant: str | None = TenantId,
+    as_json: bool = AsJson,
+) -> None:
+    """The (agent, user, conversation) scopes holding turns: turn count and time span."""
+    with memory_for(ctx, api_key, url, tenant) as memory:
+        found: list[ScopeSummary] = memory.list_scopes(agent_id, user_id, limit, offset)
+    for scope in found:
+        if as_json:
+            typer.echo(scope.model_dump_json())
+            continue
+        span = f"{scope.first_occurred_at:%Y-%m-%d} .. {scope.last_occurred_at:%Y-%m-%d}"
+        thread = scope.conversation_id if scope.conversation_id is not None else "-"
+        typer.echo(f"{scope.agent_id}  {scope.user_id}  {thread}  {scope.turns} turns  {span}")
 
 
 def whoami(

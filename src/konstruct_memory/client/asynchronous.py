@@ -17,16 +17,19 @@ from konstruct_memory.operations import (
     ContextRequest,
     EraseRequest,
     Erasure,
+    GetTurnRequest,
     HistoryRequest,
     Hit,
     Identity,
     ListAuditRequest,
     ListErasuresRequest,
+    ListScopesRequest,
     RecallAcrossUsersRequest,
     RecallRequest,
     RememberRequest,
     Request,
     Result,
+    ScopeSummary,
     StoredTurn,
     Turn,
     WhoAmIRequest,
@@ -105,6 +108,18 @@ class AsyncClient:
     ) -> list[StoredTurn]:
         return (await self.run(build(HistoryRequest, **arguments(locals())))).turns
 
+    async def get_turn(self, turn_id: UUID | str) -> StoredTurn:
+        return await self.run(build(GetTurnRequest, turn_id=turn_id))
+
+    async def list_scopes(
+        self,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ScopeSummary]:
+        return (await self.run(build(ListScopesRequest, **arguments(locals())))).scopes
+
     async def context(
         self,
         agent_id: UUID | str | None = None,
@@ -118,7 +133,10 @@ class AsyncClient:
         return await self.run(build(ContextRequest, **arguments(locals())))
 
     async def erase(
-        self, agent_id: UUID | str | None = None, user_id: str | None = None
+        self,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        turn_ids: Sequence[UUID | str] | None = None,
     ) -> Erasure:
         """Erase an agent's, a user's or an agent's user's turns (needs the ``erase`` scope)."""
         return await self.run(build(EraseRequest, **arguments(locals())))

@@ -23,6 +23,7 @@ from konstruct_memory.operations import (
     EraseForTenantRequest,
     EraseRequest,
     Erasure,
+    GetTurnRequest,
     HistoryRequest,
     Hit,
     Identity,
@@ -31,6 +32,7 @@ from konstruct_memory.operations import (
     ListAuditRequest,
     ListErasuresForTenantRequest,
     ListErasuresRequest,
+    ListScopesRequest,
     ListTenantsRequest,
     RecallAcrossUsersRequest,
     RecallRequest,
@@ -38,6 +40,7 @@ from konstruct_memory.operations import (
     Request,
     Result,
     RevokeApiKeyRequest,
+    ScopeSummary,
     StoredTurn,
     Tenant,
     TenantCreated,
@@ -152,6 +155,18 @@ class Client(_Http):
     ) -> list[StoredTurn]:
         return self.run(build(HistoryRequest, **arguments(locals()))).turns
 
+    def get_turn(self, turn_id: UUID | str) -> StoredTurn:
+        return self.run(build(GetTurnRequest, turn_id=turn_id))
+
+    def list_scopes(
+        self,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[ScopeSummary]:
+        return (self.run(build(ListScopesRequest, **arguments(locals())))).scopes
+
     def context(
         self,
         agent_id: UUID | str | None = None,
@@ -164,7 +179,12 @@ class Client(_Http):
     ) -> Context:
         return self.run(build(ContextRequest, **arguments(locals())))
 
-    def erase(self, agent_id: UUID | str | None = None, user_id: str | None = None) -> Erasure:
+    def erase(
+        self,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        turn_ids: Sequence[UUID | str] | None = None,
+    ) -> Erasure:
         """Erase an agent's, a user's or an agent's user's turns (needs the ``erase`` scope)."""
         return self.run(build(EraseRequest, **arguments(locals())))
 
@@ -240,7 +260,11 @@ class AdminClient(_Http):
         return self.run(build(UpdateTenantRequest, **changes))
 
     def erase_for_tenant(
-        self, tenant_id: UUID | str, agent_id: UUID | str | None = None, user_id: str | None = None
+        self,
+        tenant_id: UUID | str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+        turn_ids: Sequence[UUID | str] | None = None,
     ) -> Erasure:
         return self.run(build(EraseForTenantRequest, **arguments(locals())))
 

@@ -5,7 +5,9 @@ an agent or a user may name only that agent or user, in every turn of a batch, a
 them out (they are filled in from the binding); a user-bound key may not recall across users.
 Erasure and the audit trail take an agent, a user or both: an unbound key may leave either out
 (all agents, all users), a bound key is confined to its binding. The erasure ledger spans the
-tenant, so only an unbound key lists it. Administration needs the admin token.
+tenant, so only an unbound key lists it. The scope listing takes an agent or user like the
+audit trail. A turn fetched by id is checked against the binding once it is read (the engine
+answers 404 outside it). Administration needs the admin token.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from konstruct_memory.auth.principal import Principal
 from konstruct_memory.errors import Forbidden, InvalidInput
 from konstruct_memory.operations import (
     EraseRequest,
+    GetTurnRequest,
     ListAuditRequest,
     ListErasuresRequest,
+    ListScopesRequest,
     Operation,
     RecallAcrossUsersRequest,
     RememberRequest,
@@ -52,7 +56,9 @@ def authorize(principal: Principal, operation: Operation, request: M) -> M:
         if principal.agent_id is not None or principal.user_id is not None:
             raise Forbidden("list erasures: the ledger spans the tenant; this key is bound")
         return request
-    optional = isinstance(request, EraseRequest | ListAuditRequest)
+    if isinstance(request, GetTurnRequest):
+        return request
+    optional = isinstance(request, EraseRequest | ListAuditRequest | ListScopesRequest)
     return _bound(principal, request, "", required=not optional)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -36,11 +36,13 @@ from konstruct_memory.store.rows import ErasureRow
 
 
 def erase(session: Session, request: EraseRequest) -> Erasure:
-    """Remove the subject's turns and read-audit rows; a repeat finds nothing and erases 0."""
-    if request.agent_id is None and request.user_id is None:
-        raise InvalidInput("user_id", "name a user_id, an agent_id, or both")
+    """Remove the subject's turns and read-audit rows, or only the turns named; a repeat finds
+    nothing and erases 0."""
+    if request.agent_id is None and request.user_id is None and request.turn_ids is None:
+        raise InvalidInput("user_id", "name a user_id, an agent_id, or both (or turn_ids)")
     requested_at = datetime.now(UTC)
-    subject = subject_hash(key_of(session.resources), request.agent_id, request.user_id)
+    key = key_of(session.resources)
+    subject = subject_hash(key, request.agent_id, request.user_id, request.turn_ids)
     with session.transaction() as tx:
         row = store.erase(
             tx,
@@ -49,6 +51,7 @@ def erase(session: Session, request: EraseRequest) -> Erasure:
             subject=subject,
             key_id=session.principal.key_id,
             requested_at=requested_at,
+            turn_ids=request.turn_ids,
         )
     if row.turns_erased or row.audit_rows_erased:
         after_removal(session.resources)
@@ -56,7 +59,9 @@ def erase(session: Session, request: EraseRequest) -> Erasure:
 
 
 def erase_for_tenant(resources: Resources, request: EraseForTenantRequest) -> Erasure:
-    subject = EraseRequest(agent_id=request.agent_id, user_id=request.user_id)
+    subject = EraseRequest(
+        agent_id=request.agent_id, user_id=request.user_id, turn_ids=request.turn_ids
+    )
     return erase(owner_session(resources, request.tenant_id), subject)
 
 
@@ -80,12 +85,19 @@ def key_of(resources: Resources) -> bytes:
     return resources.erasure_key
 
 
-def subject_hash(key: bytes, agent_id: UUID | None, user_id: str | None) -> bytes:
+def subject_hash(
+    key: bytes,
+    agent_id: UUID | None,
+    user_id: str | None,
+    turn_ids: Sequence[UUID] | None = None,
+) -> bytes:
     """HMAC-SHA256 of the subject; the kind is part of it, so "agent A" never equals "agent A's
-    user U"."""
+    user U", nor "these turns of agent A"."""
     kind = "user" if agent_id is None else "agent" if user_id is None else "agent_user"
-    message = json.dumps([kind, str(agent_id) if agent_id else None, user_id])
-    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+    subject: list[object] = [kind, str(agent_id) if agent_id else None, user_id]
+    if turn_ids is not None:
+        subject = ["turns", *subject[1:], sorted({str(turn_id) for turn_id in turn_ids})]
+    return hmac.new(key, json.dumps(subject).encode(), hashlib.sha256).digest()
 
 
 def erasure_of(row: ErasureRow) -> Erasure:
@@ -100,6 +112,7 @@ def erasure_of(row: ErasureRow) -> Erasure:
         cutoff=row.cutoff,
         key_id=row.key_id,
         replay_of=row.replay_of,
+        turn_ids=row.turn_ids,
     )
 
 
@@ -159,6 +172,20 @@ def replay(resources: Resources, entries: Iterable[LedgerEntry]) -> ReplayReport
 def _replay_one(resources: Resources, key: bytes, entry: LedgerEntry) -> int | None:
     wanted = bytes.fromhex(entry.subject_hash or "")
     with tenant_transaction(resources.pool, entry.tenant_id) as tx:
+        if entry.turn_ids is not None:
+            # The entry lists the turns it removed: exactly those go again.
+            row = store.erase(
+                tx,
+                agent_id=None,
+                user_id=None,
+                subject=wanted,
+                key_id=entry.key_id,
+                requested_at=entry.requested_at,
+                stored_before=entry.completed_at,
+                replay_of=entry.id,
+                turn_ids=entry.turn_ids,
+            )
+            return row.turns_erased
         candidates: set[tuple[UUID | None, str | None]] = set()
         for agent_id, user_id in store.subjects(tx):
             candidates |= {(agent_id, None), (None, user_id), (agent_id, user_id)}

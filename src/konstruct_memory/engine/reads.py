@@ -1,6 +1,9 @@
-"""History (the recent window) and context (the window, recalled turns, a prompt block)."""
+"""History (the recent window), context (the window, recalled turns, a prompt block), one
+turn by id, and the scopes that hold turns."""
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.engine.audit import ReadAudit
@@ -11,11 +14,15 @@ from konstruct_memory.errors import NotFound
 from konstruct_memory.operations import (
     Context,
     ContextRequest,
+    GetTurnRequest,
     History,
     HistoryRequest,
     Hit,
     Identity,
+    ListScopesRequest,
     RecallRequest,
+    Scopes,
+    ScopeSummary,
     StoredTurn,
     WhoAmIRequest,
 )
@@ -25,6 +32,7 @@ from konstruct_memory.store.rows import TurnRow
 from konstruct_memory.store.scope import Scope
 
 _HISTORY = ReadAudit("history")
+_GET_TURN = ReadAudit("get_turn")
 
 
 def history(
@@ -75,6 +83,24 @@ def context(session: Session, request: ContextRequest) -> Context:
         audit = ReadAudit("context", request.query, shown)
         recalled = ranked(session, scope, recall, audit=audit, exclude=set(shown))
     return render_context(window, recalled, request.max_tokens, session.resources.tokens)
+
+
+def get_turn(session: Session, request: GetTurnRequest) -> StoredTurn:
+    """The turn, if it is within the key's binding: one outside it is as absent as one never
+    stored (its existence is not disclosed)."""
+    principal = session.principal
+    with session.transaction() as tx:
+        row = turns.turns_by_ids(tx, [request.turn_id]).get(request.turn_id)
+        if row is None or not principal.may_see(row.agent_id, row.user_id):
+            raise NotFound("turn_id: no such turn within this key's reach")
+        _GET_TURN.record(tx, session, Scope(agent_id=row.agent_id, user_id=row.user_id), [row.id])
+    return stored_turn(row)
+
+
+def list_scopes(session: Session, request: ListScopesRequest) -> Scopes:
+    with session.transaction() as tx:
+        rows = turns.scopes(tx, request.agent_id, request.user_id, request.limit, request.offset)
+    return Scopes(scopes=[ScopeSummary(**asdict(row)) for row in rows])
 
 
 def whoami(session: Session, request: WhoAmIRequest) -> Identity:

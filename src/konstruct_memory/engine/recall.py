@@ -8,6 +8,7 @@ sum (measured in BENCHMARKS.md, "HTTP").
 from __future__ import annotations
 
 from collections.abc import Collection
+from typing import Any
 from uuid import UUID
 
 from konstruct_memory.db.tenant import TenantConnection
@@ -17,7 +18,7 @@ from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.errors import Conflict
 from konstruct_memory.operations import Hit, RecallAcrossUsersRequest, Recalled, RecallRequest
 from konstruct_memory.operations.reads import ScoreParts
-from konstruct_memory.store import search
+from konstruct_memory.store import search, turns
 from konstruct_memory.store.rows import CandidateRow
 from konstruct_memory.store.scope import Scope
 
@@ -87,6 +88,7 @@ def ranked(
         scores = ranking.boost(lent, in_months, tuning.month_boost)
         in_scope = {i: s for i, s in scores.items() if i in rows and i not in exclude}
         best = ranking.top(in_scope, k, {i: at.timestamp() for i, at in when.items()})
+        metadata = turns.metadata_of(tx, best)
         audit.record(tx, session, scope, best)
     bound = ranking.score_bound(tuning, bool(in_months))
     base = ranking.score_bound(tuning, month_named=False)
@@ -95,6 +97,7 @@ def ranked(
     return [
         _hit(
             rows[i],
+            metadata[i],
             in_scope[i] / bound,
             ScoreParts(
                 similarity=similarity.get(i),
@@ -126,7 +129,7 @@ def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[U
         return search.keyword_matches(tx, scope, query, session.resources.tuning.keyword_candidates)
 
 
-def _hit(row: CandidateRow, score: float, parts: ScoreParts) -> Hit:
+def _hit(row: CandidateRow, metadata: dict[str, Any], score: float, parts: ScoreParts) -> Hit:
     return Hit.model_construct(
         id=row.id,
         user_id=row.user_id,
@@ -136,4 +139,5 @@ def _hit(row: CandidateRow, score: float, parts: ScoreParts) -> Hit:
         conversation_id=row.conversation_id,
         score=round(score, 6),
         parts=parts,
+        metadata=metadata,
     )

@@ -11,13 +11,14 @@ How LangChain messages map onto turns:
   what was said in the conversation, and recalled later they would pass for it. An
   ``AIMessage`` with no text (only tool calls) is not stored either.
 * ``session_id`` is the turns' ``conversation_id``: ``messages`` lists that thread only.
-* ``clear()`` is an erasure (the key needs the ``erase`` scope) of every turn of this user
-  with this agent, in every thread: erasure has no per-thread form, so a history made with a
-  ``session_id`` refuses to clear rather than erase more than its thread.
+* ``clear()`` is an erasure (the key needs the ``erase`` scope): of every turn of this user
+  with this agent, or, for a history made with a ``session_id``, of the turns of that thread
+  (by their ids, a thousand per ledger entry).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import Any
 
@@ -70,6 +71,10 @@ class KonstructChatMessageHistory(BaseChatMessageHistory):
 
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        """Every stored turn of the scope, oldest first."""
+        return [_message(turn) for turn in self._stored()]
+
+    def _stored(self) -> list[StoredTurn]:
         """Every stored turn of the scope, oldest first, paging back through history."""
         turns: list[StoredTurn] = []
         while True:
@@ -82,7 +87,7 @@ class KonstructChatMessageHistory(BaseChatMessageHistory):
             )
             turns = page + turns
             if len(page) < PAGE:
-                return [_message(turn) for turn in turns]
+                return turns
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
         turns = self._turns(messages)
@@ -98,13 +103,15 @@ class KonstructChatMessageHistory(BaseChatMessageHistory):
             await self.async_client.remember(turns)
 
     def clear(self) -> None:
-        """Erase every turn of this user with this agent (needs the ``erase`` scope)."""
-        if self.session_id is not None:
-            raise ConfigurationError(
-                "clear() would erase this user's turns in every thread, not only session "
-                f"{self.session_id!r}: erase them with a history made without session_id"
-            )
-        self.client.erase(agent_id=self.agent_id, user_id=self.user_id)
+        """Erase the turns of this history (needs the ``erase`` scope): every turn of this user
+        with this agent, or with a ``session_id`` the turns of that thread stored so far."""
+        if self.session_id is None:
+            self.client.erase(agent_id=self.agent_id, user_id=self.user_id)
+            return
+        ids = [turn.id for turn in self._stored()]
+        for start in range(0, len(ids), PAGE):
+            chunk = ids[start : start + PAGE]
+            self.client.erase(agent_id=self.agent_id, user_id=self.user_id, turn_ids=chunk)
 
     def _turns(self, messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
         turns = []
@@ -129,7 +136,8 @@ class KonstructChatMessageHistory(BaseChatMessageHistory):
 
 class KonstructRetriever(BaseRetriever):
     """Recall as a LangChain retriever: the ``k`` turns most relevant to the query, as
-    documents whose metadata carries the turn's id, role, time, score and user."""
+    documents whose metadata carries the turn's id, role, time, score, user, thread and stored
+    metadata. ``invoke(query, k=3)`` overrides ``k`` for one call."""
 
     client: Any
     async_client: Any = None
@@ -139,30 +147,34 @@ class KonstructRetriever(BaseRetriever):
     k: int = 4
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
         if self.across_users:
-            hits = self.client.recall_across_users(agent_id=self.agent_id, query=query, k=self.k)
+            hits = self.client.recall_across_users(**self._recall(query, k))
         else:
-            hits = self.client.recall(
-                agent_id=self.agent_id, user_id=self.user_id, query=query, k=self.k
-            )
+            hits = self.client.recall(user_id=self.user_id, **self._recall(query, k))
         return [_document(hit) for hit in hits]
 
     async def _aget_relevant_documents(
-        self, query: str, *, run_manager: AsyncCallbackManagerForRetrieverRun
+        self,
+        query: str,
+        *,
+        run_manager: AsyncCallbackManagerForRetrieverRun,
+        k: int | None = None,
     ) -> list[Document]:
         if self.async_client is None:
-            return await super()._aget_relevant_documents(query, run_manager=run_manager)
+            sync = run_manager.get_sync()
+            return await asyncio.to_thread(
+                self._get_relevant_documents, query, run_manager=sync, k=k
+            )
         if self.across_users:
-            hits = await self.async_client.recall_across_users(
-                agent_id=self.agent_id, query=query, k=self.k
-            )
+            hits = await self.async_client.recall_across_users(**self._recall(query, k))
         else:
-            hits = await self.async_client.recall(
-                agent_id=self.agent_id, user_id=self.user_id, query=query, k=self.k
-            )
+            hits = await self.async_client.recall(user_id=self.user_id, **self._recall(query, k))
         return [_document(hit) for hit in hits]
+
+    def _recall(self, query: str, k: int | None) -> dict[str, Any]:
+        return {"agent_id": self.agent_id, "query": query, "k": self.k if k is None else k}
 
 
 def _text(content: str | list[Any]) -> str:
@@ -192,5 +204,6 @@ def _document(hit: Hit) -> Document:
             "score": hit.score,
             "user_id": hit.user_id,
             "conversation_id": hit.conversation_id,
+            "metadata": hit.metadata or {},
         },
     )

@@ -48,10 +48,14 @@ from konstruct_memory.operations.reads import (
 )
 from konstruct_memory.operations.registry import BY_NAME, BY_REQUEST, OPERATIONS, Operation
 from konstruct_memory.operations.turns import (
+    GetTurnRequest,
     History,
     HistoryRequest,
+    ListScopesRequest,
     Remembered,
     RememberRequest,
+    Scopes,
+    ScopeSummary,
     StoredTurn,
     Turn,
 )
@@ -75,6 +79,7 @@ __all__ = [
     "EraseRequest",
     "Erasure",
     "Erasures",
+    "GetTurnRequest",
     "History",
     "HistoryRequest",
     "Hit",
@@ -85,6 +90,7 @@ __all__ = [
     "ListAuditRequest",
     "ListErasuresForTenantRequest",
     "ListErasuresRequest",
+    "ListScopesRequest",
     "ListTenantsRequest",
     "Operation",
     "RecallAcrossUsersRequest",
@@ -95,6 +101,8 @@ __all__ = [
     "Request",
     "Result",
     "RevokeApiKeyRequest",
+    "ScopeSummary",
+    "Scopes",
     "StoredTurn",
     "Tenant",
     "TenantChanges",

@@ -31,6 +31,8 @@ MAX_METADATA_DEPTH = 32
 MAX_K = 100
 MAX_HISTORY = 1000
 MAX_TOKENS = 1_000_000
+MAX_LISTED = 1000
+MAX_OFFSET = 1_000_000
 
 Role = Literal["user", "assistant"]
 ROLES: tuple[Role, ...] = ("user", "assistant")
@@ -276,3 +278,5 @@ ContextK = Annotated[int, limit_of(0, MAX_K), Field(ge=0, le=MAX_K)]
 HistoryLimit = Annotated[int, limit_of(1, MAX_HISTORY), Field(ge=1, le=MAX_HISTORY)]
 Recent = Annotated[int, limit_of(0, MAX_HISTORY), Field(ge=0, le=MAX_HISTORY)]
 MaxTokens = Annotated[int, limit_of(1, MAX_TOKENS), Field(ge=1, le=MAX_TOKENS)]
+Listed = Annotated[int, limit_of(1, MAX_LISTED), Field(ge=1, le=MAX_LISTED)]
+Offset = Annotated[int, limit_of(0, MAX_OFFSET), Field(ge=0, le=MAX_OFFSET)]

@@ -12,14 +12,20 @@ from pydantic import BeforeValidator, Field, StrictBool, ValidationInfo, field_v
 
 from konstruct_memory.operations.admin import Tenant
 from konstruct_memory.operations.base import Request, Result
-from konstruct_memory.operations.fields import Timestamp, UserId, Uuid, fail, limit_of
+from konstruct_memory.operations.fields import (
+    Listed,
+    Timestamp,
+    UserId,
+    Uuid,
+    fail,
+    limit_of,
+)
 
-MAX_LISTED = 1000
+MAX_ERASED_TURNS = 1000
 MAX_RETENTION_DAYS = 36500
 MAX_RATE = 100_000
 
-ErasureKind = Literal["agent", "user", "agent_user", "retention"]
-Listed = Annotated[int, limit_of(1, MAX_LISTED), Field(ge=1, le=MAX_LISTED)]
+ErasureKind = Literal["agent", "user", "agent_user", "turns", "retention"]
 RetentionDays = Annotated[int, limit_of(1, MAX_RETENTION_DAYS), Field(ge=1, le=MAX_RETENTION_DAYS)]
 
 
@@ -48,12 +54,13 @@ class Erasure(Result):
 
     The subject is kept only as ``subject_hash``, an HMAC-SHA256 of (kind, agent, user) under
     the deployment's erasure key: the ledger holds no personal data, yet a repeated request
-    for the same subject has the same hash.
+    for the same subject has the same hash. An erasure of chosen turns also lists the ids it
+    removed (random or caller-chosen ids, which the tombstones of erased turns hold anyway).
     """
 
     id: UUID
     kind: ErasureKind = Field(
-        description="'agent', 'user' or 'agent_user' (on request), or 'retention'"
+        description="'agent', 'user', 'agent_user' or 'turns' (on request), or 'retention'"
     )
     turns_erased: int
     audit_rows_erased: int
@@ -67,6 +74,7 @@ class Erasure(Result):
     replay_of: UUID | None = Field(
         default=None, description="Set when re-applied after a backup restore"
     )
+    turn_ids: list[UUID] | None = Field(default=None, description="'turns': the ids it removed")
 
 
 class LedgerEntry(Erasure):
@@ -77,13 +85,22 @@ class LedgerEntry(Erasure):
 
 class EraseRequest(Request[Erasure]):
     """Erase every stored turn of an agent, a user, or one agent's user, and their read-audit
-    rows. At least one of the two (a key's binding counts). Erasing again erases 0."""
+    rows. At least one of the two (a key's binding counts). Erasing again erases 0.
+
+    With ``turn_ids``, only those turns go (within the agent and user if given: a bound key's
+    binding always applies); the read-audit rows stay, since they hold ids and no content."""
 
     agent_id: Uuid | None = Field(
         default=None, description="Only this agent's turns (a bound key: its agent)"
     )
     user_id: UserId | None = Field(
         default=None, description="Only this user's turns (a bound key: its user)"
+    )
+    turn_ids: list[Uuid] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_ERASED_TURNS,
+        description=f"Only these turns (1 to {MAX_ERASED_TURNS} ids)",
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import Field, ValidationInfo, field_validator
@@ -55,6 +55,9 @@ class Hit(Result):
     conversation_id: str | None
     score: float
     parts: ScoreParts | None = None
+    metadata: dict[str, Any] | None = Field(
+        default=None, description="The turn's metadata as stored"
+    )
 
 
 class Recalled(Result):

@@ -52,6 +52,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "/v1/recall/across-users",
     ),
     Operation("history", turns.HistoryRequest, "read", "GET", "/v1/history"),
+    Operation("get_turn", turns.GetTurnRequest, "read", "GET", "/v1/turns/{turn_id}"),
+    Operation("list_scopes", turns.ListScopesRequest, "read", "GET", "/v1/scopes"),
     Operation("context", reads.ContextRequest, "read", "POST", "/v1/context"),
     Operation("whoami", admin.WhoAmIRequest, "key", "GET", "/v1/whoami"),
     Operation("create_tenant", admin.CreateTenantRequest, "admin", "POST", "/v1/tenants", 201),

@@ -1,4 +1,5 @@
-"""Writing and listing turns: remember and history."""
+"""Writing and reading turns: remember, history, one turn by id, and the scopes that hold
+turns."""
 
 from __future__ import annotations
 
@@ -15,7 +16,9 @@ from konstruct_memory.operations.fields import (
     ConversationId,
     Embedding,
     HistoryLimit,
+    Listed,
     Metadata,
+    Offset,
     Role,
     RoleField,
     Text,
@@ -86,3 +89,38 @@ class HistoryRequest(Request[History]):
     limit: HistoryLimit = 20
     conversation_id: ConversationId | None = None
     before: Uuid | None = None
+
+
+class GetTurnRequest(Request[StoredTurn]):
+    """One stored turn by its id. A turn outside the key's binding is not found (404), as is
+    one never stored or since erased."""
+
+    turn_id: Uuid
+
+
+class ScopeSummary(Result):
+    """One (agent, user, conversation) that holds turns: how many, and over what time."""
+
+    agent_id: UUID
+    user_id: str
+    conversation_id: str | None = Field(description="Null: turns stored without one")
+    turns: int
+    first_occurred_at: datetime
+    last_occurred_at: datetime
+
+
+class Scopes(Result):
+    scopes: list[ScopeSummary] = Field(
+        description="Ordered by agent_id, user_id, then conversation_id (null first)"
+    )
+
+
+class ListScopesRequest(Request[Scopes]):
+    """The (agent, user, conversation) scopes of the tenant that hold turns, with their turn
+    counts: what there is to browse. Narrow to one agent or user; a bound key sees only its
+    binding. Page with ``offset``."""
+
+    agent_id: Uuid | None = Field(default=None, description="Only this agent's scopes")
+    user_id: UserId | None = Field(default=None, description="Only this user's scopes")
+    limit: Listed = 100
+    offset: Offset = 0

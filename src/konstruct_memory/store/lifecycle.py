@@ -23,6 +23,13 @@ _ERASE = sql.SQL(
                          %(requested_at)s, %(stored_before)s, %(replay_of)s)
     """
 ).format(columns=_LEDGER_COLUMNS)
+_ERASE_TURNS = sql.SQL(
+    """
+    SELECT {columns}
+    FROM konstruct_erase_turns(%(turn_ids)s, %(agent_id)s, %(user_id)s, %(subject)s,
+                               %(key_id)s, %(requested_at)s, %(stored_before)s, %(replay_of)s)
+    """
+).format(columns=_LEDGER_COLUMNS)
 _EXPIRE = sql.SQL("SELECT {columns} FROM konstruct_expire(%(batch)s)").format(
     columns=_LEDGER_COLUMNS
 )
@@ -53,8 +60,10 @@ def erase(
     requested_at: datetime,
     stored_before: datetime | None = None,
     replay_of: UUID | None = None,
+    turn_ids: Sequence[UUID] | None = None,
 ) -> ErasureRow:
-    """Remove the subject's turns and audit rows and append the ledger entry, in ``tx``."""
+    """Remove the subject's turns (only ``turn_ids`` if given) and, for a whole subject, its
+    audit rows; append the ledger entry. All in ``tx``."""
     params = tx.params(
         agent_id=agent_id,
         user_id=user_id,
@@ -63,11 +72,13 @@ def erase(
         requested_at=requested_at,
         stored_before=stored_before,
         replay_of=replay_of,
+        turn_ids=list(turn_ids) if turn_ids is not None else None,
     )
+    query = _ERASE if turn_ids is None else _ERASE_TURNS
     with tx.conn.cursor(row_factory=class_row(ErasureRow)) as cur:
-        row = cur.execute(_ERASE, params).fetchone()
+        row = cur.execute(query, params).fetchone()
     if row is None:
-        raise KonstructMemoryError("konstruct_erase returned no ledger entry")
+        raise KonstructMemoryError("the erasure function returned no ledger entry")
     return row
 
 

@@ -45,6 +45,18 @@ class CandidateRow:
 
 
 @dataclass(frozen=True, slots=True)
+class ScopeRow:
+    """An (agent, user, conversation) holding turns, and how many."""
+
+    agent_id: UUID
+    user_id: str
+    conversation_id: str | None
+    turns: int
+    first_occurred_at: datetime
+    last_occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class TenantRow:
     id: UUID
     name: str
@@ -69,6 +81,7 @@ class ErasureRow:
     cutoff: datetime | None
     key_id: UUID | None
     replay_of: UUID | None
+    turn_ids: list[UUID] | None
 
 
 @dataclass(frozen=True, slots=True)

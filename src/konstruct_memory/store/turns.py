@@ -1,8 +1,10 @@
-"""Writing turns and reading them back in order: insert, by id, history."""
+"""Writing turns and reading them back in order: insert, by id, history, and the scopes that
+hold them."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from psycopg import sql
@@ -12,7 +14,7 @@ from psycopg.types.json import Jsonb
 from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.embed import Vectors
 from konstruct_memory.operations import Turn
-from konstruct_memory.store.rows import TurnRow, columns
+from konstruct_memory.store.rows import ScopeRow, TurnRow, columns
 from konstruct_memory.store.scope import Scope
 
 TURN_COLUMNS = columns(TurnRow)
@@ -47,6 +49,11 @@ _BY_IDS = sql.SQL(
     "AND id = ANY(%(ids)s)"
 ).format(columns=TURN_COLUMNS)
 
+_METADATA = (
+    "SELECT id, metadata FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s "
+    "AND id = ANY(%(ids)s)"
+)
+
 _HISTORY = sql.SQL(
     """
     SELECT {columns} FROM conversation_embeddings
@@ -59,6 +66,17 @@ _BEFORE = sql.SQL(
     "AND (occurred_at, seq) < (SELECT occurred_at, seq FROM conversation_embeddings "
     "WHERE tenant_id = %(tenant_id)s AND id = %(before)s)"
 )
+_SCOPES = sql.SQL(
+    """
+    SELECT agent_id, user_id, conversation_id, count(*) AS turns,
+           min(occurred_at) AS first_occurred_at, max(occurred_at) AS last_occurred_at
+    FROM conversation_embeddings
+    WHERE {where}
+    GROUP BY agent_id, user_id, conversation_id
+    ORDER BY agent_id, user_id, conversation_id NULLS FIRST
+    LIMIT %(limit)s OFFSET %(offset)s
+    """
+)
 _CURSOR_EXISTS = sql.SQL("SELECT 1 FROM conversation_embeddings WHERE {where} AND id = %(before)s")
 
 
@@ -66,6 +84,13 @@ def turns_by_ids(tx: TenantConnection, ids: Sequence[UUID]) -> dict[UUID, TurnRo
     with tx.conn.cursor(row_factory=args_row(TurnRow)) as cur:
         rows = cur.execute(_BY_IDS, tx.params(ids=list(ids))).fetchall()
     return {row.id: row for row in rows}
+
+
+def metadata_of(tx: TenantConnection, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
+    """The metadata of ``ids`` (a recall's hits: decoded for the few returned, not for every
+    candidate ranked)."""
+    rows = tx.conn.execute(_METADATA, tx.params(ids=list(ids))).fetchall() if ids else []
+    return {row["id"]: row["metadata"] for row in rows}
 
 
 def insert_turns(
@@ -117,3 +142,20 @@ def cursor_exists(tx: TenantConnection, scope: Scope, before: UUID) -> bool:
     where, params = scope.where(tx)
     params["before"] = before
     return tx.conn.execute(_CURSOR_EXISTS.format(where=where), params).fetchone() is not None
+
+
+def scopes(
+    tx: TenantConnection, agent_id: UUID | None, user_id: str | None, limit: int, offset: int
+) -> list[ScopeRow]:
+    """The (agent, user, conversation) groups of the tenant's turns, with counts and times."""
+    parts = [sql.SQL("tenant_id = %(tenant_id)s")]
+    params = tx.params(limit=limit, offset=offset)
+    if agent_id is not None:
+        parts.append(sql.SQL("agent_id = %(agent_id)s"))
+        params["agent_id"] = agent_id
+    if user_id is not None:
+        parts.append(sql.SQL("user_id = %(user_id)s"))
+        params["user_id"] = user_id
+    query = _SCOPES.format(where=sql.SQL(" AND ").join(parts))
+    with tx.conn.cursor(row_factory=args_row(ScopeRow)) as cur:
+        return cur.execute(query, params).fetchall()

@@ -1,5 +1,5 @@
-"""``/v1/turns``, ``/v1/history`` and ``/v1/whoami``: turns in, turns back in order, and who
-the key is."""
+"""``/v1/turns``, ``/v1/history``, ``/v1/scopes`` and ``/v1/whoami``: turns in, turns back
+in order or by id, the scopes that hold them, and who the key is."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ from fastapi import APIRouter
 from konstruct_memory.api.deps import EngineDep, KeyPrincipal, route_options
 from konstruct_memory.operations import (
     BY_NAME,
+    GetTurnRequest,
     History,
     HistoryRequest,
     Identity,
+    ListScopesRequest,
     Remembered,
     RememberRequest,
+    Scopes,
+    StoredTurn,
     WhoAmIRequest,
     build,
 )
@@ -48,5 +52,25 @@ def history(
         limit=limit,
         conversation_id=conversation_id,
         before=before,
+    )
+    return engine.run(principal, request)
+
+
+@router.api_route(**route_options(BY_NAME["get_turn"]))
+def get_turn(turn_id: str, principal: KeyPrincipal, engine: EngineDep) -> StoredTurn:
+    return engine.run(principal, build(GetTurnRequest, turn_id=turn_id))
+
+
+@router.api_route(**route_options(BY_NAME["list_scopes"]))
+def list_scopes(
+    principal: KeyPrincipal,
+    engine: EngineDep,
+    agent_id: str | None = None,
+    user_id: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> Scopes:
+    request = build(
+        ListScopesRequest, agent_id=agent_id, user_id=user_id, limit=limit, offset=offset
     )
     return engine.run(principal, request)
