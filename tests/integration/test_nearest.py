@@ -1,4 +1,4 @@
-"""The vector stage: exact search unless a scope across users is large, and never short."""
+"""The vector stage: exact search unless a scope is large, and never short."""
 
 from __future__ import annotations
 
@@ -80,3 +80,23 @@ def test_an_agent_scope_over_the_limit_uses_the_index(
     assert "never executed" in plan and plan.count("Execution Time") == 2
     assert top[0][0] == list(vectors)[3]
     assert len(top) == 10 and set(i for i, _ in top) <= set(vectors)
+
+
+def test_a_heavy_user_scope_uses_the_index_and_falls_back_when_short(
+    pool: ConnectionPool[Connection],
+    agent_scope: tuple[UUID, Scope, dict[UUID, np.ndarray]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(search, "EXACT_SCOPE_ROWS", 50)
+    tenant, _, vectors = agent_scope
+    user = Scope(AGENT, "U0", MODEL)  # 100 turns: over the (lowered) limit
+    mine = {i: v for n, (i, v) in enumerate(vectors.items()) if n % 3 == 0}
+    q = vectors[list(mine)[5]]
+    with tenant_transaction(pool, tenant) as tx:
+        plan = "\n".join(search.explain_nearest(tx, user, q, 10))
+        top = search.nearest(tx, user, q, 10)
+        # A thread no turn belongs to leaves the index scan short: the exact search answers.
+        empty_thread = Scope(AGENT, "U0", MODEL, conversation_id="none")
+        assert search.nearest(tx, empty_thread, q, 10) == []
+    assert "never executed" in plan and "ix_conv_embed_hnsw" in plan
+    assert [i for i, _ in top] == exact_top(mine, q, 10)

@@ -61,21 +61,22 @@ _INDEXED_NEAREST = sql.SQL(
 # Measured at one million turns on agent scopes of 25k-40k turns (2-4 % of the table): with
 # 100 or 200 some queries found none of their true top 10, with 400 every one (BENCHMARKS.md).
 EF_SEARCH_FLOOR = 400
-# Up to this many turns an agent scope is searched exactly (~1 us a turn). Above it, HNSW with
-# EF_SEARCH_FLOOR: as fast and, measured, as exact (BENCHMARKS.md), and the capped count that
-# decides stays cheap (it reads at most this many index entries).
+# Up to this many turns a scope (one user's, or an agent's across users) is searched exactly
+# (~1 us a turn). Above it, HNSW with EF_SEARCH_FLOOR: as fast and, measured, as exact
+# (BENCHMARKS.md, "Heavy scopes"), and the capped count that decides stays cheap (it reads at
+# most this many index entries).
 EXACT_SCOPE_ROWS = 10_000
-# Across users, one statement counts the agent's turns (capped) and searches the scope exactly
-# only when the count is within EXACT_SCOPE_ROWS: otherwise its scan is gated off and never
-# runs. Always one row at least, so an empty scope is told apart from a gated one.
+# One statement counts the scope's turns (capped, on the scope index) and searches the scope
+# exactly only when the count is within EXACT_SCOPE_ROWS: otherwise its scan is gated off and
+# never runs. Always one row at least, so an empty scope is told apart from a gated one.
 _GATED_EXACT_NEAREST = sql.SQL(
     """
-    SELECT capped.n AS agent_rows, hit.id, hit.similarity
+    SELECT capped.n AS scope_rows, hit.id, hit.similarity
     FROM (
         SELECT count(*) AS n FROM (
             SELECT 1 FROM conversation_embeddings
-            WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s LIMIT %(cap)s
-        ) AS agent_turns
+            WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s {user} LIMIT %(cap)s
+        ) AS scope_turns
     ) AS capped
     LEFT JOIN LATERAL (
         SELECT id, 1 - distance AS similarity, distance, seq
@@ -89,10 +90,15 @@ _GATED_EXACT_NEAREST = sql.SQL(
     ORDER BY hit.distance, hit.seq DESC
     """
 )
+# For the indexed statement only: with sorting disabled, the planner cannot answer a user's
+# scope by walking the scope index and sorting it (its choice when it underestimates the
+# scope, linear in it); the HNSW index is the one path left that yields the order.
 _HNSW_SETTINGS = """
 SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
-       set_config('hnsw.ef_search', %(ef_search)s, true)
+       set_config('hnsw.ef_search', %(ef_search)s, true),
+       set_config('enable_sort', 'off', true)
 """
+_SORT_AGAIN = "SELECT set_config('enable_sort', 'on', true)"
 
 # Keyword relevance: each query lexeme weighs its inverse document frequency within the scope
 # (BM25's idf), which PostgreSQL's ts_rank lacks; a turn scores the sum over lexemes it holds.
@@ -170,34 +176,36 @@ def nearest(
 ) -> list[tuple[UUID, float]]:
     """The ``limit`` turns in scope closest to ``query_vector``, best first; never short.
 
-    Exact unless the scope spans users of an agent with more than EXACT_SCOPE_ROWS turns; then
-    HNSW with iterative scan (recall@10 against exact at one million turns in BENCHMARKS.md).
+    Exact unless the scope (a user's, or an agent's across users) holds more than
+    EXACT_SCOPE_ROWS turns; then HNSW with iterative scan, and exact again if the filters left
+    the index scan short (recall@10 against exact in BENCHMARKS.md, "Heavy scopes").
     With ``plans``, each statement's EXPLAIN ANALYZE is appended to it before the statement runs.
     """
     conn = tx.conn
     where, params = scope.where(tx)
     params |= {"query_vector": query_vector, "limit": limit, "cap": EXACT_SCOPE_ROWS + 1}
+    user = sql.SQL("AND user_id = %(user_id)s" if scope.user_id is not None else "")
 
     def run(statement: sql.SQL) -> list[dict[str, Any]]:
-        composed = statement.format(where=where)
+        composed = statement.format(where=where, user=user)
         if plans is not None:
             plans.extend(_explain(tx, composed, params))
         return conn.execute(composed, params).fetchall()
 
-    if scope.user_id is not None:
-        return _hits(run(_EXACT_NEAREST))
     rows = run(_GATED_EXACT_NEAREST)
-    if rows[0]["agent_rows"] <= EXACT_SCOPE_ROWS:
+    if rows[0]["scope_rows"] <= EXACT_SCOPE_ROWS:
         return _hits(row for row in rows if row["id"] is not None)
     settings = {"ef_search": str(ef_search(limit))}
     if plans is None:
         with conn.pipeline():  # the settings travel with the search: one round trip
             conn.execute(_HNSW_SETTINGS, settings)
             search = conn.execute(_INDEXED_NEAREST.format(where=where), params)
+            conn.execute(_SORT_AGAIN)
         rows = search.fetchall()
     else:
         conn.execute(_HNSW_SETTINGS, settings)
         rows = run(_INDEXED_NEAREST)
+        conn.execute(_SORT_AGAIN)
     if len(rows) < limit:  # filters (model, thread, role…) left the index scan short
         rows = run(_EXACT_NEAREST)
     return _hits(rows)
