@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import platformdirs
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def default_data_dir() -> Path:
@@ -122,6 +122,29 @@ class Settings(BaseSettings):
     failed_auth_burst: int = Field(
         default=20, ge=1, description="Failed authentications an address may make at once."
     )
+    replica_url: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Streaming read replicas (postgresql:// URLs of the runtime role, comma "
+        "separated): recall, history, context and other reads go there; writes, "
+        "administration and authentication stay on the primary.",
+    )
+    replica_max_lag_s: float = Field(
+        default=5.0, gt=0, description="A replica further behind the primary is not read from."
+    )
+    replica_wait_s: float = Field(
+        default=0.05,
+        ge=0,
+        description="How long a read after the caller's own write waits for a replica to "
+        "replay it before reading from the primary instead.",
+    )
+    replica_check_interval_s: float = Field(
+        default=1.0, gt=0, description="How often each replica's state and lag are sampled."
+    )
+    tenant_switch: Literal["set_config", "set_local"] = Field(
+        default="set_config",
+        description="How a transaction's tenant is set: set_config(), or SET LOCAL through "
+        "konstruct_set_tenant() (what Citus propagates to its workers; docs/citus.md).",
+    )
     pool_min_size: int = Field(default=1, ge=0)
     pool_max_size: int = Field(default=10, ge=1)
     pool_timeout: float = Field(
@@ -130,6 +153,14 @@ class Settings(BaseSettings):
         description="Seconds a request waits for a pooled connection before its 503 (short, so "
         "requests fail fast while the database is unreachable).",
     )
+
+    @field_validator("replica_url", mode="before")
+    @classmethod
+    def _urls(cls, value: object) -> object:
+        """One URL, several separated by commas, or a list."""
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
 
     @property
     def uses_embedded_server(self) -> bool:

@@ -20,6 +20,8 @@ from konstruct_memory import embed
 from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, authenticate_key
 from konstruct_memory.config import Settings
 from konstruct_memory.db import runtime, urls
+from konstruct_memory.db.replicas import ReplicaSet
+from konstruct_memory.db.tenant import use_tenant_switch
 from konstruct_memory.embed import Embedder
 from konstruct_memory.embed.model_files import model_dir
 from konstruct_memory.engine import admin, erasure
@@ -85,6 +87,7 @@ class Memory:
         """Connect (starting the embedded server if no URL is configured), migrate, verify the
         runtime role cannot bypass row-level security, and load the embedder."""
         settings = settings or Settings()
+        use_tenant_switch(settings.tenant_switch)
         database = urls.resolve(settings)
         pool = runtime.open_pool(settings, auto_migrate=auto_migrate, urls=database)
         try:
@@ -109,6 +112,8 @@ class Memory:
             resources.observer = observer
         if database.admin is not None:
             resources.vacuum = Vacuum(database.admin)
+        if settings.replica_url:
+            resources.replicas = ReplicaSet(pool, settings)
         return cls(resources)
 
     @property
@@ -124,8 +129,17 @@ class Memory:
         return TenantMemory(self.engine, principal)
 
     def authenticate(self, api_key: str) -> Principal | None:
-        """The principal of a live API key, or None (unknown, malformed or revoked)."""
-        return authenticate_key(self.resources.pool, api_key)
+        """The principal of a live API key, or None (unknown, malformed or revoked). While the
+        primary does not answer, a replica answers (reads go on; a key revoked in the last
+        moments before the outage may not have reached it)."""
+        try:
+            return authenticate_key(self.resources.pool, api_key)
+        except (PoolTimeout, psycopg.OperationalError):
+            replicas = self.resources.replicas
+            standby = replicas.authenticating_pool() if replicas is not None else None
+            if standby is None:
+                raise
+            return authenticate_key(standby, api_key)
 
     # -- administration (owner connection) ------------------------------------------------
 
@@ -272,6 +286,8 @@ class Memory:
         if self.resources.vacuum is not None:
             self.resources.vacuum.wait(timeout=60)
         self.resources.background.shutdown(wait=True)
+        if self.resources.replicas is not None:
+            self.resources.replicas.close()
         self.resources.pool.close()
         close = getattr(self.resources.embedder, "close", None)
         if callable(close):

@@ -50,6 +50,8 @@ def create_app(
             opened.resources.observer = metrics
         app.state.memory = opened
         metrics.watch_pool(opened.resources.pool)
+        if opened.resources.replicas is not None:
+            metrics.watch_replicas(opened.resources.replicas)
         try:
             async with mcp_server.session_manager.run():
                 yield

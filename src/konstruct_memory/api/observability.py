@@ -16,6 +16,7 @@ from prometheus_client.registry import Collector
 from psycopg_pool import ConnectionPool
 
 from konstruct_memory.api.errors import error_response
+from konstruct_memory.db.replicas import ReplicaSet
 
 log = logging.getLogger("konstruct_memory.access")
 
@@ -34,6 +35,34 @@ class _PoolCollector(Collector):
             ("konstruct_memory_pool_waiting", "requests_waiting", "Requests waiting"),
         ]:
             yield GaugeMetricFamily(name, doc, value=stats.get(key, 0))
+
+
+class _ReplicaCollector(Collector):
+    def __init__(self, replicas: ReplicaSet) -> None:
+        self.replicas = replicas
+
+    def collect(self) -> Iterable[GaugeMetricFamily]:
+        up = GaugeMetricFamily(
+            "konstruct_memory_replica_up",
+            "1 if the replica answers and is a standby",
+            labels=["replica"],
+        )
+        lag = GaugeMetricFamily(
+            "konstruct_memory_replica_lag_seconds",
+            "Age of the newest primary WAL position the replica has replayed",
+            labels=["replica"],
+        )
+        for state in self.replicas.states():
+            up.add_metric([state.name], 1.0 if state.up else 0.0)
+            if state.lag_s is not None:
+                lag.add_metric([state.name], state.lag_s)
+        yield up
+        yield lag
+        yield GaugeMetricFamily(
+            "konstruct_memory_primary_up",
+            "1 if the primary answered the last replica check",
+            value=1.0 if self.replicas.primary_up else 0.0,
+        )
 
 
 class Metrics:
@@ -72,11 +101,23 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self._reads = Counter(
+            "konstruct_memory_reads",
+            "Reads (recall, history, context, by id, scopes) by where they ran",
+            ["served_by"],
+            registry=self.registry,
+        )
         self._in_flight = Gauge(
             "konstruct_memory_requests_in_flight",
             "Requests being served (the in-flight limit's count)",
             registry=self.registry,
         )
+
+    def read_served(self, by: str) -> None:
+        self._reads.labels(by).inc()
+
+    def watch_replicas(self, replicas: ReplicaSet) -> None:
+        self.registry.register(_ReplicaCollector(replicas))
 
     def rejected(self, reason: str) -> None:
         self._rejected.labels(reason).inc()

@@ -29,6 +29,9 @@ class Principal:
     user_id: str | None = None  # bound: the only user this principal may act for
     admin: bool = False
     rate_limit_per_s: float | None = None  # the tenant's, for the HTTP faces
+    # The tenant's policy when the key was presented (None: not known, the library's owner):
+    # audited reads must run on the primary, which alone can write their audit row.
+    audit_reads: bool | None = None
 
     def may_see(self, agent_id: UUID, user_id: str) -> bool:
         """Whether a turn of (agent, user) is within this principal's binding."""
@@ -63,6 +66,7 @@ def authenticate_key(pool: ConnectionPool[Connection], api_key: str) -> Principa
         agent_id=row.agent_id,
         user_id=row.user_id,
         rate_limit_per_s=row.rate_limit_per_s,
+        audit_reads=row.audit_reads,
     )
 
 

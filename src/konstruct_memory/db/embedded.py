@@ -49,6 +49,7 @@ class _State:
     runtime_password: str
     initialised: bool = False
     provisioned: bool = False
+    standby: bool = False  # a streaming replica: read-only, its roles are the primary's
 
 
 class EmbeddedServer:
@@ -70,7 +71,28 @@ class EmbeddedServer:
                 self._start(state)
             # The roles as recorded, every start: a runtime role that changed its own
             # password (PostgreSQL lets any role do so) would otherwise lock the service out.
-            self._provision(state)
+            if not state.standby:
+                self._provision(state)
+
+    def make_standby_of(self, primary: EmbeddedServer) -> None:
+        """Make this (new) data directory a streaming standby of the running ``primary`` with
+        the wheel's ``pg_basebackup -R``, and start it on a port of its own. It has the
+        primary's roles and passwords, answers reads only, and replays the primary's WAL."""
+        with self._locked():
+            if self._state_file.exists():
+                raise EmbeddedServerError(f"{self.data_dir} already holds a server")
+            state = primary._read_state()
+            state.port = _free_port()
+            state.standby = True
+            self.pgdata.mkdir(mode=0o700)
+            self._hand_to_server_user(self.pgdata)
+            self._run(
+                self._bin("pg_basebackup"),
+                *("-D", str(self.pgdata), "-R", "-X", "stream", "-c", "fast"),
+                *("-d", primary.superuser_url()),
+            )
+            self._write_state(state)
+            self._start(state)
 
     def stop(self) -> None:
         """Shut the server down (fast mode: open transactions roll back). No-op if stopped."""
@@ -349,6 +371,9 @@ def _free_port() -> int:
 
 def _port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As PostgreSQL binds: connections of its previous run still in TIME_WAIT do not make
+        # the port busy, so a restarted server keeps its port (and its clients find it).
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

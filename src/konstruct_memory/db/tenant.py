@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 import psycopg
@@ -25,6 +25,18 @@ Connection = psycopg.Connection[dict[str, Any]]
 # Transaction-local (third argument true) and a bound parameter: the setting vanishes at
 # COMMIT/ROLLBACK, so a pooled connection can never carry a tenant into its next use.
 _SET_TENANT = "SELECT set_config('app.current_tenant', %(tenant_id)s, true)"
+# The same through migration 010's helper, which runs SET LOCAL: Citus propagates a SET LOCAL
+# to the workers of the transaction, not a set_config() call (docs/citus.md).
+_SET_LOCAL_TENANT = "SELECT konstruct_set_tenant(%(tenant_id)s)"
+_switch = _SET_TENANT
+
+
+def use_tenant_switch(mode: Literal["set_config", "set_local"]) -> None:
+    """How this process sets the tenant of a transaction (KONSTRUCT_MEMORY_TENANT_SWITCH): one
+    process serves one deployment, so the choice is the process's."""
+    global _switch
+    _switch = _SET_LOCAL_TENANT if mode == "set_local" else _SET_TENANT
+
 
 _ROLE_FACTS = """
 SELECT current_user AS role,
@@ -56,6 +68,7 @@ class TenantConnection:
 
     conn: Connection
     tenant_id: UUID
+    on_replica: bool = False  # a read-only standby: reads only, and never audited ones
 
     def params(self, **values: Any) -> dict[str, Any]:
         """Statement parameters with ``tenant_id`` filled in."""
@@ -73,10 +86,14 @@ def create_pool(
     max_size: int = 10,
     timeout: float = 5.0,
     open_timeout: float | None = None,
+    wait: bool = True,
+    check: bool = False,
 ) -> ConnectionPool[Connection]:
     """A pool of autocommit connections: a transaction exists only where code opens one.
     ``timeout`` is the wait for a connection on the request path; ``open_timeout`` (default
-    the same) the wait for the first connections at start."""
+    the same) the wait for the first connections at start; ``wait=False`` opens without
+    connecting (a server that is down now is reached later); ``check`` tests each connection
+    as it leaves the pool (one round trip), so a server restarted since is noticed there."""
     pool: ConnectionPool[Connection] = ConnectionPool(
         url,
         min_size=min_size,
@@ -84,10 +101,11 @@ def create_pool(
         timeout=timeout,
         kwargs={"autocommit": True, "row_factory": dict_row},
         configure=_configure,
+        check=ConnectionPool.check_connection if check else None,
         open=False,
         name="konstruct-memory",
     )
-    pool.open(wait=True, timeout=open_timeout or timeout)
+    pool.open(wait=wait, timeout=open_timeout or timeout)
     return pool
 
 
@@ -97,15 +115,24 @@ def tenant_transaction(
 ) -> Iterator[TenantConnection]:
     """Open a transaction in which row-level security sees ``tenant_id`` and nothing else.
 
-    This is the only place the tenant is set. The transaction commits when the block ends and
-    rolls back if it raises; in both cases the setting is gone before the connection returns to
-    the pool.
+    This (with ``tenant_transaction_on``) is the only place the tenant is set. The transaction
+    commits when the block ends and rolls back if it raises; in both cases the setting is gone
+    before the connection returns to the pool.
     """
+    with pool.connection() as conn, tenant_transaction_on(conn, tenant_id) as tx:
+        yield tx
+
+
+@contextmanager
+def tenant_transaction_on(
+    conn: Connection, tenant_id: UUID, *, on_replica: bool = False
+) -> Iterator[TenantConnection]:
+    """``tenant_transaction`` on a connection the caller holds (and returns to its pool)."""
     if not isinstance(tenant_id, UUID):
         raise TypeError(f"tenant_id must be a UUID, not {type(tenant_id).__name__}")
-    with pool.connection() as conn, conn.transaction():
-        conn.execute(_SET_TENANT, {"tenant_id": str(tenant_id)})
-        yield TenantConnection(conn, tenant_id)
+    with conn.transaction():
+        conn.execute(_switch, {"tenant_id": str(tenant_id)})
+        yield TenantConnection(conn, tenant_id, on_replica)
 
 
 def assert_least_privilege(conn: psycopg.Connection[Any]) -> None:

@@ -37,6 +37,10 @@ class ReadAudit:
     def record(
         self, tx: TenantConnection, session: Session, scope: Scope, turn_ids: Sequence[UUID]
     ) -> None:
+        if tx.on_replica:
+            # Reads reach a replica only for tenants that do not audit reads
+            # (Session.read_transaction), and a standby could not write the row anyway.
+            return
         store.record_read(
             tx,
             operation=self.operation,

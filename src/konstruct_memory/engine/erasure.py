@@ -43,7 +43,7 @@ def erase(session: Session, request: EraseRequest) -> Erasure:
     requested_at = datetime.now(UTC)
     key = key_of(session.resources)
     subject = subject_hash(key, request.agent_id, request.user_id, request.turn_ids)
-    with session.transaction() as tx:
+    with session.write_transaction() as tx:  # every later read must see it gone
         row = store.erase(
             tx,
             agent_id=request.agent_id,

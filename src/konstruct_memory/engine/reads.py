@@ -45,7 +45,7 @@ def history(
         user_id=resolved(request.user_id),
         conversation_id=request.conversation_id,
     )
-    with session.transaction() as tx:
+    with session.read_transaction(scope.agent_id, scope.user_id) as tx:
         if request.before is not None and not turns.cursor_exists(tx, scope, request.before):
             raise NotFound("before: no such turn in this conversation")
         rows = turns.history(tx, scope, request.limit, request.before)
@@ -89,7 +89,7 @@ def get_turn(session: Session, request: GetTurnRequest) -> StoredTurn:
     """The turn, if it is within the key's binding: one outside it is as absent as one never
     stored (its existence is not disclosed)."""
     principal = session.principal
-    with session.transaction() as tx:
+    with session.read_transaction() as tx:
         row = turns.turns_by_ids(tx, [request.turn_id]).get(request.turn_id)
         if row is None or not principal.may_see(row.agent_id, row.user_id):
             raise NotFound("turn_id: no such turn within this key's reach")
@@ -98,7 +98,7 @@ def get_turn(session: Session, request: GetTurnRequest) -> StoredTurn:
 
 
 def list_scopes(session: Session, request: ListScopesRequest) -> Scopes:
-    with session.transaction() as tx:
+    with session.read_transaction() as tx:
         rows = turns.scopes(tx, request.agent_id, request.user_id, request.limit, request.offset)
     return Scopes(scopes=[ScopeSummary(**asdict(row)) for row in rows])
 

@@ -70,7 +70,7 @@ def ranked(
     keywords = resources.background.submit(_keyword_matches, session, scope, query)
     query_vector = session.embed_query(query)
     by_keyword = keywords.result()
-    with session.transaction() as tx:
+    with session.read_transaction(scope.agent_id, scope.user_id) as tx:
         if scope.user_id is not None:
             _refuse_mixed_models(tx, scope)
         # Enough candidates that k remain once the excluded turns are left out.
@@ -125,7 +125,7 @@ def _refuse_mixed_models(tx: TenantConnection, scope: Scope) -> None:
 
 
 def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[UUID, float]]:
-    with session.transaction() as tx:
+    with session.read_transaction(scope.agent_id, scope.user_id) as tx:
         return search.keyword_matches(tx, scope, query, session.resources.tuning.keyword_candidates)
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from konstruct_memory.embed import Vectors
 from konstruct_memory.engine import idempotency
 from konstruct_memory.engine.reads import stored_turn
-from konstruct_memory.engine.session import Session
+from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.errors import Conflict, InvalidInput
 from konstruct_memory.operations import Remembered, RememberRequest, Turn
 from konstruct_memory.store import lifecycle
@@ -38,7 +38,8 @@ def remember(session: Session, request: RememberRequest) -> Remembered:
     idempotency.check_retries(valid, ids, stored)
     new = idempotency.unique_new(valid, ids, stored)
     vectors = _vectors_for(session, [turn for _, turn in new])
-    with session.transaction() as tx:
+    written = sorted({(resolved(t.agent_id), resolved(t.user_id)) for t in valid}, key=str)
+    with session.write_transaction(written) as tx:
         inserted = store.insert_turns(tx, session.embedding_model, new, vectors)
         if chosen:
             # Checked after the insert, in its transaction: an erasure that committed while

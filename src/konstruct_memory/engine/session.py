@@ -1,22 +1,31 @@
 """What operations share: the process's resources, and a session of one tenant principal.
 
-Embedding happens outside transactions, so no connection is held while the model runs.
+Embedding happens outside transactions, so no connection is held while the model runs. Reads
+open ``read_transaction`` (a replica when one is fit, else the primary); writes that readers
+must then see open ``write_transaction`` (which records where the primary's WAL stood).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol, TypeVar
+from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.config import Settings
-from konstruct_memory.db.tenant import Connection, TenantConnection, tenant_transaction
+from konstruct_memory.db.replicas import ERASED, ReplicaSet, position_after_commit
+from konstruct_memory.db.tenant import (
+    Connection,
+    TenantConnection,
+    tenant_transaction,
+    tenant_transaction_on,
+)
 from konstruct_memory.embed import Embedder, Vectors
 from konstruct_memory.engine.prompt import TokenCounter
 from konstruct_memory.engine.ranking import RecallTuning
@@ -44,12 +53,18 @@ class Observer(Protocol):
 
     def database(self, seconds: float) -> None: ...
 
+    def read_served(self, by: str) -> None:
+        """A read ran on ``by``: 'replica' or 'primary'."""
+
 
 class NullObserver:
     def embedding(self, seconds: float) -> None:
         pass
 
     def database(self, seconds: float) -> None:
+        pass
+
+    def read_served(self, by: str) -> None:
         pass
 
 
@@ -67,6 +82,7 @@ class Resources:
     observer: Observer = field(default_factory=NullObserver)
     vacuum: Vacuum | None = None  # reclaims removed rows soon after an erasure (owner URL)
     erasure_key: bytes | None = None  # read on first use (``erasure.key_of``)
+    replicas: ReplicaSet | None = None  # KONSTRUCT_MEMORY_REPLICA_URL
 
 
 class Session:
@@ -95,6 +111,64 @@ class Session:
                 yield tx
         finally:
             self.resources.observer.database(time.perf_counter() - started)
+
+    @contextmanager
+    def read_transaction(
+        self, agent_id: UUID | None = None, user_id: str | None = None
+    ) -> Iterator[TenantConnection]:
+        """A transaction for a read of (agent, user) (None: any of the tenant's): on a replica
+        that is fit and has replayed this process's writes to the scope, else the primary.
+        Audited reads stay on the primary, which alone can write their audit row."""
+        replicas = self.resources.replicas
+        if replicas is None or self._reads_audited():
+            self.resources.observer.read_served("primary")
+            with self.transaction() as tx:
+                yield tx
+            return
+        needed = replicas.positions.needed(self.tenant_id, agent_id, user_id)
+        started = time.perf_counter()
+        try:
+            with replicas.connection(needed) as conn:
+                if conn is None:
+                    self.resources.observer.read_served("primary")
+                    with tenant_transaction(self.resources.pool, self.tenant_id) as tx:
+                        yield tx
+                else:
+                    self.resources.observer.read_served("replica")
+                    with tenant_transaction_on(conn, self.tenant_id, on_replica=True) as tx:
+                        yield tx
+        finally:
+            self.resources.observer.database(time.perf_counter() - started)
+
+    @contextmanager
+    def write_transaction(
+        self, written: Sequence[tuple[UUID, str | None]] = ()
+    ) -> Iterator[TenantConnection]:
+        """A transaction on the primary whose commit later reads of the ``written`` (agent,
+        user) scopes must see (none given: an erasure, which every read must see)."""
+        replicas = self.resources.replicas
+        if replicas is None:
+            with self.transaction() as tx:
+                yield tx
+            return
+        started = time.perf_counter()
+        try:
+            with self.resources.pool.connection() as conn:
+                with tenant_transaction_on(conn, self.tenant_id) as tx:
+                    yield tx
+                lsn = position_after_commit(conn)
+        finally:
+            self.resources.observer.database(time.perf_counter() - started)
+        if lsn is not None:
+            scopes: list[tuple[object, object]] = list(written) or [(ERASED, None)]
+            replicas.positions.record(self.tenant_id, scopes, lsn)
+
+    def _reads_audited(self) -> bool:
+        if self.principal.audit_reads is not None:
+            return self.principal.audit_reads
+        with self.transaction() as tx:  # the owner's view authenticates no key: ask
+            row = tx.conn.execute("SELECT konstruct_reads_audited() AS audited").fetchone()
+        return bool(row and row["audited"])
 
     def embed(self, texts: list[str]) -> Vectors:
         return self._timed(self.resources.embedder.embed, texts)

@@ -118,6 +118,7 @@ class PrincipalRow:
     user_id: str | None
     scopes: list[str]
     rate_limit_per_s: float | None
+    audit_reads: bool
 
 
 def columns(row_type: type[Any]) -> sql.Composable:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 
 from konstruct_memory.api import deps
@@ -12,17 +15,30 @@ router = APIRouter(tags=["service"])
 
 
 @router.get("/healthz", responses={503: {"model": ErrorOut}})
-def healthz(request: Request) -> dict[str, str]:
-    """200 within a second if the database answers; else 503 saying why (and, for the
-    embedded server under ``serve``, what its supervisor is doing)."""
+def healthz(request: Request) -> dict[str, Any]:
+    """200 within a second if the database answers, with each read replica's state and lag;
+    else 503 saying why (what the embedded server's supervisor is doing under ``serve``, and
+    which replicas still serve reads)."""
     supervisor = getattr(request.app.state, "supervisor", None)
+    memory = deps.memory(request)
+    replicas = memory.resources.replicas
+    states = [asdict(state) for state in replicas.states()] if replicas is not None else None
     try:
-        deps.memory(request).check_health()
+        memory.check_health()
     except Unavailable as exc:
+        reason = str(exc)
         if supervisor is not None:
-            raise Unavailable(f"{exc}; embedded server: {supervisor.status}") from None
-        raise
-    return {"status": "ok"}
+            reason += f"; embedded server: {supervisor.status}"
+        if states:
+            serving = [s["name"] for s in states if s["up"]]
+            reason += f"; reads are served by replicas: {', '.join(serving) or 'none'}"
+        raise Unavailable(reason) from None
+    answer: dict[str, Any] = {"status": "ok"}
+    if states is not None:
+        answer["replicas"] = [
+            {k: v for k, v in s.items() if k in ("name", "up", "lag_s", "problem")} for s in states
+        ]
+    return answer
 
 
 @router.get("/metrics", response_class=Response)
