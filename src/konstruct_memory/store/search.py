@@ -102,28 +102,34 @@ _SORT_AGAIN = "SELECT set_config('enable_sort', 'on', true)"
 
 # Keyword relevance: each query lexeme weighs its inverse document frequency within the scope
 # (BM25's idf), which PostgreSQL's ts_rank lacks; a turn scores the sum over lexemes it holds.
+# Only the turns holding some lexeme are read (the planner picks the GIN index or the scope
+# index, whichever is smaller), and the scope is counted on ix_conv_embed_scope_model alone:
+# the cost follows the matches, not the scope (BENCHMARKS.md, "Heavy scopes").
 _KEYWORD_MATCHES = sql.SQL(
     """
     WITH terms AS MATERIALIZED (
-        SELECT DISTINCT to_tsquery('simple', quote_literal(t.lexeme)) AS q
+        SELECT DISTINCT t.lexeme, to_tsquery('simple', quote_literal(t.lexeme)) AS q
         FROM unnest(to_tsvector('english', %(query)s)) AS t(lexeme, positions, weights)
-    ), scope AS MATERIALIZED (
-        SELECT id, content_tsv FROM conversation_embeddings WHERE {where}
+    ), matches AS MATERIALIZED (
+        SELECT id, content_tsv FROM conversation_embeddings
+        WHERE {where} AND content_tsv @@ (
+            SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) FROM terms
+        )
     ), total AS (
-        SELECT count(*)::float8 AS n FROM scope
+        SELECT count(*)::float8 AS n FROM conversation_embeddings WHERE {where}
     ), weights AS MATERIALIZED (  -- once per term: inlined, it was recounted per matching row
         SELECT terms.q,
                ln(1 + (total.n - df.n + 0.5) / (df.n + 0.5)) AS idf
         FROM terms CROSS JOIN total
         CROSS JOIN LATERAL (
-            SELECT count(*)::float8 AS n FROM scope WHERE scope.content_tsv @@ terms.q
+            SELECT count(*)::float8 AS n FROM matches WHERE matches.content_tsv @@ terms.q
         ) AS df
         WHERE df.n > 0
     )
-    SELECT scope.id, sum(weights.idf) AS score
-    FROM scope JOIN weights ON scope.content_tsv @@ weights.q
-    GROUP BY scope.id
-    ORDER BY score DESC, scope.id
+    SELECT matches.id, sum(weights.idf) AS score
+    FROM matches JOIN weights ON matches.content_tsv @@ weights.q
+    GROUP BY matches.id
+    ORDER BY score DESC, matches.id
     LIMIT %(limit)s
     """
 )
@@ -135,13 +141,13 @@ _NEIGHBOURS = sql.SQL(
     FROM conversation_embeddings AS anchor
     CROSS JOIN LATERAL (
         (SELECT n.id, -1 AS offset_ FROM conversation_embeddings n
-          WHERE n.tenant_id = anchor.tenant_id AND n.agent_id = anchor.agent_id
+          WHERE n.tenant_id = %(tenant_id)s AND n.agent_id = anchor.agent_id
             AND n.user_id = anchor.user_id AND n.embedding_model = anchor.embedding_model
             AND (n.occurred_at, n.seq) < (anchor.occurred_at, anchor.seq)
           ORDER BY n.occurred_at DESC, n.seq DESC LIMIT %(width)s)
         UNION ALL
         (SELECT n.id, 1 AS offset_ FROM conversation_embeddings n
-          WHERE n.tenant_id = anchor.tenant_id AND n.agent_id = anchor.agent_id
+          WHERE n.tenant_id = %(tenant_id)s AND n.agent_id = anchor.agent_id
             AND n.user_id = anchor.user_id AND n.embedding_model = anchor.embedding_model
             AND (n.occurred_at, n.seq) > (anchor.occurred_at, anchor.seq)
           ORDER BY n.occurred_at, n.seq LIMIT %(width)s)
@@ -229,10 +235,16 @@ def _hits(rows: Iterable[dict[str, Any]]) -> list[tuple[UUID, float]]:
     return [(r["id"], float(r["similarity"])) for r in rows]
 
 
+# Two probes of ix_conv_embed_scope_model, one either side of the scope's model: O(log n)
+# however many turns the user has ("<>" would walk every entry of the scope).
 _OTHER_MODEL = """
-SELECT embedding_model FROM conversation_embeddings
-WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s AND user_id = %(user_id)s
-  AND embedding_model <> %(model)s
+(SELECT embedding_model FROM conversation_embeddings
+ WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s AND user_id = %(user_id)s
+   AND embedding_model < %(model)s LIMIT 1)
+UNION ALL
+(SELECT embedding_model FROM conversation_embeddings
+ WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s AND user_id = %(user_id)s
+   AND embedding_model > %(model)s LIMIT 1)
 LIMIT 1
 """
 

@@ -1,4 +1,4 @@
-"""Read replicas and a Citus-ready tenant switch.
+"""Read replicas, a Citus-ready tenant switch, and heavy scopes.
 
 Revision ID: 010
 Revises: 009
@@ -13,6 +13,10 @@ Create Date: 2026-11-30
   propagates SET LOCAL to the workers a transaction touches, not a ``set_config()`` call;
   ``KONSTRUCT_MEMORY_TENANT_SWITCH=set_local`` makes the service use it (docs/citus.md). The
   value is checked to be a UUID before it reaches the statement.
+* An index on (tenant_id, agent_id, user_id, embedding_model): a recall's check that no turn
+  of the scope was embedded with another model becomes two index probes instead of a walk of
+  the scope, and the keyword stage counts a scope from the index alone. Equal keys are stored
+  once per page (B-tree deduplication), so it stays small.
 """
 
 from __future__ import annotations
@@ -71,6 +75,10 @@ def _replace_authenticate(extra: str, select: str) -> None:
 
 def upgrade() -> None:
     _replace_authenticate(extra=", audit_reads boolean", select=", t.audit_reads")
+    op.execute(
+        "CREATE INDEX ix_conv_embed_scope_model ON conversation_embeddings "
+        "(tenant_id, agent_id, user_id, embedding_model)"
+    )
     for signature, body in (
         ("konstruct_reads_audited()", _READS_AUDITED),
         ("konstruct_set_tenant(text)", _SET_TENANT),
@@ -81,6 +89,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX ix_conv_embed_scope_model")
     op.execute("DROP FUNCTION konstruct_set_tenant(text)")
     op.execute("DROP FUNCTION konstruct_reads_audited()")
     _replace_authenticate(extra="", select="")
