@@ -1,7 +1,8 @@
 """Heavy scopes: one agent with 1,000,000 turns, one of its users with 200,000.
 
-    python bench/heavy_scopes.py               # load (~15 minutes on 2 cores), then measure
+    python bench/heavy_scopes.py               # load (~5 minutes on 2 cores), then measure
     python bench/heavy_scopes.py --skip-load   # re-measure the loaded set
+    python bench/heavy_scopes.py --skip-load --compare-graph 16 64   # another HNSW graph
 
 The set is one tenant, one agent: a user with 200,000 turns and 800 users with 1,000 each,
 real MiniLM vectors of varied sentences plus noise (bench/scale_data.py), loaded through the
@@ -10,7 +11,8 @@ vector stage (``store.search.nearest``: exact up to EXACT_SCOPE_ROWS turns, HNSW
 scan above) against the exact scan it replaces (the same statement with the gate lifted), both
 DB-side on one connection, and scores recall@10 against exact NumPy search over the scope's
 vectors. It then times the other statements a recall runs on the same scopes (keywords, the
-mixed-model check), and a whole library recall, so the figures say what a heavy scope costs.
+mixed-model check), a whole library recall, and the footprint per million turns (the capacity
+model in BENCHMARKS.md is derived from these figures).
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from pgvector.psycopg import register_vector
+from psycopg.rows import dict_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scale import percentiles
+from scale import footprint, percentiles
 from scale_data import YEAR_START, Scope, VectorSource, turns_for
 
 from konstruct_memory.config import Settings
@@ -38,6 +42,7 @@ from konstruct_memory.db.tenant import tenant_transaction
 from konstruct_memory.library import Memory
 from konstruct_memory.store import search
 from konstruct_memory.store.scope import Scope as SearchScope
+from konstruct_memory.store.vector_index import NAME
 
 K = 10
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -153,6 +158,76 @@ def whole_recall(memory: Memory, tenant_id: Any, user: str, query: str) -> None:
     print(f"  library recall (model included) {percentiles(ms)}")
 
 
+def compare_graph(admin_url: str, m: int, ef_construction: int, queries: Any) -> None:
+    """The product's graph against another (m, ef_construction), built beside it: recall@10,
+    search latency and insert speed with each index alone (each in a rolled-back transaction
+    that drops the other)."""
+    other = f"ix_bench_m{m}_ef{ef_construction}"
+    with psycopg.connect(admin_url, autocommit=True, row_factory=dict_row) as conn:
+        register_vector(conn)
+        conn.execute("SET maintenance_work_mem = '4GB'")
+        started = time.perf_counter()
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {other} ON conversation_embeddings USING hnsw "
+            f"(embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef_construction})"
+        )
+        print(f"built {other} in {time.perf_counter() - started:.0f} s (if it was missing)")
+        tenant_id = conn.execute("SELECT id FROM tenants WHERE name = 'heavy'").fetchone()["id"]
+        conn.execute("SELECT set_config('app.current_tenant', %s, false)", [str(tenant_id)])
+        texts, vectors = VectorSource(seed=17).draw(3000)
+        for user in (HEAVY_USER, None):
+            params = {"tenant_id": tenant_id, "agent_id": AGENT, "user_id": user}
+            rows = conn.execute(SCOPE_VECTORS, params).fetchall()
+            ids = [r["id"] for r in rows]
+            matrix = np.vstack([r["embedding"].to_numpy() for r in rows]).astype(np.float32)
+            exact = [set(ids[i] for i in np.argsort(-(matrix @ q))[:K]) for q in queries]
+            for kept, dropped in ((NAME, other), (other, NAME)):
+                with conn.transaction(force_rollback=True):
+                    conn.execute(f"DROP INDEX {dropped}")
+                    conn.execute(
+                        "SELECT set_config('hnsw.iterative_scan', 'strict_order', true), "
+                        "set_config('hnsw.ef_search', '400', true), "
+                        "set_config('enable_sort', 'off', true)"
+                    )
+                    recalls, ms = [], []
+                    for q, truth in zip(queries, exact, strict=True):
+                        t = time.perf_counter()
+                        got = conn.execute(GRAPH_SEARCH, params | {"q": q, "m": MODEL}).fetchall()
+                        ms.append((time.perf_counter() - t) * 1000)
+                        recalls.append(len({r["id"] for r in got} & truth) / K)
+                    rates = []
+                    if user is None:  # inserts: three batches of 1,000 with this index alone
+                        for b in range(3):
+                            batch = [
+                                (tenant_id, AGENT, "U-insert", texts[i], vectors[i])
+                                for i in range(b * 1000, (b + 1) * 1000)
+                            ]
+                            t = time.perf_counter()
+                            with conn.cursor() as cur:
+                                cur.executemany(GRAPH_INSERT, batch)
+                            rates.append(1000 / (time.perf_counter() - t))
+                    inserts = f"  inserts {statistics.median(rates):.0f} rows/s" if rates else ""
+                    print(
+                        f"  {user or 'agent, across users':26s} {kept:26s} recall@10 "
+                        f"{statistics.fmean(recalls):.3f} (min {min(recalls):.1f})  "
+                        f"{percentiles(ms)}{inserts}",
+                        flush=True,
+                    )
+
+
+GRAPH_SEARCH = """
+SELECT id FROM conversation_embeddings
+WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s AND embedding_model = %(m)s
+  AND (%(user_id)s::text IS NULL OR user_id = %(user_id)s)
+ORDER BY embedding <=> %(q)s LIMIT 10
+"""
+GRAPH_INSERT = """
+INSERT INTO conversation_embeddings
+    (tenant_id, agent_id, user_id, role, content, embedding, embedding_model)
+VALUES (%s, %s, %s, 'user', %s, %s, 'bench')
+"""
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -160,6 +235,13 @@ def main() -> None:
     )
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--queries", type=int, default=100)
+    parser.add_argument(
+        "--compare-graph",
+        nargs=2,
+        type=int,
+        metavar=("M", "EF_CONSTRUCTION"),
+        help="also compare the product's HNSW graph with one built with these parameters",
+    )
     args = parser.parse_args()
     settings = Settings(data_dir=args.data_dir, database_url=None, admin_database_url=None)
     with Memory.open(settings) as memory:
@@ -179,6 +261,11 @@ def main() -> None:
             print(f"{user}: the rest of a recall")
             other_statements(memory, tenant_id, user, query)
             whole_recall(memory, tenant_id, user, query)
+        print("footprint:")
+        footprint(server.admin_url(), HEAVY_ROWS + OTHER_USERS * OTHER_ROWS)
+        if args.compare_graph:
+            print(f"the product's graph against m, ef_construction = {args.compare_graph}:")
+            compare_graph(server.admin_url(), *args.compare_graph, queries)
 
 
 if __name__ == "__main__":

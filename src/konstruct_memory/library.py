@@ -254,10 +254,13 @@ class Memory:
         with admin.owner_connection(self.resources, autocommit=True) as conn:
             vector_index.drop(conn)
 
-    def build_vector_index(self, maintenance_work_mem: str = "2GB") -> vector_index.State:
-        """Build the HNSW index if it is missing, without blocking reads or writes."""
+    def build_vector_index(
+        self, maintenance_work_mem: str = "2GB", *, rebuild: bool = False
+    ) -> vector_index.State:
+        """Build the HNSW index if it is missing (``rebuild``: or if its graph is older than
+        this release's), without blocking reads or writes."""
         with admin.owner_connection(self.resources, autocommit=True) as conn:
-            return vector_index.build(conn, maintenance_work_mem)
+            return vector_index.build(conn, maintenance_work_mem, rebuild=rebuild)
 
     @contextmanager
     def vector_index_deferred(self, maintenance_work_mem: str = "2GB") -> Iterator[None]:

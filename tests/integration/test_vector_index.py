@@ -49,7 +49,7 @@ def definition(db: DatabaseUnderTest) -> str | None:
     return None if row is None else str(row[0])
 
 
-def test_rebuild_gives_back_exactly_the_index_migration_002_made(
+def test_rebuild_gives_back_exactly_the_index_migration_011_made(
     own_database: DatabaseUnderTest, own_memory: Memory
 ) -> None:
     migrated = definition(own_database)
@@ -58,6 +58,29 @@ def test_rebuild_gives_back_exactly_the_index_migration_002_made(
     assert own_memory.vector_index_state() is vector_index.State.MISSING
     assert own_memory.build_vector_index("64MB") is vector_index.State.READY
     assert definition(own_database) == migrated
+
+
+def test_an_older_graph_is_rebuilt_beside_and_replaced(
+    own_database: DatabaseUnderTest, own_memory: Memory
+) -> None:
+    migrated = definition(own_database)
+    with psycopg.connect(own_database.admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP INDEX {vector_index.NAME}")
+        conn.execute(
+            f"CREATE INDEX {vector_index.NAME} ON conversation_embeddings "
+            "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+        )
+        assert vector_index.graph(conn) == (16, 64)
+    assert own_memory.build_vector_index("64MB") is vector_index.State.READY  # kept as it is
+    with psycopg.connect(own_database.admin_url, autocommit=True) as conn:
+        assert vector_index.graph(conn) == (16, 64)
+    assert own_memory.build_vector_index("64MB", rebuild=True) is vector_index.State.READY
+    with psycopg.connect(own_database.admin_url, autocommit=True) as conn:
+        assert vector_index.graph(conn) == (vector_index.M, vector_index.EF_CONSTRUCTION)
+        leftovers = conn.execute(
+            "SELECT count(*) FROM pg_class WHERE relname LIKE 'ix_conv_embed_hnsw%%'"
+        ).fetchone()
+    assert leftovers == (1,) and definition(own_database) == migrated
 
 
 def test_recall_across_users_stays_complete_while_the_index_is_missing(
@@ -114,7 +137,7 @@ def test_cli_status_build_and_deferred_import(
         assert result.exit_code == code, result.output
         return result.output
 
-    assert "ready" in run("vector-index", "status")
+    assert "ready (m = 32, ef_construction = 128)" in run("vector-index", "status")
     assert "dropped" in run("vector-index", "drop")
     assert "missing" in run("vector-index", "status", code=3)
     assert "ready" in run("vector-index", "build", "--maintenance-work-mem", "64MB")

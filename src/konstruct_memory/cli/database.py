@@ -17,7 +17,8 @@ server_app = typer.Typer(
 )
 
 index_app = typer.Typer(
-    help="The HNSW index behind recall across users: status, drop before a bulk load, build.",
+    help="The HNSW index behind recall over large scopes: status, drop before a bulk load, "
+    "build (or rebuild with this release's graph).",
     no_args_is_help=True,
 )
 WorkMem = typer.Option(
@@ -61,10 +62,16 @@ def _owner_connection(ctx: typer.Context) -> psycopg.Connection[tuple[object, ..
 
 @index_app.command("status")
 def index_status(ctx: typer.Context) -> None:
-    """Print the index state: ready (exit 0), missing or invalid (exit 3)."""
+    """Print the index state and graph: ready (exit 0), missing or invalid (exit 3)."""
     with _owner_connection(ctx) as conn:
         state = vector_index.state(conn)
-    typer.echo(f"vector index {vector_index.NAME}: {state}")
+        graph = vector_index.graph(conn)
+    line = f"vector index {vector_index.NAME}: {state}"
+    if graph is not None:
+        line += f" (m = {graph[0]}, ef_construction = {graph[1]})"
+        if graph != (vector_index.M, vector_index.EF_CONSTRUCTION):
+            line += "; `vector-index build --rebuild` builds this release's graph"
+    typer.echo(line)
     raise typer.Exit(0 if state is vector_index.State.READY else 3)
 
 
@@ -77,10 +84,19 @@ def index_drop(ctx: typer.Context) -> None:
 
 
 @index_app.command("build")
-def index_build(ctx: typer.Context, maintenance_work_mem: str = WorkMem) -> None:
+def index_build(
+    ctx: typer.Context,
+    maintenance_work_mem: str = WorkMem,
+    rebuild: bool = typer.Option(
+        False,
+        "--rebuild",
+        help="Replace an index with an older graph (m, ef_construction): the new one is built "
+        "beside it, then takes its name.",
+    ),
+) -> None:
     """Build the index if it is not ready, without blocking reads or writes."""
     with _owner_connection(ctx) as conn:
-        state = vector_index.build(conn, maintenance_work_mem)
+        state = vector_index.build(conn, maintenance_work_mem, rebuild=rebuild)
     typer.echo(f"vector index {vector_index.NAME}: {state}")
     raise typer.Exit(0 if state is vector_index.State.READY else 3)
 

@@ -1,10 +1,16 @@
-"""The HNSW index over all turns: its state, and dropping and rebuilding it around bulk loads.
+"""The HNSW index over all turns: its state and graph, dropping and rebuilding it around bulk
+loads, and rebuilding it with another graph.
 
 Inserting into HNSW costs a graph search per row, and the cost grows with the graph: with the
 index in place a bulk load runs at a few hundred rows per second, while building the index
-once over the loaded rows is an order of magnitude faster (``BENCHMARKS.md``). Only recall
-across users reads this index; recall within one user is an exact search that never needs it,
-and while the index is missing, recall across users is exact too: correct, only slower.
+once over the loaded rows is an order of magnitude faster (``BENCHMARKS.md``). Recall reads
+this index only for scopes over ``search.EXACT_SCOPE_ROWS`` turns (a heavy user, or an agent
+across users); smaller scopes are searched exactly, and while the index is missing every
+recall is exact: correct, only slower.
+
+The graph is m = 32, ef_construction = 128 (migration 011): on heavy scopes it found 0.98 of
+the exact top 10 where m = 16, ef_construction = 64 found 0.92, at the price of slower inserts
+(BENCHMARKS.md, "Heavy scopes"). ``build(rebuild=True)`` moves an older index to it.
 
 Operations run on the owner connection, outside any transaction: DROP / CREATE INDEX
 CONCURRENTLY let every tenant keep reading and writing while they run.
@@ -21,14 +27,17 @@ from psycopg.rows import tuple_row
 from konstruct_memory.errors import InvalidInput
 
 NAME = "ix_conv_embed_hnsw"
-# As migration 002 creates it; tests/test_vector_index.py checks the two stay identical.
+_NEXT = "ix_conv_embed_hnsw_next"  # a rebuild's new index, until it replaces the old one
+M, EF_CONSTRUCTION = 32, 128
+# As migration 011 creates it; tests/test_vector_index.py checks the two stay identical.
 _CREATE = (
-    "CREATE INDEX CONCURRENTLY IF NOT EXISTS ix_conv_embed_hnsw ON conversation_embeddings "
-    "USING hnsw (embedding vector_cosine_ops) WITH (m = 16, ef_construction = 64)"
+    "CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON conversation_embeddings "
+    "USING hnsw (embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef})"
 )
-_DROP = "DROP INDEX CONCURRENTLY IF EXISTS ix_conv_embed_hnsw"
+_DROP = "DROP INDEX CONCURRENTLY IF EXISTS {name}"
 _STATE = """
-SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+SELECT i.indisvalid AS valid, c.reloptions AS options
+FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 WHERE c.relname = %(name)s AND c.relnamespace = current_schema()::regnamespace
 """
 
@@ -39,35 +48,55 @@ class State(enum.StrEnum):
     INVALID = "invalid"  # a concurrent build is running, or one failed part-way
 
 
-def state(conn: psycopg.Connection[Any]) -> State:
+def state(conn: psycopg.Connection[Any], name: str = NAME) -> State:
     with conn.cursor(row_factory=tuple_row) as cur:
-        row = cur.execute(_STATE, {"name": NAME}).fetchone()
+        row = cur.execute(_STATE, {"name": name}).fetchone()
     if row is None:
         return State.MISSING
     return State.READY if row[0] else State.INVALID
 
 
+def graph(conn: psycopg.Connection[Any]) -> tuple[int, int] | None:
+    """The index's (m, ef_construction), or None if it is missing."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        row = cur.execute(_STATE, {"name": NAME}).fetchone()
+    if row is None:
+        return None
+    options = dict(option.split("=", 1) for option in row[1] or [])
+    return int(options.get("m", 16)), int(options.get("ef_construction", 64))
+
+
 def drop(conn: psycopg.Connection[Any]) -> None:
     """Drop the index (waits for queries using it to finish). Needs an autocommit connection."""
-    conn.execute(_DROP)
+    conn.execute(_DROP.format(name=NAME))
 
 
-def build(conn: psycopg.Connection[Any], maintenance_work_mem: str = "2GB") -> State:
+def build(
+    conn: psycopg.Connection[Any], maintenance_work_mem: str = "2GB", *, rebuild: bool = False
+) -> State:
     """Build the index if it is not ready, without blocking writes; returns the final state.
+    With ``rebuild``, an index whose graph is not this release's (m, ef_construction) is
+    replaced: the new one is built beside it and takes its name once ready, so recall keeps
+    an index throughout (the disk and build memory of two meanwhile).
 
     The graph is built in memory when it fits in ``maintenance_work_mem`` (about 2 GB per
     million turns); past that pgvector goes on more slowly on disk. A left-over invalid index
     from a failed build is dropped first.
     """
-    if state(conn) is State.READY:
+    current = state(conn)
+    if current is State.READY and not (rebuild and graph(conn) != (M, EF_CONSTRUCTION)):
         return State.READY
     try:
         conn.execute("SELECT set_config('maintenance_work_mem', %s, false)", [maintenance_work_mem])
     except (psycopg.errors.InvalidParameterValue, psycopg.errors.InvalidTextRepresentation):
         raise InvalidInput("maintenance_work_mem", "must be a size such as 512MB or 4GB") from None
-    conn.execute(_DROP)
+    name = _NEXT if current is State.READY else NAME
     try:
-        conn.execute(_CREATE)
+        conn.execute(_DROP.format(name=name))
+        conn.execute(_CREATE.format(name=name, m=M, ef=EF_CONSTRUCTION))
     finally:
         conn.execute("RESET maintenance_work_mem")
+    if name == _NEXT and state(conn, _NEXT) is State.READY:
+        conn.execute(_DROP.format(name=NAME))
+        conn.execute(f"ALTER INDEX {_NEXT} RENAME TO {NAME}")
     return state(conn)
