@@ -161,7 +161,8 @@ def whole_recall(memory: Memory, tenant_id: Any, user: str, query: str) -> None:
 def compare_graph(admin_url: str, m: int, ef_construction: int, queries: Any) -> None:
     """The product's graph against another (m, ef_construction), built beside it: recall@10,
     search latency and insert speed with each index alone (each in a rolled-back transaction
-    that drops the other)."""
+    that drops the other). The other index is dropped at the end: left in place, the planner
+    could pick it for the product's own searches."""
     other = f"ix_bench_m{m}_ef{ef_construction}"
     with psycopg.connect(admin_url, autocommit=True, row_factory=dict_row) as conn:
         register_vector(conn)
@@ -213,6 +214,7 @@ def compare_graph(admin_url: str, m: int, ef_construction: int, queries: Any) ->
                         f"{percentiles(ms)}{inserts}",
                         flush=True,
                     )
+        conn.execute(f"DROP INDEX {other}")
 
 
 GRAPH_SEARCH = """

@@ -23,13 +23,13 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from konstruct_memory.db.binaries import bin_dir_for_server_user
+from konstruct_memory.db.processes import free_port, port_is_free, process_runs, processes_in
 from konstruct_memory.db.provision import Credentials, provision, url_for
 from konstruct_memory.errors import EmbeddedServerError
 
@@ -82,7 +82,7 @@ class EmbeddedServer:
             if self._state_file.exists():
                 raise EmbeddedServerError(f"{self.data_dir} already holds a server")
             state = primary._read_state()
-            state.port = _free_port()
+            state.port = free_port()
             state.standby = True
             self.pgdata.mkdir(mode=0o700)
             self._hand_to_server_user(self.pgdata)
@@ -135,7 +135,7 @@ class EmbeddedServer:
             state = self._read_state()
         else:
             state = _State(
-                port=_free_port(),
+                port=free_port(),
                 superuser_password=secrets.token_urlsafe(24),
                 owner_password=secrets.token_urlsafe(24),
                 runtime_password=secrets.token_urlsafe(24),
@@ -163,16 +163,16 @@ class EmbeddedServer:
         )
 
     def _start(self, state: _State) -> None:
-        if not _port_is_free(state.port):
-            state.port = _free_port()
+        if not port_is_free(state.port):
+            state.port = free_port()
             self._write_state(state)
         try:
             self._start_on(state.port)
         except EmbeddedServerError:
-            if _port_is_free(state.port):
+            if port_is_free(state.port):
                 raise
             # Another program took the port between our check and the server's bind.
-            state.port = _free_port()
+            state.port = free_port()
             self._write_state(state)
             self._start_on(state.port)
 
@@ -363,56 +363,9 @@ def _ensure_os_user(name: str) -> pwd.struct_passwd:
         return pwd.getpwnam(name)
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # As PostgreSQL binds: connections of its previous run still in TIME_WAIT do not make
-        # the port busy, so a restarted server keeps its port (and its clients find it).
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def _tail(log: Path, lines: int = 15) -> str:
     try:
         text = log.read_text(errors="replace").splitlines()[-lines:]
     except OSError:
         return ""
     return "\nserver log:\n" + "\n".join(text)
-
-
-def process_runs(pid: int) -> bool:
-    """Whether ``pid`` is a live process (not gone, not a zombie)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    except OSError:  # no /proc: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return stat.rpartition(")")[2].split()[0] != "Z"
-
-
-def processes_in(directory: Path) -> list[int]:
-    """Live processes whose working directory is ``directory`` (PostgreSQL's run in PGDATA)."""
-    found = []
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if Path(os.readlink(entry / "cwd")) == directory and process_runs(int(entry.name)):
-                found.append(int(entry.name))
-        except OSError:
-            continue
-    return found

@@ -34,6 +34,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Generator, Iterable, Mapping
+from operator import eq, ge, gt, le, lt, ne
 from typing import Any, TypeVar
 
 from langgraph.store.base import (
@@ -376,14 +377,7 @@ def _matches(value: Mapping[str, Any], condition: Mapping[str, Any] | None) -> b
     return all(_equals(value.get(k), want) for k, want in (condition or {}).items())
 
 
-_COMPARE = {
-    "$eq": lambda have, want: have == want,
-    "$ne": lambda have, want: have != want,
-    "$gt": lambda have, want: have > want,
-    "$gte": lambda have, want: have >= want,
-    "$lt": lambda have, want: have < want,
-    "$lte": lambda have, want: have <= want,
-}
+_COMPARE = {"$eq": eq, "$ne": ne, "$gt": gt, "$gte": ge, "$lt": lt, "$lte": le}
 
 
 def _equals(have: Any, want: Any) -> bool:
