@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from konstruct_memory.db.tenant import tenant_transaction
+from konstruct_memory.db.tenant import TenantConnection, tenant_transaction
 from konstruct_memory.engine.admin import owner_connection, owner_session
 from konstruct_memory.engine.retention import after_removal
 from konstruct_memory.engine.session import Resources, Session
@@ -172,34 +172,32 @@ def replay(resources: Resources, entries: Iterable[LedgerEntry]) -> ReplayReport
 def _replay_one(resources: Resources, key: bytes, entry: LedgerEntry) -> int | None:
     wanted = bytes.fromhex(entry.subject_hash or "")
     with tenant_transaction(resources.pool, entry.tenant_id) as tx:
-        if entry.turn_ids is not None:
-            # The entry lists the turns it removed: exactly those go again.
-            row = store.erase(
-                tx,
-                agent_id=None,
-                user_id=None,
-                subject=wanted,
-                key_id=entry.key_id,
-                requested_at=entry.requested_at,
-                stored_before=entry.completed_at,
-                replay_of=entry.id,
-                turn_ids=entry.turn_ids,
-            )
-            return row.turns_erased
-        candidates: set[tuple[UUID | None, str | None]] = set()
-        for agent_id, user_id in store.subjects(tx):
-            candidates |= {(agent_id, None), (None, user_id), (agent_id, user_id)}
-        for agent, user in candidates:
-            if hmac.compare_digest(subject_hash(key, agent, user), wanted):
-                row = store.erase(
-                    tx,
-                    agent_id=agent,
-                    user_id=user,
-                    subject=wanted,
-                    key_id=entry.key_id,
-                    requested_at=entry.requested_at,
-                    stored_before=entry.completed_at,
-                    replay_of=entry.id,
-                )
-                return row.turns_erased
+        # An entry that lists the turns it removed names no subject: exactly those go again.
+        subject = (None, None) if entry.turn_ids is not None else _subject_of(tx, key, wanted)
+        if subject is None:
+            return None
+        row = store.erase(
+            tx,
+            agent_id=subject[0],
+            user_id=subject[1],
+            subject=wanted,
+            key_id=entry.key_id,
+            requested_at=entry.requested_at,
+            stored_before=entry.completed_at,
+            replay_of=entry.id,
+            turn_ids=entry.turn_ids,
+        )
+    return row.turns_erased
+
+
+def _subject_of(
+    tx: TenantConnection, key: bytes, wanted: bytes
+) -> tuple[UUID | None, str | None] | None:
+    """The (agent, user) of the stored turns whose subject hash is ``wanted``, if any."""
+    candidates: set[tuple[UUID | None, str | None]] = set()
+    for agent_id, user_id in store.subjects(tx):
+        candidates |= {(agent_id, None), (None, user_id), (agent_id, user_id)}
+    for agent, user in candidates:
+        if hmac.compare_digest(subject_hash(key, agent, user), wanted):
+            return agent, user
     return None

@@ -316,33 +316,41 @@ class KonstructStore(BaseStore):
         )
 
 
+# Errors of a request that a plan handles itself (an absent turn, a refused put or delete).
+_ANSWERED = (NotFound, Conflict, Forbidden)
+
+
+def _advance(plan: Plan[T], outcome: tuple[bool, Any]) -> tuple[bool, Any]:
+    """Hand the plan the last request's result (or error): (False, its next request), or
+    (True, its answer) once it is done."""
+    ok, value = outcome
+    try:
+        return False, plan.send(value) if ok else plan.throw(value)
+    except StopIteration as done:
+        return True, done.value
+
+
 def _run(plan: Plan[T], client: Client) -> T:
-    """Carry a plan's requests over the blocking client; errors go back into the plan."""
-    outcome: tuple[bool, Any] = (True, None)
-    while True:
+    """Carry a plan's requests over the blocking client."""
+    finished, value = _advance(plan, (True, None))
+    while not finished:
         try:
-            ok, value = outcome
-            request = plan.send(value) if ok else plan.throw(value)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        try:
-            outcome = (True, client.run(request))
-        except (NotFound, Conflict, Forbidden) as exc:
+            outcome: tuple[bool, Any] = (True, client.run(value))
+        except _ANSWERED as exc:
             outcome = (False, exc)
+        finished, value = _advance(plan, outcome)
+    return value  # type: ignore[no-any-return]
 
 
 async def _arun(plan: Plan[T], client: AsyncClient) -> T:
-    outcome: tuple[bool, Any] = (True, None)
-    while True:
+    finished, value = _advance(plan, (True, None))
+    while not finished:
         try:
-            ok, value = outcome
-            request = plan.send(value) if ok else plan.throw(value)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
-        try:
-            outcome = (True, await client.run(request))
-        except (NotFound, Conflict, Forbidden) as exc:
+            outcome: tuple[bool, Any] = (True, await client.run(value))
+        except _ANSWERED as exc:
             outcome = (False, exc)
+        finished, value = _advance(plan, outcome)
+    return value  # type: ignore[no-any-return]
 
 
 def _scope(namespace: tuple[str, ...]) -> tuple[str, str | None]:
