@@ -132,8 +132,11 @@ def test_a_standby_behind_the_callers_write_or_beyond_the_lag_bound_is_skipped(
     cluster.standby_sql("SELECT pg_wal_replay_pause()")
     try:
         tenant.remember([said("U1", "while replay is paused")])
-        # The standby lacks this caller's write: the read waits briefly, then uses the primary.
+        # The standby lacks this caller's write: the read waits briefly, then uses the primary;
+        # so does a recall across the agent's users, which could see it too.
         assert len(tenant.history(AGENT, "U1")) == 2 and cluster.reads.last() == "primary"
+        across = tenant.recall_across_users(AGENT, "while replay is paused", k=1)
+        assert across[0].content == "while replay is paused" and cluster.reads.last() == "primary"
         # A scope this process did not write is read from the standby while it is within
         # the lag bound...
         assert len(tenant.history(AGENT, "U2")) == 1 and cluster.reads.last() == "replica"

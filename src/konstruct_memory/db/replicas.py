@@ -77,9 +77,12 @@ class WritePositions:
         self._positions: dict[tuple[UUID, object, object], tuple[int, float]] = {}
 
     def record(self, tenant: UUID, scopes: Sequence[tuple[object, object]], lsn: int) -> None:
+        """After a write to (agent, user) scopes: reads of those users, of their agents across
+        users, and of the tenant at large (by id, scope listings) must see it."""
         now = time.monotonic()
+        keys = {(ANY_SCOPE, None), *scopes, *((agent, None) for agent, _ in scopes)}
         with self._lock:
-            for agent, user in {*scopes, (ANY_SCOPE, None)}:
+            for agent, user in keys:
                 self._positions[(tenant, agent, user)] = (lsn, now)
             if len(self._positions) > self.limit:
                 self._forget_before(now - self.horizon_s)
@@ -97,10 +100,11 @@ class WritePositions:
         return max((lsn for lsn, at in filter(None, found) if at >= cutoff), default=None)
 
     def _forget_before(self, cutoff: float) -> None:
-        self._positions = {k: v for k, v in self._positions.items() if v[1] >= cutoff}
-        while len(self._positions) > self.limit:  # all recent: drop the oldest
-            oldest = min(self._positions, key=lambda k: self._positions[k][1])
-            del self._positions[oldest]
+        kept = {k: v for k, v in self._positions.items() if v[1] >= cutoff}
+        if len(kept) > self.limit:  # all recent: keep the newest half (their reads wait most)
+            newest = sorted(kept.items(), key=lambda item: item[1][1])[-self.limit // 2 :]
+            kept = dict(newest)
+        self._positions = kept
 
 
 class Replica:
