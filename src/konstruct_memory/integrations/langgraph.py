@@ -34,7 +34,6 @@ import asyncio
 import json
 import uuid
 from collections.abc import Generator, Iterable, Mapping
-from operator import eq, ge, gt, le, lt, ne
 from typing import Any, TypeVar
 
 from langgraph.store.base import (
@@ -43,7 +42,6 @@ from langgraph.store.base import (
     InvalidNamespaceError,
     Item,
     ListNamespacesOp,
-    MatchCondition,
     Op,
     PutOp,
     Result,
@@ -54,6 +52,7 @@ from langgraph.store.base.embed import get_text_at_path
 
 from konstruct_memory.client import AsyncClient, Client
 from konstruct_memory.errors import ConfigurationError, Conflict, Forbidden, InvalidInput, NotFound
+from konstruct_memory.integrations.langgraph_filters import namespace_matches, value_matches
 from konstruct_memory.operations import (
     EraseRequest,
     GetTurnRequest,
@@ -242,7 +241,7 @@ class KonstructStore(BaseStore):
                     "(user_id,) or (user_id, thread)"
                 )
             found = yield from self._newest(agent, user, thread, wanted, op.filter)
-        matching = [item for item in found if _matches(item.value, op.filter)]
+        matching = [item for item in found if value_matches(item.value, op.filter)]
         return matching[op.offset : wanted]
 
     def _newest(
@@ -267,7 +266,7 @@ class KonstructStore(BaseStore):
                 before=before,
             )
             found += [self._item(turn) for turn in reversed(page.turns)]
-            enough = sum(_matches(item.value, condition) for item in found) >= wanted
+            enough = sum(value_matches(item.value, condition) for item in found) >= wanted
             if enough or len(page.turns) < size:
                 return found
             before = page.turns[0].id
@@ -280,7 +279,7 @@ class KonstructStore(BaseStore):
             page = yield build(ListScopesRequest, agent_id=agent, limit=MAX_LISTED, offset=offset)
             for scope in page.scopes:
                 namespace = _namespace_of(scope.user_id, scope.conversation_id)
-                if all(_namespace_matches(c, namespace) for c in op.match_conditions or ()):
+                if all(namespace_matches(c, namespace) for c in op.match_conditions or ()):
                     namespaces.add(namespace[: op.max_depth] if op.max_depth else namespace)
             if len(page.scopes) < MAX_LISTED:
                 break
@@ -371,33 +370,3 @@ def _as_uuid(key: str) -> uuid.UUID | None:
         return uuid.UUID(key)
     except ValueError:
         return None
-
-
-def _namespace_matches(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
-    path = tuple(condition.path)
-    if len(path) > len(namespace):
-        return False
-    part = namespace[: len(path)] if condition.match_type == "prefix" else namespace[-len(path) :]
-    return all(want in ("*", have) for want, have in zip(path, part, strict=True))
-
-
-def _matches(value: Mapping[str, Any], condition: Mapping[str, Any] | None) -> bool:
-    return all(_equals(value.get(k), want) for k, want in (condition or {}).items())
-
-
-_COMPARE = {"$eq": eq, "$ne": ne, "$gt": gt, "$gte": ge, "$lt": lt, "$lte": le}
-
-
-def _equals(have: Any, want: Any) -> bool:
-    """A value field against a filter: nested objects field by field, operators by their
-    meaning (a comparison with a missing or mismatched type is no match)."""
-    if isinstance(want, Mapping) and want and all(str(k).startswith("$") for k in want):
-        try:
-            return all(_COMPARE[op](have, operand) for op, operand in want.items())
-        except KeyError as exc:
-            raise InvalidInput("filter", f"unknown operator {exc.args[0]!r}") from None
-        except TypeError:
-            return False
-    if isinstance(want, Mapping):
-        return isinstance(have, Mapping) and _matches(have, want)
-    return bool(have == want)
