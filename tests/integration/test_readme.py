@@ -19,6 +19,16 @@ def example(marker: str) -> str:
     return found
 
 
+def run_served_example(base_url: str, marker: str, *, tenant: str) -> None:
+    """Run the README example holding ``marker`` against the served API, with a new tenant's
+    key in place of the example's placeholder."""
+    with AdminClient(base_url, ADMIN_TOKEN) as admin:
+        key = admin.create_tenant(tenant).api_key
+    code = example(marker).replace("http://127.0.0.1:8080", base_url)
+    code = code.replace('api_key="km_…"', f"api_key={key!r}")
+    exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
+
+
 def test_library_example_runs(
     database: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -33,40 +43,24 @@ def test_library_example_runs(
 
 
 def test_client_example_runs(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with AdminClient(base_url, ADMIN_TOKEN) as admin:
-        key = admin.create_tenant("readme-client").api_key
-    code = example("async with AsyncClient(").replace("http://127.0.0.1:8080", base_url)
-    code = code.replace('api_key="km_…"', f"api_key={key!r}")
-    exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
+    run_served_example(base_url, "async with AsyncClient(", tenant="readme-client")
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "I moved to Porto last month"
     assert "Recent conversation:" in out[1] or "Relevant earlier turns:" in out[1]
 
 
 def test_langchain_example_runs(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with AdminClient(base_url, ADMIN_TOKEN) as admin:
-        key = admin.create_tenant("readme-langchain").api_key
-    code = example("KonstructChatMessageHistory(").replace("http://127.0.0.1:8080", base_url)
-    code = code.replace('api_key="km_…"', f"api_key={key!r}")
-    exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
+    run_served_example(base_url, "KonstructChatMessageHistory(", tenant="readme-langchain")
     out = capsys.readouterr().out.splitlines()
     assert out == ["['I moved to Porto last month', 'Congrats!']", "I moved to Porto last month"]
 
 
 def test_llamaindex_example_runs(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with AdminClient(base_url, ADMIN_TOKEN) as admin:
-        key = admin.create_tenant("readme-llamaindex").api_key
-    code = example("KonstructMemoryBlock(").replace("http://127.0.0.1:8080", base_url)
-    code = code.replace('api_key="km_…"', f"api_key={key!r}")
-    exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
+    run_served_example(base_url, "KonstructMemoryBlock(", tenant="readme-llamaindex")
     out = capsys.readouterr().out
     assert "Relevant earlier turns:" in out and "I moved to Porto last month" in out
 
 
 def test_langgraph_example_runs(base_url: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with AdminClient(base_url, ADMIN_TOKEN) as admin:
-        key = admin.create_tenant("readme-langgraph").api_key
-    code = example("KonstructStore(").replace("http://127.0.0.1:8080", base_url)
-    code = code.replace('api_key="km_…"', f"api_key={key!r}")
-    exec(compile(code, str(README), "exec"), {})  # noqa: S102 - our own README
+    run_served_example(base_url, "KonstructStore(", tenant="readme-langgraph")
     assert capsys.readouterr().out.splitlines() == ["['I moved to Porto last month']"]
