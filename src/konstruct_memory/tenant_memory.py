@@ -105,6 +105,9 @@ class TenantMemory:
         limit: int = 20,
         conversation_id: str | None = None,
         before: UUID | str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        roles: Sequence[Role] | None = None,
     ) -> list[StoredTurn]:
         """The newest ``limit`` turns, oldest first. Page back with ``before=<oldest id>``."""
         request = build(HistoryRequest, **arguments(locals()))

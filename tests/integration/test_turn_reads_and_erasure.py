@@ -106,6 +106,41 @@ def test_scopes_list_each_thread_with_its_count_within_the_binding(api: Api) -> 
     assert too_many.status_code == 422 and "limit" in too_many.json()["error"]["message"]
 
 
+def test_history_narrows_by_time_window_and_role_and_pages_within_them(api: Api) -> None:
+    _, key = api.new_tenant()
+    day = "2026-03-{:02d}T12:00:00+00:00"
+    ids = stored(
+        api,
+        key,
+        *(
+            {**said("U1", f"turn {n}", occurred_at=day.format(n)), "role": role}
+            for n, role in enumerate(["user", "assistant"] * 4, start=1)
+        ),
+    )
+    base = {"agent_id": AGENT, "user_id": "U1"}
+
+    def history(**query: Any) -> list[str]:
+        answer = api.client.get("/v1/history", params=base | query, headers=key)
+        assert answer.status_code == 200, answer.text
+        return [turn["id"] for turn in answer.json()["turns"]]
+
+    window = {"since": day.format(2), "until": day.format(7)}
+    assert history(**window) == ids[1:6]  # since inclusive, until exclusive
+    assert history(**window, roles=["user"]) == [ids[2], ids[4]]
+    assert history(roles=["user", "assistant"], limit=3) == ids[5:]
+    # Paging back keeps the filters; the cursor need not match them.
+    assert history(roles=["user"], limit=2, before=ids[7]) == [ids[4], ids[6]]
+    assert history(roles=["user"], limit=2, before=ids[4]) == [ids[0], ids[2]]
+    refused = api.client.get(
+        "/v1/history", params=base | {"since": day.format(5), "until": day.format(5)}, headers=key
+    )
+    assert refused.status_code == 422
+    assert refused.json()["error"]["message"] == "until: must be later than since"
+    wrong_role = api.client.get("/v1/history", params=base | {"roles": "robot"}, headers=key)
+    assert wrong_role.status_code == 422
+    assert wrong_role.json()["error"]["message"].startswith("roles[0]:")
+
+
 def test_erasing_chosen_turns_removes_them_only_and_records_what_went(api: Api) -> None:
     client = api.client
     tenant_id, writer = api.new_tenant()

@@ -114,6 +114,9 @@ CALLS: dict[str, dict[str, Any]] = {
         "limit": 5,
         "conversation_id": "thread-1",
         "before": str(TURN),
+        "since": T1.isoformat(),
+        "until": T2.isoformat(),
+        "roles": ["user", "assistant"],
     },
     "context": {
         "agent_id": str(AGENT),

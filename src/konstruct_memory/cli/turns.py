@@ -131,6 +131,9 @@ def history(
     limit: int = typer.Option(20, help="How many turns (1-1000)."),
     before: str | None = typer.Option(None, help="Turn id: show turns older than it."),
     conversation_id: str | None = Thread,
+    since: str | None = Since,
+    until: str | None = Until,
+    roles: list[str] | None = Roles,
     api_key: str | None = ApiKey,
     url: str = Url,
     tenant: str | None = TenantId,
@@ -138,7 +141,9 @@ def history(
 ) -> None:
     """The most recent turns, oldest first."""
     with memory_for(ctx, api_key, url, tenant) as memory:
-        turns = memory.history(agent_id, user_id, limit, conversation_id, before)
+        turns = memory.history(
+            agent_id, user_id, limit, conversation_id, before, since, until, roles or None
+        )
     _print(turns, as_json)
 
 

@@ -105,6 +105,9 @@ class AsyncClient:
         limit: int = 20,
         conversation_id: str | None = None,
         before: UUID | str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        roles: Sequence[Role] | None = None,
     ) -> list[StoredTurn]:
         return (await self.run(build(HistoryRequest, **arguments(locals())))).turns
 

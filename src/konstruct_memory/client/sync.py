@@ -152,6 +152,9 @@ class Client(_Http):
         limit: int = 20,
         conversation_id: str | None = None,
         before: UUID | str | None = None,
+        since: datetime | str | None = None,
+        until: datetime | str | None = None,
+        roles: Sequence[Role] | None = None,
     ) -> list[StoredTurn]:
         return self.run(build(HistoryRequest, **arguments(locals()))).turns
 

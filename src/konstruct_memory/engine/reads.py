@@ -3,7 +3,7 @@ turn by id, and the scopes that hold turns."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.engine.audit import ReadAudit
@@ -40,13 +40,15 @@ def history(
 ) -> History:
     """The newest turns, oldest first; ``audit=None``: a part of a larger read (context) that
     records itself later."""
-    scope = Scope(
+    thread = Scope(
         agent_id=resolved(request.agent_id),
         user_id=resolved(request.user_id),
         conversation_id=request.conversation_id,
     )
+    scope = replace(thread, since=request.since, until=request.until, roles=request.roles)
     with session.read_transaction(scope.agent_id, scope.user_id) as tx:
-        if request.before is not None and not turns.cursor_exists(tx, scope, request.before):
+        # The cursor must be a turn of the thread; the filters need not hold for it.
+        if request.before is not None and not turns.cursor_exists(tx, thread, request.before):
             raise NotFound("before: no such turn in this conversation")
         rows = turns.history(tx, scope, request.limit, request.before)
         if audit is not None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import Field
 
 from konstruct_memory.operations.base import Request, Result
 from konstruct_memory.operations.fields import (
@@ -18,14 +18,11 @@ from konstruct_memory.operations.fields import (
     MaxTokens,
     Recent,
     Role,
-    Roles,
     Text,
-    Timestamp,
     UserId,
     Uuid,
-    fail,
 )
-from konstruct_memory.operations.turns import StoredTurn
+from konstruct_memory.operations.turns import StoredTurn, TurnFilters
 
 
 class ScoreParts(Result):
@@ -64,21 +61,8 @@ class Recalled(Result):
     hits: list[Hit] = Field(description="Best first; min(k, turns in scope) of them")
 
 
-class _Filters(Request[Recalled]):
+class _Filters(TurnFilters, Request[Recalled]):
     """What narrows a recall: a time window, one thread, some roles."""
-
-    since: Timestamp | None = None
-    until: Timestamp | None = Field(default=None, description="Exclusive")
-    conversation_id: ConversationId | None = None
-    roles: Roles | None = None
-
-    @field_validator("until")
-    @classmethod
-    def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
-        since = info.data.get("since")
-        if until is not None and since is not None and until <= since:
-            fail("must be later than since")
-        return until
 
 
 class RecallRequest(_Filters):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from konstruct_memory.operations.base import Request, Result
 from konstruct_memory.operations.fields import (
@@ -21,10 +21,12 @@ from konstruct_memory.operations.fields import (
     Offset,
     Role,
     RoleField,
+    Roles,
     Text,
     Timestamp,
     UserId,
     Uuid,
+    fail,
 )
 
 
@@ -76,18 +78,34 @@ class RememberRequest(Request[Remembered]):
     turns: list[Turn] = Field(min_length=1)
 
 
+class TurnFilters(BaseModel):
+    """What narrows the turns a read looks at: a time window, one thread, some roles."""
+
+    since: Timestamp | None = Field(default=None, description="Turns at or after it")
+    until: Timestamp | None = Field(default=None, description="Turns before it (exclusive)")
+    conversation_id: ConversationId | None = None
+    roles: Roles | None = None
+
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, until: datetime | None, info: ValidationInfo) -> datetime | None:
+        since = info.data.get("since")
+        if until is not None and since is not None and until <= since:
+            fail("must be later than since")
+        return until
+
+
 class History(Result):
     turns: list[StoredTurn] = Field(description="Oldest first")
 
 
-class HistoryRequest(Request[History]):
+class HistoryRequest(TurnFilters, Request[History]):
     """The newest ``limit`` turns of an (agent, user), oldest first; page back with
-    ``before=<the oldest id shown>``."""
+    ``before=<the oldest id shown>``. The filters narrow which turns count."""
 
     agent_id: Uuid | None = Field(default=None, description=BOUND_AGENT)
     user_id: UserId | None = Field(default=None, description=BOUND_USER)
     limit: HistoryLimit = 20
-    conversation_id: ConversationId | None = None
     before: Uuid | None = None
 
 

@@ -3,7 +3,9 @@ in order or by id, the scopes that hold them, and who the key is."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from konstruct_memory.api.deps import EngineDep, KeyPrincipal, route_options
 from konstruct_memory.operations import (
@@ -43,6 +45,9 @@ def history(
     limit: int = 20,
     conversation_id: str | None = None,
     before: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    roles: Annotated[list[str] | None, Query(description="Repeat for several")] = None,
 ) -> History:
     # A query string has no types: the integer is decoded here, every rule is the contract's.
     request = build(
@@ -52,6 +57,9 @@ def history(
         limit=limit,
         conversation_id=conversation_id,
         before=before,
+        since=since,
+        until=until,
+        roles=roles,
     )
     return engine.run(principal, request)
 
