@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from konstruct_memory.api.backpressure import InFlightLimit, Throttles
 from konstruct_memory.api.errors import ErrorOut, install_error_handlers
+from konstruct_memory.api.inspector import inspector_router
 from konstruct_memory.api.limits import BodySizeLimit
 from konstruct_memory.api.observability import Metrics, install_request_observer
 from konstruct_memory.api.routers import admin, health, lifecycle, recall, turns
@@ -33,8 +34,9 @@ def create_app(
     host: str = "127.0.0.1",
 ) -> FastAPI:
     """The API over ``memory`` (opened from ``settings`` at start-up if not given), with the
-    MCP endpoint at ``/mcp``. ``host`` is the address served on: on a loopback address the
-    MCP transport refuses requests whose Host or Origin is not local (DNS rebinding).
+    MCP endpoint at ``/mcp`` and the browser inspector's files at ``/inspector``. ``host`` is
+    the address served on: on a loopback address the MCP transport refuses requests whose Host
+    or Origin is not local (DNS rebinding).
 
     A ``memory`` passed in belongs to the caller and is not closed on shutdown.
     """
@@ -85,6 +87,7 @@ def create_app(
     for router in (turns.router, recall.router, admin.router, lifecycle.router):
         app.include_router(router, responses=_ERRORS)
     app.include_router(health.router)
+    app.include_router(inspector_router())
     route, mcp_server = mcp_route(lambda: app.state.memory, host, throttles)
     app.router.routes.append(route)
     return app

@@ -25,7 +25,8 @@ def serve(
         True, "--migrate/--no-migrate", help="Upgrade the schema at start (needs the owner URL)."
     ),
 ) -> None:
-    """Serve the HTTP API (embedded PostgreSQL unless KONSTRUCT_MEMORY_DATABASE_URL is set).
+    """Serve the HTTP API (embedded PostgreSQL unless KONSTRUCT_MEMORY_DATABASE_URL is set),
+    with the browser inspector at /inspector.
 
     On first start the embedding model's files are fetched (`model install`). Admin routes
     take KONSTRUCT_MEMORY_ADMIN_TOKEN (at least 32 characters); if unset, a token is generated
@@ -66,7 +67,7 @@ def serve(
         if settings.retention_interval_s > 0:
             retention = RetentionSchedule(memory.resources, settings.retention_interval_s)
             retention.start()
-        typer.echo(f"serving on http://{host}:{port} (docs at /docs)")
+        typer.echo(f"serving on http://{host}:{port} (inspector at /inspector, API docs at /docs)")
         try:
             run_server(app, host, port, settings)
         finally:
