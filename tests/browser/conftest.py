@@ -24,6 +24,7 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
+from tests.browser.memory import Remembered, new_tenant, remember_conversation
 from tests.browser.page import Inspector
 from tests.conftest import DatabaseUnderTest
 
@@ -144,3 +145,11 @@ def inspector(driver: webdriver.Chrome, served: str) -> Iterator[Inspector]:
     page = Inspector(driver, served, Path(SCREENSHOTS) if SCREENSHOTS else None)
     yield page
     page.assert_no_script_ran()
+
+
+@pytest.fixture
+def acme(admin: httpx.Client, served: str) -> Remembered:
+    """A new tenant, with a key of every scope, holding Maria's and Omar's turns."""
+    tenant = new_tenant(admin)
+    with tenant.client(served) as api:
+        return Remembered(tenant, remember_conversation(api))

@@ -37,6 +37,12 @@ class Tenant:
         return httpx.Client(base_url=base, headers=bearer(self.key), timeout=30)
 
 
+@dataclass(frozen=True)
+class Remembered:
+    tenant: Tenant
+    turns: list[dict[str, Any]]  # as stored, in the order of remember_conversation
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 

@@ -7,7 +7,7 @@ import httpx
 from selenium.webdriver.common.by import By
 
 from tests.browser.conftest import ADMIN_TOKEN
-from tests.browser.memory import AGENT, bearer, new_tenant, remember_conversation
+from tests.browser.memory import AGENT, Remembered, bearer, new_tenant
 from tests.browser.page import Inspector
 
 
@@ -66,11 +66,9 @@ def test_the_admin_creates_a_bound_key_sees_its_secret_once_and_revokes_it(
 
 
 def test_the_admin_sets_retention_and_audit_erases_and_reads_the_logs(
-    inspector: Inspector, admin: httpx.Client, served: str
+    inspector: Inspector, admin: httpx.Client, served: str, acme: Remembered
 ) -> None:
-    tenant = new_tenant(admin)
-    with tenant.client(served) as api:
-        remember_conversation(api)
+    tenant = acme.tenant
     open_tenant(inspector, tenant.name)
     settings = inspector.form("Retention and audit")
     inspector.fill("Retention (days)", "400", settings)
@@ -108,12 +106,9 @@ def test_the_admin_sets_retention_and_audit_erases_and_reads_the_logs(
 
 
 def test_a_key_erases_a_turn_and_a_user_after_confirming_what_goes(
-    inspector: Inspector, admin: httpx.Client, served: str
+    inspector: Inspector, served: str, acme: Remembered
 ) -> None:
-    tenant = new_tenant(admin)
-    with tenant.client(served) as api:
-        stored = remember_conversation(api)
-    newest = stored[5]
+    tenant, newest = acme.tenant, acme.turns[5]
     inspector.sign_in(tenant.key)
     inspector.press_labelled("Open the timeline of maria")
     inspector.wait_for_text(newest["content"])
@@ -162,3 +157,22 @@ def test_the_health_panel_shows_the_database_and_request_rates(
     # From the second reading on, each outcome has a rate.
     inspector.wait(lambda: "/s" in inspector.main_text(), "no rate shown")
     inspector.screenshot("health")
+
+
+def test_a_first_tenant_is_created_in_the_page_and_its_key_signs_in(
+    inspector: Inspector,
+) -> None:
+    """The README's first steps: the admin token, a tenant, then the key it shows once."""
+    inspector.sign_in(ADMIN_TOKEN)
+    form = inspector.form("Create a tenant")
+    inspector.fill("New tenant's name", "first-steps", form)
+    inspector.press("Create", form)
+    inspector.wait_for_text("Tenant first-steps created.")
+    secret = str(
+        inspector.driver.find_element(By.CSS_SELECTOR, "input.secret").get_attribute("value")
+    )
+    inspector.wait_for_text("first-steps")
+    inspector.press("Sign out")
+    inspector.sign_in(secret)
+    assert inspector.offered_views() == ["scopes", "recall", "health"]
+    inspector.wait_for_text("No turns stored yet within this key's tenant and binding.")

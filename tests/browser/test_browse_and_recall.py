@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.browser.conftest import PHONE
-from tests.browser.memory import AGENT, new_tenant, remember_conversation
+from tests.browser.memory import AGENT, Remembered
 from tests.browser.page import Inspector
 
 
@@ -20,11 +19,9 @@ def contents(inspector: Inspector) -> list[str]:
 
 
 def test_the_scope_browser_lists_pairs_and_pages_a_filtered_timeline(
-    inspector: Inspector, admin: httpx.Client, served: str
+    inspector: Inspector, acme: Remembered
 ) -> None:
-    tenant = new_tenant(admin)
-    with tenant.client(served) as api:
-        stored = remember_conversation(api)
+    tenant, stored = acme.tenant, acme.turns
     inspector.screenshot("sign-in")
     inspector.sign_in(tenant.key)
     assert inspector.offered_views() == ["scopes", "recall", "erasures", "audit", "health"]
@@ -74,11 +71,10 @@ def test_the_scope_browser_lists_pairs_and_pages_a_filtered_timeline(
 
 
 def test_the_recall_playground_shows_score_parts_and_the_exact_context(
-    inspector: Inspector, admin: httpx.Client, served: str
+    inspector: Inspector, served: str, acme: Remembered
 ) -> None:
-    tenant = new_tenant(admin)
+    tenant = acme.tenant
     with tenant.client(served) as api:
-        remember_conversation(api)
         expected = api.post(
             "/v1/context",
             json={
@@ -130,12 +126,8 @@ def first_hit(inspector: Inspector) -> str:
     return rows[0].text if rows else ""
 
 
-def test_phone_width_and_keyboard_only(
-    inspector: Inspector, admin: httpx.Client, served: str
-) -> None:
-    tenant = new_tenant(admin)
-    with tenant.client(served) as api:
-        remember_conversation(api)
+def test_phone_width_and_keyboard_only(inspector: Inspector, acme: Remembered) -> None:
+    tenant = acme.tenant
     inspector.driver.set_window_size(*PHONE)
     inspector.sign_in(tenant.key)  # typed, then Enter
     inspector.wait_for_text("2 (agent, user) pairs")

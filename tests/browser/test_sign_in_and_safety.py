@@ -13,9 +13,9 @@ from tests.browser.memory import (
     LINK,
     SCHEME,
     SCRIPT,
+    Remembered,
     new_key,
     new_tenant,
-    remember_conversation,
     remember_markup,
 )
 from tests.browser.page import Inspector
@@ -51,11 +51,10 @@ def test_a_credential_decides_what_is_offered_and_lives_in_the_tab_only(
 
 
 def test_stored_markup_shows_as_text_everywhere_and_runs_nothing(
-    inspector: Inspector, admin: httpx.Client, served: str
+    inspector: Inspector, served: str, acme: Remembered
 ) -> None:
-    tenant = new_tenant(admin)
+    tenant = acme.tenant
     with tenant.client(served) as api:
-        remember_conversation(api)
         [markup, scheme] = remember_markup(api)
     inspector.sign_in(tenant.key)
 

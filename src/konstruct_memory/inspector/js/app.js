@@ -28,7 +28,13 @@ function offered() {
   return VIEWS.filter((view) => view.allowed(who));
 }
 
+function closeView() {
+  if (leave) leave();
+  leave = null;
+}
+
 function showSignIn(message) {
+  closeView();
   who = null;
   nav.hidden = true;
   whoBox.hidden = true;
@@ -81,7 +87,7 @@ function route() {
     if (item.dataset.view === view.id) item.setAttribute("aria-current", "page");
     else item.removeAttribute("aria-current");
   }
-  if (leave) leave();
+  closeView();
   const region = h("section", { class: "view", "aria-label": view.title });
   replace(main, region);
   leave = view.open(region, who) || null;

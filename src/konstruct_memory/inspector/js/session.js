@@ -20,7 +20,6 @@ export async function signIn(token) {
   // Keys start with km_; trying the likelier kind first keeps failed sign-ins (which the
   // service throttles per address) to the credentials that really are wrong.
   const attempts = token.startsWith("km_") ? [asKey, asAdmin] : [asAdmin, asKey];
-  let refusal;
   for (const attempt of attempts) {
     try {
       const who = await attempt(api);
@@ -28,7 +27,6 @@ export async function signIn(token) {
       return who;
     } catch (error) {
       if (!(error instanceof ApiError) || error.status !== 401) throw error;
-      refusal = refusal || error;
     }
   }
   throw new ApiError(401, "unauthorized",

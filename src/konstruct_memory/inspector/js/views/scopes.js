@@ -113,13 +113,16 @@ function showTurns(who, pair, form, region) {
     replace(region, notice("error", error.message));
     return;
   }
-  if (!query.roles.length) {
-    replace(region, notice("error", "roles: choose at least one"));
+  const size = Number(query.limit || 20);
+  const problem = !query.roles.length ? "roles: choose at least one"
+    : !(Number.isInteger(size) && size >= 1 && size <= MAX_HISTORY)
+      ? `limit: must be a whole number from 1 to ${MAX_HISTORY}` : null;
+  if (problem) {
+    replace(region, notice("error", problem));
     return;
   }
   const list = h("ol", { class: "timeline", "aria-label": "Turns, newest first" });
   const more = pager("Older turns", "No older turns.");
-  const size = Number(query.limit || 20);
   const page = async (before) => {
     // One turn more than shown says whether there is an older page.
     const asked = Math.min(size + 1, MAX_HISTORY);
