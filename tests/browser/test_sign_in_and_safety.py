@@ -46,6 +46,14 @@ def test_a_credential_decides_what_is_offered_and_lives_in_the_tab_only(
     inspector.sign_in(writer)
     assert inspector.offered_views() == ["health"]
     inspector.press("Sign out")
+
+    # A key revoked while it is signed in: its next call signs the tab out, saying why.
+    revoked = new_key(admin, tenant.id, scopes=["read"])
+    inspector.sign_in(revoked["api_key"])
+    assert admin.delete(f"/v1/api-keys/{revoked['id']}").status_code == 204
+    inspector.press("List")
+    inspector.wait_for_text("Signed out: missing, unknown or revoked API key (401)")
+    assert inspector.storage()["session"] == {}
     inspector.sign_in(ADMIN_TOKEN)
     assert inspector.offered_views() == ["admin", "health"]
 

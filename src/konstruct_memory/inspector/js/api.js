@@ -11,6 +11,7 @@ export class ApiError extends Error {
 export class Api {
   constructor(token) {
     this.token = token;
+    this.onRefused = null; // called when the credential stops working (revoked, rotated)
   }
 
   // query: {name: value or [values]}; undefined and "" are left out. body: sent as JSON.
@@ -47,10 +48,11 @@ export class Api {
     }
     if (!response.ok) {
       const error = answer && answer.error;
-      if (error && typeof error.message === "string") {
-        throw new ApiError(response.status, error.code, `${error.message} (${response.status})`);
-      }
-      throw new ApiError(response.status, "http_error", `HTTP ${response.status}`);
+      const refusal = error && typeof error.message === "string"
+        ? new ApiError(response.status, error.code, `${error.message} (${response.status})`)
+        : new ApiError(response.status, "http_error", `HTTP ${response.status}`);
+      if (response.status === 401 && this.onRefused) this.onRefused(refusal.message);
+      throw refusal;
     }
     return answer;
   }

@@ -65,6 +65,12 @@ function showSignIn(message) {
 }
 
 function start() {
+  const { api } = who;
+  api.onRefused = (message) => {
+    if (!who || who.api !== api) return; // a late answer to a credential already left
+    forget();
+    showSignIn(`Signed out: ${message}`);
+  };
   replace(whoBox, h("span", {}, `Signed in with the ${describe(who)}`),
     button("Sign out", () => {
       forget();
