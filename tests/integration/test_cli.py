@@ -110,6 +110,8 @@ def test_direct_remember_recall_history(cli: CliRunner) -> None:
     )
     turns = [json.loads(line) for line in run(cli, "history", *where, "--json").splitlines()]
     assert [t["content"] for t in turns] == ["My sister lives in Lisbon", "Lovely city!"]
+    mine = run(cli, "history", *where, "--role", "user", "--since", turns[0]["occurred_at"])
+    assert "My sister lives in Lisbon" in mine and "Lovely city!" not in mine
     assert "role" in run(cli, "remember", *where, "--role", "bot", "x", ok=False)
     across = run(cli, "recall-across-users", "--tenant", tenant, "--agent-id", AGENT, "sister")
     assert "My sister lives in Lisbon" in across
