@@ -14,6 +14,7 @@ from psycopg.rows import class_row
 from konstruct_memory.db.tenant import Connection, TenantConnection
 from konstruct_memory.errors import KonstructMemoryError
 from konstruct_memory.store.rows import AuditRow, ErasureRow, columns
+from konstruct_memory.store.scope import equal_to
 
 _LEDGER_COLUMNS = columns(ErasureRow)
 _ERASE = sql.SQL(
@@ -157,12 +158,9 @@ def list_audit(
     user_id: str | None,
 ) -> list[AuditRow]:
     parts, params = _window(since, until, "at")
-    if agent_id is not None:
-        parts.append(sql.SQL("agent_id = %(agent_id)s"))
-        params["agent_id"] = agent_id
-    if user_id is not None:
-        parts.append(sql.SQL("user_id = %(user_id)s"))
-        params["user_id"] = user_id
+    by_subject, subject = equal_to(agent_id=agent_id, user_id=user_id)
+    parts += by_subject
+    params |= subject
     query = sql.SQL(
         "SELECT id, at, key_id, operation, agent_id, user_id, turn_ids, query FROM read_audit "
         "WHERE {where} ORDER BY at, id LIMIT %(limit)s"

@@ -44,3 +44,15 @@ class Scope:
                 parts.append(sql.SQL(fragment))  # fixed literals above, never caller text
                 params[name] = value
         return sql.SQL(" AND ").join(parts), params
+
+
+def equal_to(**columns: object) -> tuple[list[sql.Composable], dict[str, Any]]:
+    """``column = %(column)s`` for each column given a value (None: not filtered), and the
+    parameters: the optional agent and user of listings that need no agent."""
+    parts: list[sql.Composable] = []
+    params: dict[str, Any] = {}
+    for column, value in columns.items():
+        if value is not None:
+            parts.append(sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column)))
+            params[column] = value
+    return parts, params

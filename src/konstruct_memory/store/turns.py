@@ -15,7 +15,7 @@ from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.embed import Vectors
 from konstruct_memory.operations import Turn
 from konstruct_memory.store.rows import ScopeRow, TurnRow, columns
-from konstruct_memory.store.scope import Scope
+from konstruct_memory.store.scope import Scope, equal_to
 
 TURN_COLUMNS = columns(TurnRow)
 
@@ -148,14 +148,9 @@ def scopes(
     tx: TenantConnection, agent_id: UUID | None, user_id: str | None, limit: int, offset: int
 ) -> list[ScopeRow]:
     """The (agent, user, conversation) groups of the tenant's turns, with counts and times."""
-    parts = [sql.SQL("tenant_id = %(tenant_id)s")]
-    params = tx.params(limit=limit, offset=offset)
-    if agent_id is not None:
-        parts.append(sql.SQL("agent_id = %(agent_id)s"))
-        params["agent_id"] = agent_id
-    if user_id is not None:
-        parts.append(sql.SQL("user_id = %(user_id)s"))
-        params["user_id"] = user_id
-    query = _SCOPES.format(where=sql.SQL(" AND ").join(parts))
+    parts, params = equal_to(agent_id=agent_id, user_id=user_id)
+    query = _SCOPES.format(
+        where=sql.SQL(" AND ").join([sql.SQL("tenant_id = %(tenant_id)s"), *parts])
+    )
     with tx.conn.cursor(row_factory=args_row(ScopeRow)) as cur:
-        return cur.execute(query, params).fetchall()
+        return cur.execute(query, tx.params(limit=limit, offset=offset, **params)).fetchall()
