@@ -55,6 +55,11 @@ export function input(name, props = {}) {
   return h("input", { name, type: "text", autocomplete: "off", spellcheck: "false", ...props });
 }
 
+// A field a key's binding may fix: filled in with the binding and read-only, or free.
+export function boundInput(name, binding, props = {}) {
+  return input(name, { ...props, value: binding || "", readonly: Boolean(binding) });
+}
+
 export function select(name, options, chosen) {
   const node = h("select", { name });
   for (const [value, label] of options) {

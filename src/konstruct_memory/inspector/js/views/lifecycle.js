@@ -3,9 +3,10 @@
 
 import { confirmAction } from "../confirm.js";
 import {
-  empty, field, h, input, instant, loading, notice, replace, short, table, values, when,
+  boundInput, empty, field, h, input, instant, loading, notice, replace, short, table, values, when,
 } from "../dom.js";
 import { can } from "../session.js";
+import { turnsIn } from "./scopes.js";
 
 const LEDGER_ROWS = 1000;
 
@@ -21,7 +22,7 @@ export function erasuresView(region, who) {
 async function turnsHeld(api, subject) {
   const { scopes } = await api.get("/v1/scopes",
     { agent_id: subject.agent_id, user_id: subject.user_id, limit: 1000 });
-  const turns = scopes.reduce((sum, scope) => sum + scope.turns, 0);
+  const turns = turnsIn(scopes);
   return scopes.length === 1000 ? `At least ${turns}` : String(turns);
 }
 
@@ -32,9 +33,8 @@ export function auditView(region, who) {
 // The erasure form and the ledger under it. `bound`: the key's binding, filled in and fixed.
 // `counter(subject)`: how many turns the subject holds, when the credential may know it.
 export function erasurePanel(api, path, bound = {}, counter = null, withLedger = true) {
-  const agent = input("agent_id", { placeholder: "UUID", value: bound.agent_id || "",
-    readonly: Boolean(bound.agent_id) });
-  const user = input("user_id", { value: bound.user_id || "", readonly: Boolean(bound.user_id) });
+  const agent = boundInput("agent_id", bound.agent_id, { placeholder: "UUID" });
+  const user = boundInput("user_id", bound.user_id);
   const ids = h("textarea", { name: "turn_ids", rows: 3, placeholder: "one turn id per line" });
   const outcome = h("div", { "aria-live": "polite" });
   const ledger = h("div", { class: "results" });

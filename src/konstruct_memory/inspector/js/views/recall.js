@@ -2,7 +2,7 @@
 // prompt context exactly as /v1/context gives it, with its token count.
 
 import {
-  checkbox, empty, field, h, input, instant, json, loading, notice, replace, table, values, when,
+  boundInput, checkbox, empty, field, h, input, instant, json, loading, notice, replace, table, values, when,
 } from "../dom.js";
 
 export function recallView(region, who) {
@@ -11,10 +11,10 @@ export function recallView(region, who) {
     placeholder: "the new message, e.g. where does she work now?" });
   const form = h("form", { class: "card filters", "aria-label": "Recall" },
     field("Query", query),
-    field("Agent id", input("agent_id", { value: boundAgent || "", readonly: Boolean(boundAgent),
-      placeholder: "UUID", required: !boundAgent })),
-    field("User id", input("user_id", { value: boundUser || "", readonly: Boolean(boundUser),
-      placeholder: boundUser ? "" : "empty: across all users" }),
+    field("Agent id", boundInput("agent_id", boundAgent,
+      { placeholder: "UUID", required: !boundAgent })),
+    field("User id", boundInput("user_id", boundUser,
+      { placeholder: boundUser ? "" : "empty: across all users" }),
     boundUser ? null : "Leave empty to recall across every user of the agent."),
     field("k", input("k", { type: "number", min: 1, max: 100, value: 10 })),
     field("Since", input("since", { type: "datetime-local" })),
@@ -54,7 +54,8 @@ function run(who, chosen, hits, context) {
   }
   const scope = { agent_id: chosen.agent_id, user_id: chosen.user_id };
   const across = !chosen.user_id && !who.identity.user_id;
-  const body = compact({ ...scope, ...filters, query: chosen.query, k: number(chosen.k) });
+  // Fields left undefined are not sent (JSON has no undefined): the API's defaults apply.
+  const body = { ...scope, ...filters, query: chosen.query, k: number(chosen.k) };
   loading(hits, async () => {
     const answer = await who.api.post(across ? "/v1/recall/across-users" : "/v1/recall", body);
     return hitTable(answer.hits, across);
@@ -64,11 +65,11 @@ function run(who, chosen, hits, context) {
     return;
   }
   loading(context, async () => {
-    const answer = await who.api.post("/v1/context", compact({
+    const answer = await who.api.post("/v1/context", {
       ...scope, query: chosen.query, conversation_id: chosen.conversation_id,
       recent: number(chosen.recent), k: number(chosen.context_k),
       max_tokens: number(chosen.max_tokens),
-    }));
+    });
     return [
       h("h3", {}, "Prompt context ", h("span", { class: "tokens" }, `${answer.tokens} tokens`)),
       h("p", { class: "meta" }, `${answer.recent.length} recent and ${answer.recalled.length} `
@@ -105,8 +106,4 @@ function hitTable(hits, across) {
 
 function number(text) {
   return text === undefined ? undefined : Number(text);
-}
-
-function compact(body) {
-  return Object.fromEntries(Object.entries(body).filter(([, v]) => v !== undefined));
 }

@@ -4,7 +4,7 @@
 import { segment } from "../api.js";
 import { confirmAction } from "../confirm.js";
 import {
-  button, checkbox, empty, field, h, input, instant, json, loading, notice, pager, replace, select,
+  boundInput, button, checkbox, empty, field, h, input, instant, json, loading, notice, pager, replace, select,
   table, values, when,
 } from "../dom.js";
 import { can } from "../session.js";
@@ -14,10 +14,8 @@ const MAX_HISTORY = 1000; // the most /v1/history gives at once
 
 export function scopesView(region, who) {
   const { agent_id: boundAgent, user_id: boundUser } = who.identity;
-  const agent = input("agent_id", { placeholder: "any agent", value: boundAgent || "",
-    readonly: Boolean(boundAgent) });
-  const user = input("user_id", { placeholder: "any user", value: boundUser || "",
-    readonly: Boolean(boundUser) });
+  const agent = boundInput("agent_id", boundAgent, { placeholder: "any agent" });
+  const user = boundInput("user_id", boundUser, { placeholder: "any user" });
   const list = h("div", { class: "results" });
   const form = h("form", { class: "card filters", "aria-label": "Find scopes" },
     field("Agent id", agent), field("User id", user),
@@ -53,9 +51,14 @@ function listScopes(who, view, region, filter) {
   });
 }
 
+// How many turns a listing of scopes (threads) holds.
+export function turnsIn(scopes) {
+  return scopes.reduce((sum, scope) => sum + scope.turns, 0);
+}
+
 function pairTable(who, view, pairs) {
   const rows = pairs.map((pair) => {
-    const turns = pair.threads.reduce((sum, t) => sum + t.turns, 0);
+    const turns = turnsIn(pair.threads);
     const last = pair.threads.map((t) => t.last_occurred_at).sort().at(-1);
     return [
       h("code", {}, pair.agent), pair.user, String(turns), String(pair.threads.length), when(last),
@@ -71,7 +74,7 @@ function pairTable(who, view, pairs) {
 // One (agent, user): filters, the newest turns first, "Older" pages back with `before`.
 function openTimeline(who, region, pair) {
   const threads = pair.threads.filter((t) => t.conversation_id !== null);
-  const total = pair.threads.reduce((sum, t) => sum + t.turns, 0);
+  const total = turnsIn(pair.threads);
   const form = h("form", { class: "card filters", "aria-label": "Filter the timeline" },
     field("Thread", select("conversation_id",
       [["", "all threads"], ...threads.map((t) => [t.conversation_id, t.conversation_id])])),
