@@ -14,7 +14,10 @@ On a fresh embedded PostgreSQL with the local model, ``konstruct-memory serve`` 
 4. flooded with 500 connections that send half a request: normal requests meanwhile, and
    whether the stalled ones are dropped;
 5. attacked from another tenant: requests of every route with a foreign key, counting foreign
-   rows returned and 5xx answers.
+   rows returned and 5xx answers;
+6. held by one tenant's read-only key: event streams asked of /mcp, bodies at a byte a second,
+   answers never read, slow recalls, while another tenant's recalls are timed
+   (``held_connections.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from held_connections import held_connections
 
 ADMIN = "reliability-admin-token-0123456789abcdef"
 VICTIMS_TURN = "the vault code is 7319"
@@ -424,6 +428,7 @@ def main() -> None:
             "overload": lambda: overload_rows(service, key, rows),
             "stalled": lambda: stalled_flood(service, key, rows),
             "attack": lambda: attack(service, key, other, rows),
+            "held": lambda: held_connections(service.base, service.port, ADMIN, rows),
         }
         for name, scenario in scenarios.items():
             if not only or name in only:

@@ -4,7 +4,8 @@
 
 Mapping (the one every quoted figure uses): one (tenant, agent, user) scope per conversation;
 speaker_a -> role 'user', speaker_b -> role 'assistant'; content "<speaker>: <text>";
-occurred_at from the session's date (turns a second apart, in order); questions of
+occurred_at from the session's date (turns a second apart, in order); each session its own
+conversation_id (a chat app's thread: "session_<n>"); questions of
 categories 1-4; metric = turn-level evidence recall@k (share of a question's evidence turns
 among the top k hits, averaged over questions).
 
@@ -57,6 +58,7 @@ def turns_of(sample: dict[str, Any]) -> list[dict[str, Any]]:
                     "role": roles[turn["speaker"]],
                     "content": f"{turn['speaker']}: {turn['text']}",
                     "occurred_at": start + timedelta(seconds=i),
+                    "conversation_id": f"session_{n}",
                     "metadata": {"dia_id": turn["dia_id"]},
                 }
             )
@@ -80,10 +82,17 @@ def ingest(memory: Memory, samples: list[dict[str, Any]]) -> tuple[dict[str, Ten
     return scoped, stored / seconds if seconds else 0.0
 
 
+BANDS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.7]
+
+
 def evaluate(
-    scoped: dict[str, TenantMemory], samples: list[dict[str, Any]], ks: list[int]
+    scoped: dict[str, TenantMemory],
+    samples: list[dict[str, Any]],
+    ks: list[int],
+    scored: list[tuple[float, bool]] | None = None,
 ) -> tuple[dict[int, dict[str, list[float]]], list[float]]:
-    """Per k, per category: the recall of each question; and each recall call's latency."""
+    """Per k, per category: the recall of each question; and each recall call's latency.
+    With ``scored``, every hit's (score, is evidence) is appended to it."""
     recalls: dict[int, dict[str, list[float]]] = {k: defaultdict(list) for k in ks}
     latencies = []
     for sample in samples:
@@ -97,6 +106,8 @@ def evaluate(
             hits = memory.recall(AGENT, sample["sample_id"], qa["question"], k=max(ks))
             latencies.append(time.perf_counter() - started)
             ranked = [h.id for h in hits]
+            if scored is not None:
+                scored += [(h.score, h.id in evidence) for h in hits]
             for k in ks:
                 found = len(evidence & set(ranked[:k])) / len(evidence)
                 recalls[k][CATEGORIES[qa["category"]]].append(found)
@@ -144,7 +155,8 @@ def main() -> None:
     tuning = parse_tuning(args.tuning)
     with Memory.open(settings, tuning=tuning) as memory:
         scoped, ingest_rate = ingest(memory, samples)
-        recalls, latencies = evaluate(scoped, samples, args.k)
+        scored: list[tuple[float, bool]] = []
+        recalls, latencies = evaluate(scoped, samples, args.k, scored)
 
     n_turns = sum(len(turns_of(s)) for s in samples)
     print(f"data: {args.path.name}, {len(samples)} conversations, {n_turns} turns")
@@ -157,12 +169,26 @@ def main() -> None:
         row = [name, str(len(recalls[args.k[0]][name]))]
         row += [f"{statistics.fmean(recalls[k][name]):.3f}" for k in args.k]
         print(" | ".join(row))
+    print_bands(scored, f"hits in the top {max(args.k)}", "evidence")
     ms = sorted(x * 1000 for x in latencies)
     p95 = ms[int(0.95 * (len(ms) - 1))]
     print(
         f"recall latency: median {statistics.median(ms):.1f} ms, p95 {p95:.1f} ms "
         f"over {len(ms)} queries (query embedding included)"
     )
+
+
+def print_bands(scored: list[tuple[float, bool]], hits: str, truth: str) -> None:
+    """What a score means on this data: for each threshold, the share of the true hits scoring
+    at least that much, and the share of the hits at least that high that are true."""
+    true = sum(1 for _, good in scored if good)
+    print(f"score bands ({len(scored)} {hits}, {true} of them {truth}):")
+    print(f"min_score | {truth} kept | hits kept | {truth} among hits kept")
+    for band in BANDS:
+        kept = [good for score, good in scored if score >= band]
+        share = sum(kept) / true if true else 0.0
+        precision = sum(kept) / len(kept) if kept else 0.0
+        print(f"{band:.1f} | {share:.3f} | {len(kept) / len(scored):.3f} | {precision:.3f}")
 
 
 def leave_one_out(path: Path, data_dir: Path, grid: list[str]) -> None:

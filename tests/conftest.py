@@ -2,6 +2,12 @@
 
 ``KONSTRUCT_MEMORY_TEST_DATABASE_URL`` names a superuser connection to a server with pgvector;
 the suite creates its own databases and roles there (random names) and leaves the rest alone.
+
+The run is hermetic: it neither reads nor writes the user's installation. For the whole run
+the data directory, ``HOME`` and the XDG directories are temporary ones, no other
+``KONSTRUCT_MEMORY_`` setting of the user's environment is seen, and the guard of
+``tests/hermetic`` (in this process and, through ``PYTHONPATH``, in every Python process a test
+starts) makes reaching the default data directory or port 8080 fail, saying so.
 """
 
 from __future__ import annotations
@@ -18,23 +24,84 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
+import hypothesis.configuration
 import psycopg
 import pytest
 import uvicorn
 from psycopg_pool import ConnectionPool
 
 from konstruct_memory.api import create_app
-from konstruct_memory.config import Settings
+from konstruct_memory.config import Settings, default_data_dir
 from konstruct_memory.db import migrate
 from konstruct_memory.db.embedded import EmbeddedServer
 from konstruct_memory.db.provision import Credentials, provision, url_for
 from konstruct_memory.db.tenant import Connection, create_pool
 from konstruct_memory.library import Memory, TenantMemory
 from tests.fakes import BagOfWordsEmbedder
+from tests.hermetic import sitecustomize as hermetic
 
 ADMIN_TOKEN = "test-admin-token"
 ERASURE_KEY = "test-erasure-key-of-the-suite-0123456789"
 UNIT = Path(__file__).resolve().parent / "unit"
+GUARD = Path(hermetic.__file__).resolve().parent
+# Settings of the test run itself, kept from the user's environment; every other
+# KONSTRUCT_MEMORY_ variable is removed for the run.
+TEST_SETTINGS = {
+    "KONSTRUCT_MEMORY_TEST_DATABASE_URL",
+    "KONSTRUCT_MEMORY_CHROMIUM",
+    "KONSTRUCT_MEMORY_CHROMEDRIVER",
+    "KONSTRUCT_MEMORY_SCREENSHOTS",
+}
+_session = pytest.MonkeyPatch()
+_session_dirs: list[Path] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point the run at temporary directories and install the guard (see the module text)."""
+    data_dir, home = make_data_dir(), Path(tempfile.mkdtemp(prefix="km-test-home-"))
+    _session_dirs.extend([data_dir, home])
+    for name in [n for n in os.environ if n.startswith("KONSTRUCT_MEMORY_")]:
+        if name not in TEST_SETTINGS:
+            _session.delenv(name)
+    _session.setenv("KONSTRUCT_MEMORY_DATA_DIR", str(data_dir))
+    _session.setenv("HOME", str(home))
+    for xdg in ("DATA", "CONFIG", "CACHE", "STATE"):
+        _session.setenv(f"XDG_{xdg}_HOME", str(home / xdg.lower()))
+    hypothesis.configuration.set_hypothesis_home_dir(home / "hypothesis")  # not ./.hypothesis
+    _session.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(GUARD), os.environ.get("PYTHONPATH")]))
+    )
+    # Settings' default factory is this function object itself: its code is what can change.
+    _session.setattr(default_data_dir, "__code__", hermetic.refuse_default_data_dir.__code__)
+    hermetic.guard_sockets(_session.setattr)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # pytest-socket (installed with langchain-tests) puts back, after every test, the
+    # socket.socket.connect it saw when it was imported: guard it again.
+    hermetic.guard_sockets(_session.setattr)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    _session.undo()
+    hypothesis.configuration.set_hypothesis_home_dir(None)
+    for directory in _session_dirs:
+        if (directory / "postgres").exists():
+            EmbeddedServer(directory).stop()
+        shutil.rmtree(directory, ignore_errors=True)
+    _session_dirs.clear()
+
+
+def process_env(**settings: str) -> dict[str, str]:
+    """The environment of a process a test starts: the run's own (its temporary data
+    directory, home and guard) without any other KONSTRUCT_MEMORY_ setting, plus ``settings``."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("KONSTRUCT_MEMORY_") or name == "KONSTRUCT_MEMORY_DATA_DIR"
+    }
+    return env | settings
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

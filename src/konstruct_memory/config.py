@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         description="Text put before each stored turn for a local model; unset: the model's "
         "own 'document' or 'passage' prompt, if it has one.",
     )
+    long_text: Literal["whole", "first_window"] = Field(
+        default="whole",
+        description="How a local model embeds a stored turn longer than its window (256 "
+        "word pieces for all-MiniLM-L6-v2): 'whole', overlapping windows pooled into one "
+        "vector; 'first_window', its start only (the behaviour before 'whole').",
+    )
     embedding_url: str | None = Field(
         default=None, description="API root of the HTTP embedder, e.g. https://api.openai.com/v1"
     )
@@ -105,6 +111,12 @@ class Settings(BaseSettings):
         description="HTTP requests served at once (default 2 per core); more wait "
         "queue_wait_s, then get 503 with Retry-After.",
     )
+    max_in_flight_per_tenant: int | None = Field(
+        default=None,
+        ge=1,
+        description="Requests of one tenant served at once; more get 429 with Retry-After "
+        "while other tenants are still served. Unset: half of max_in_flight, rounded up.",
+    )
     queue_wait_s: float = Field(
         default=0.025, ge=0, le=10, description="Longest wait for an in-flight slot."
     )
@@ -115,6 +127,12 @@ class Settings(BaseSettings):
     )
     max_connections: int = Field(
         default=1000, ge=1, description="Open HTTP connections; requests beyond get 503."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed (comma separated, e.g. 127.0.0.1 or 10.0.0.0/8); "
+        "unset: none, and the client address is the connection's peer.",
     )
     failed_auth_per_s: float = Field(
         default=1.0, gt=0, description="Failed authentications allowed per client address."
@@ -154,10 +172,10 @@ class Settings(BaseSettings):
         "requests fail fast while the database is unreachable).",
     )
 
-    @field_validator("replica_url", mode="before")
+    @field_validator("replica_url", "trusted_proxies", mode="before")
     @classmethod
     def _urls(cls, value: object) -> object:
-        """One URL, several separated by commas, or a list."""
+        """One value, several separated by commas, or a list."""
         if isinstance(value, str):
             return [url.strip() for url in value.split(",") if url.strip()]
         return value
@@ -165,3 +183,8 @@ class Settings(BaseSettings):
     @property
     def uses_embedded_server(self) -> bool:
         return self.database_url is None
+
+    @property
+    def tenant_share(self) -> int:
+        """The most requests one tenant may have in flight."""
+        return self.max_in_flight_per_tenant or -(-self.max_in_flight // 2)

@@ -75,11 +75,14 @@ class TenantMemory:
         until: datetime | str | None = None,
         conversation_id: str | None = None,
         roles: Sequence[Role] | None = None,
+        min_score: float | None = None,
     ) -> list[Hit]:
         """The ``k`` older turns of this (agent, user) most relevant to ``query``, best first.
 
-        Always min(k, turns in scope) hits. Relevance fuses vector similarity with keyword
-        (full-text) matches, and lends part of a turn's score to its neighbours.
+        Always min(k, turns in scope) hits, unless ``min_score`` (0 to 1) is given: hits
+        scoring below it are left out, so fewer may come back. Relevance fuses vector
+        similarity with keyword (full-text) matches, and lends part of a turn's score to its
+        neighbours.
         """
         request = build(RecallRequest, **arguments(locals()))
         return self._engine.run(self.principal, request).hits
@@ -93,6 +96,7 @@ class TenantMemory:
         until: datetime | str | None = None,
         conversation_id: str | None = None,
         roles: Sequence[Role] | None = None,
+        min_score: float | None = None,
     ) -> list[Hit]:
         """Like ``recall``, over every user of the agent. Never the default: ask for it."""
         request = build(RecallAcrossUsersRequest, **arguments(locals()))
@@ -113,9 +117,15 @@ class TenantMemory:
         request = build(HistoryRequest, **arguments(locals()))
         return self._engine.run(self.principal, request).turns
 
-    def get_turn(self, turn_id: UUID | str) -> StoredTurn:
-        """One stored turn by id (NotFound outside the key's binding, or once erased)."""
-        return self._engine.run(self.principal, build(GetTurnRequest, turn_id=turn_id))
+    def get_turn(
+        self,
+        turn_id: UUID | str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+    ) -> StoredTurn:
+        """One stored turn by id (NotFound outside the key's binding, or once erased); an id
+        names one turn per (agent, user): ``agent_id`` and ``user_id`` pick one."""
+        return self._engine.run(self.principal, build(GetTurnRequest, **arguments(locals())))
 
     def list_scopes(
         self,
@@ -137,13 +147,14 @@ class TenantMemory:
         k: int = 5,
         max_tokens: int | None = None,
         conversation_id: str | None = None,
+        min_score: float | None = None,
     ) -> Context:
         """Recent turns, older relevant turns not among them, and a prompt-ready block.
 
         ``conversation_id`` narrows the recent window to one thread; recalled turns come from
-        all of the user's threads with this agent. With ``max_tokens`` the block fits the
-        budget: the least relevant recalled turns go first, then the oldest recent ones; the
-        newest turn is always kept.
+        all of the user's threads with this agent. ``min_score`` leaves out recalled turns
+        scoring below it. With ``max_tokens`` the block fits the budget: the least relevant
+        recalled turns go first, then the oldest recent ones; the newest turn is always kept.
         """
         request = build(ContextRequest, **arguments(locals()))
         return self._engine.run(self.principal, request)

@@ -126,7 +126,7 @@ def test_remember_recall_history_context(client: TestClient) -> None:
         "metadata",
     }
     assert 0 < hit["score"] <= 1
-    assert set(hit["parts"]) == {"similarity", "vector", "keyword", "neighbour", "month"}
+    assert set(hit["parts"]) == {"similarity", "vector", "keyword", "act", "neighbour", "month"}
 
     history = client.get("/v1/history", params={"agent_id": AGENT, "user_id": "U1"}, headers=key)
     assert [t["content"] for t in history.json()["turns"]] == ["my cat Pixel loves tuna", "Noted!"]

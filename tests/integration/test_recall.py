@@ -190,7 +190,8 @@ def test_history_pages_backwards_in_chronological_pages(tenant: TenantMemory) ->
 
 
 def test_neighbours_of_a_match_are_recalled(memory: Memory, tenant: TenantMemory) -> None:
-    """The short reply after a matching question is lent part of the question's score."""
+    """The short reply after a matching question, with nothing of its own in common with the
+    query, is recalled right after the question: it borrows its place, not a score."""
     filler = [f"filler chatter number {i}" for i in range(40)]
     contents = [
         *filler[:20],
@@ -211,7 +212,8 @@ def test_neighbours_of_a_match_are_recalled(memory: Memory, tenant: TenantMemory
         ]
     )
     lent = [h.content for h in tenant.recall(AGENT, "U1", "first teacher name", k=3)]
-    without = Memory(replace(memory.resources, tuning=RecallTuning(neighbour_share=0)))
+    no_lending = RecallTuning(neighbour_share=0, reply_share=0)
+    without = Memory(replace(memory.resources, tuning=no_lending))
     alone = [
         h.content
         for h in without.tenant(tenant.tenant_id).recall(AGENT, "U1", "first teacher name", k=3)
@@ -265,7 +267,7 @@ def test_context_recalls_k_older_turns_beyond_a_large_window(tenant: TenantMemor
     assert {h.id for h in context.recalled}.isdisjoint({t.id for t in context.recent})
 
 
-def test_scores_are_shares_of_the_best_and_say_what_they_are_made_of(
+def test_scores_have_a_fixed_scale_and_say_what_they_are_made_of(
     tenant: TenantMemory,
 ) -> None:
     said = [
@@ -284,9 +286,38 @@ def test_scores_are_shares_of_the_best_and_say_what_they_are_made_of(
     assert plain[0].content == said[0][0] and plain[0].score == pytest.approx(1.0)
     assert all(0.0 <= hit.score <= 1.0 for hit in plain)
     best = plain[0].parts
-    assert best is not None and best.vector == 1.0 and best.keyword == 1.0
+    assert best is not None and best.vector == 1.0 and best.keyword == 1.0 and best.act == 1.0
     assert best.similarity is not None and 0 < best.similarity <= 1 and not best.month
-    dated = tenant.recall(AGENT, "U1", "What happened with the dog in May 2023?", k=4)
+    unrelated = next(hit for hit in plain if hit.content == said[3][0])
+    assert unrelated.score == 0.0, "nothing in common with the query scores 0"
+    dated = tenant.recall(AGENT, "U1", "What happened with the greyhound in May 2023?", k=4)
     months = {hit.content: hit.parts.month for hit in dated if hit.parts is not None}
-    assert months == {said[0][0]: True, said[1][0]: True, said[2][0]: False, said[3][0]: True}
+    # The cue moves relevant turns of May and June only; unrelated turns stay at 0.
+    assert months == {said[0][0]: True, said[1][0]: False, said[2][0]: False, said[3][0]: False}
     assert all(0.0 <= hit.score <= 1.0 for hit in dated)
+
+
+def test_the_same_match_scores_the_same_in_a_scope_of_any_size(tenant: TenantMemory) -> None:
+    """A score is the turn's own: other turns of the scope neither raise nor lower it."""
+    fact = "the spare key hides under the blue flowerpot"
+    filler = [f"weekend plans number {i} with friends" for i in range(40)]
+    for user, contents in (("small", [fact]), ("large", [*filler[:20], fact, *filler[20:]])):
+        tenant.remember(
+            [
+                {
+                    "agent_id": AGENT,
+                    "user_id": user,
+                    "role": "user",
+                    "content": c,
+                    "occurred_at": T0 + timedelta(minutes=i),
+                }
+                for i, c in enumerate(contents)
+            ]
+        )
+    scores = {
+        user: tenant.recall(AGENT, user, "spare key flowerpot", k=1)[0].score
+        for user in ("small", "large")
+    }
+    assert scores["small"] == scores["large"] > 0
+    unrelated = tenant.recall(AGENT, "large", "tax return deadline", k=1)
+    assert unrelated[0].score == 0.0, "an unrelated query's best hit is not a match"

@@ -107,7 +107,6 @@ def test_same_id_twice_in_one_batch_is_stored_once(tenant: TenantMemory) -> None
     [
         {"content": "changed"},
         {"role": "assistant"},
-        {"user_id": "U2"},
         {"conversation_id": "T1"},
         {"metadata": {"x": 1}},
         {"occurred_at": datetime(2020, 1, 1, tzinfo=UTC)},
@@ -121,6 +120,25 @@ def test_same_id_with_other_fields_is_a_conflict_and_stores_nothing(
     with pytest.raises(Conflict, match="already stored with different fields"):
         tenant.remember([turn(content="innocent bystander"), turn(id=turn_id) | change])
     assert [t.content for t in tenant.history(AGENT, "U1")] == ["hello there"]
+
+
+def test_the_same_id_for_another_user_or_agent_is_another_turn(tenant: TenantMemory) -> None:
+    turn_id, other_agent = uuid.uuid4(), uuid.uuid4()
+    first = tenant.remember_one(turn(id=turn_id, content="U1's"))
+    second = tenant.remember_one(turn(id=turn_id, user_id="U2", content="U2's"))
+    third = tenant.remember_one(turn(id=turn_id, agent_id=other_agent, content="the other's"))
+    assert first.id == second.id == third.id
+    assert [t.content for t in tenant.history(AGENT, "U1")] == ["U1's"]
+    assert [t.content for t in tenant.history(AGENT, "U2")] == ["U2's"]
+    assert [t.content for t in tenant.history(other_agent, "U1")] == ["the other's"]
+    # Each is retried on its own: the same fields store nothing, other fields conflict.
+    again = tenant.remember([turn(id=turn_id, user_id="U2", content="U2's")])
+    assert again[0] == second
+    assert [t.content for t in tenant.history(AGENT, "U2")] == ["U2's"]
+    with pytest.raises(Conflict, match="already stored with different fields"):
+        tenant.remember([turn(id=turn_id, user_id="U2", content="changed")])
+    retried = [turn(id=turn_id, content="U1's"), turn(id=turn_id, user_id="U2", content="U2's")]
+    assert tenant.remember(retried) == [first, second]
 
 
 def test_the_same_id_in_another_tenant_is_another_turn(tenant: TenantMemory, memory: Any) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -23,7 +22,7 @@ from konstruct_memory.config import Settings
 from konstruct_memory.embed import Vectors
 from konstruct_memory.keyfiles import admin_token
 from konstruct_memory.library import Memory
-from tests.conftest import DatabaseUnderTest
+from tests.conftest import DatabaseUnderTest, process_env
 from tests.fakes import BagOfWordsEmbedder
 
 
@@ -141,14 +140,12 @@ def free_port() -> int:
 
 
 def serve_env(database: DatabaseUnderTest, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KONSTRUCT_MEMORY_")}
-    env.update(
+    env = process_env(
         KONSTRUCT_MEMORY_DATABASE_URL=database.runtime_url,
         KONSTRUCT_MEMORY_ADMIN_DATABASE_URL=database.admin_url,
         KONSTRUCT_MEMORY_ADMIN_TOKEN="a" * 40,
     )
-    env.update(extra)
-    return env
+    return env | extra
 
 
 def test_serve_refuses_a_short_admin_token(database: DatabaseUnderTest) -> None:

@@ -217,7 +217,7 @@ def test_the_runtime_role_cannot_call_the_turn_eraser_without_a_tenant(
     database: DatabaseUnderTest,
 ) -> None:
     call = (
-        "SELECT * FROM konstruct_erase_turns(%s, NULL, NULL, %s, NULL, now(), NULL, NULL)",
+        "SELECT * FROM konstruct_erase_turns(%s, NULL, NULL, %s, 2, NULL, now(), NULL, NULL)",
         [[uuid.uuid4()], b"\x00" * 32],
     )
     with psycopg.connect(database.runtime_url) as conn:
@@ -227,7 +227,7 @@ def test_the_runtime_role_cannot_call_the_turn_eraser_without_a_tenant(
         conn.execute("SELECT set_config('app.current_tenant', %s, true)", [str(uuid.uuid4())])
         with pytest.raises(psycopg.errors.InvalidParameterValue):
             conn.execute(
-                "SELECT * FROM konstruct_erase_turns('{}', NULL, NULL, %s, NULL, now(), NULL, "
+                "SELECT * FROM konstruct_erase_turns('{}', NULL, NULL, %s, 2, NULL, now(), NULL, "
                 "NULL)",
                 [b"\x00" * 32],
             )

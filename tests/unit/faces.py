@@ -98,6 +98,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "until": T2.isoformat(),
         "conversation_id": "thread-1",
         "roles": ["assistant"],
+        "min_score": 0.25,
     },
     "recall_across_users": {
         "agent_id": str(AGENT),
@@ -107,6 +108,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "until": T2.isoformat(),
         "conversation_id": "thread-1",
         "roles": ["user"],
+        "min_score": 0.5,
     },
     "history": {
         "agent_id": str(AGENT),
@@ -126,8 +128,9 @@ CALLS: dict[str, dict[str, Any]] = {
         "k": 2,
         "max_tokens": 300,
         "conversation_id": "thread-1",
+        "min_score": 0.75,
     },
-    "get_turn": {"turn_id": str(TURN)},
+    "get_turn": {"turn_id": str(TURN), "agent_id": str(AGENT), "user_id": "U1"},
     "list_scopes": {"agent_id": str(AGENT), "user_id": "U1", "limit": 5, "offset": 3},
     "whoami": {},
     "create_tenant": {"name": "acme"},

@@ -7,7 +7,7 @@ import asyncio
 import time
 from typing import Any
 
-from konstruct_memory.api.backpressure import InFlightLimit, TokenBuckets
+from konstruct_memory.api.backpressure import InFlight, InFlightLimit, TokenBuckets
 from konstruct_memory.api.observability import Metrics
 
 
@@ -43,7 +43,7 @@ async def call(app: Any, path: str) -> tuple[int, dict[bytes, bytes], float]:
 def test_requests_over_the_bound_are_refused_at_once_and_health_is_exempt() -> None:
     async def scenario() -> list[tuple[int, dict[bytes, bytes], float]]:
         held = Held()
-        limit = InFlightLimit(held, limit=2, queue_wait=0.05, metrics=Metrics())
+        limit = InFlightLimit(held, InFlight(limit=2, queue_wait=0.05, metrics=Metrics()))
         running = [asyncio.create_task(call(limit, "/v1/recall")) for _ in range(2)]
         await asyncio.sleep(0.01)
         refused = await asyncio.gather(*(call(limit, "/v1/recall") for _ in range(5)))

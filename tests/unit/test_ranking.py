@@ -1,44 +1,91 @@
-"""Ranking decisions, each on its own: fusion, lending to neighbours, ties."""
+"""Ranking decisions, each on its own: the fixed scale, dialogue acts, lending, the month cue,
+ties. The invariants over random scopes are in test_ranking_properties.py."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from konstruct_memory.engine import ranking
-from konstruct_memory.engine.ranking import RecallTuning
+from konstruct_memory.engine.ranking import Candidate, RecallTuning, Scored
 
 A, B, C, D = (uuid.UUID(int=i) for i in range(1, 5))
+T0 = datetime(2026, 3, 1, tzinfo=UTC)
+TUNING = RecallTuning()
 
 
-def test_rank_fusion_rewards_agreement_and_the_head_of_each_list() -> None:
-    tuning = RecallTuning(fusion="rrf", rrf_k=10, keyword_weight=1.0)
-    scores = ranking.fuse(tuning, [(A, 0.9), (B, 0.8)], [(B, 3.0), (C, 1.0)])
-    assert scores[B] == pytest.approx(1 / 12 + 1 / 11)
-    assert scores[A] == pytest.approx(1 / 11) and scores[C] == pytest.approx(1 / 12)
-    assert ranking.top(scores, 3, {}) == [B, A, C]
+def test_the_vector_signal_is_a_fixed_scale_of_the_cosine() -> None:
+    floor, full = TUNING.similarity_floor, TUNING.similarity_full
+    assert ranking.vector_signal(floor - 0.1, TUNING) == 0.0
+    assert ranking.vector_signal(floor, TUNING) == 0.0
+    assert ranking.vector_signal((floor + full) / 2, TUNING) == pytest.approx(0.5)
+    assert ranking.vector_signal(full, TUNING) == 1.0
+    assert ranking.vector_signal(0.99, TUNING) == 1.0
+    assert ranking.vector_signal(None, TUNING) == 0.0
 
 
-def test_weights_scale_a_signal() -> None:
-    tuning = RecallTuning(fusion="rrf", vector_weight=0.0, keyword_weight=2.0)
-    scores = ranking.fuse(tuning, [(A, 0.9)], [(C, 1.0)])
-    assert scores[A] == 0 and scores[C] == pytest.approx(2 / 11)
+def test_own_relevance_weighs_keyword_coverage_and_ignores_everything_else() -> None:
+    assert ranking.own_relevance(0.1, 0.0, TUNING) == 0.0, "under the floor, no keyword"
+    assert ranking.own_relevance(0.9, 1.0, TUNING) == 1.0
+    semantic_only = ranking.own_relevance(0.9, 0.0, TUNING)
+    assert semantic_only == pytest.approx(1 / (1 + TUNING.keyword_weight))
+    both = ranking.own_relevance(0.4, 0.5, TUNING)
+    assert both > ranking.own_relevance(0.4, 0.0, TUNING)
+    assert both > ranking.own_relevance(0.3, 0.5, TUNING)
 
 
-def test_linear_fusion_normalises_each_list_and_weighs_keywords_twice() -> None:
-    by_vector = [(A, 0.9), (B, 0.5), (C, 0.4)]  # cosine similarities
-    by_keyword = [(C, 12.0), (D, 6.0), (B, 2.0)]  # summed idf: another scale entirely
-    scores = ranking.fuse(RecallTuning(), by_vector, by_keyword)
-    assert scores[A] == pytest.approx(1 / 3)  # best vector, no keyword
-    assert scores[C] == pytest.approx(2 / 3)  # worst vector, best keyword
-    assert scores[D] == pytest.approx(2 / 3 * 0.4)
-    assert scores[B] == pytest.approx(1 / 3 * 0.2)
-    assert all(0.0 <= s <= 1.0 for s in scores.values())
+def test_a_keyword_without_meaning_in_common_counts_for_little_but_not_nothing() -> None:
+    coincidence = ranking.own_relevance(0.0, 0.5, TUNING)  # "uses" in a recipe
+    meant = ranking.own_relevance(TUNING.similarity_floor, 0.5, TUNING)
+    assert 0 < coincidence == pytest.approx(meant * ranking.COINCIDENCE_SHARE)
 
 
-def test_a_named_month_boosts_that_month_and_the_next() -> None:
+def test_questions_and_short_replies() -> None:
+    assert ranking.is_question("Can you suggest a name for our puppy?")
+    assert ranking.is_question("Really? Where did you go?")
+    assert not ranking.is_question("We went to Porto. Have you been?")
+    assert not ranking.is_question("")
+    assert ranking.is_short("Nice car! Volvos last forever.")
+    assert not ranking.is_short(" ".join(["word"] * (ranking.REACTION_WORDS + 1)))
+
+
+def candidate(text: str, similarity: float, speaker: str = "user", minutes: int = 0) -> Candidate:
+    return Candidate(similarity, 0.0, speaker, text, T0 + timedelta(minutes=minutes))
+
+
+def test_a_question_and_a_reaction_to_a_relevant_statement_are_discounted() -> None:
+    candidates = {
+        A: candidate("My cat is called Quetzalcoatl.", 0.5),
+        B: candidate("Noted, I will remember your cat's name.", 0.5, "assistant", 1),
+        C: candidate("What should I feed her?", 0.5, "user", 2),
+        D: candidate("Salmon, in small amounts, is a treat cats love.", 0.5, "assistant", 3),
+    }
+    own = {i: ranking.own_relevance(c.similarity, 0.0, TUNING) for i, c in candidates.items()}
+    factors = ranking.act_factors(own, candidates, {B: A, C: B, D: C}, TUNING)
+    assert factors == {
+        A: 1.0,
+        B: TUNING.reaction_factor,  # short, replies to a relevant statement
+        C: TUNING.question_factor,
+        D: 1.0,  # answers a question: not a reaction
+    }
+    unrelated = dict(own) | {A: 0.0}
+    assert ranking.act_factors(unrelated, candidates, {B: A}, TUNING)[B] == 1.0
+
+
+def test_a_turn_borrows_a_share_of_the_gap_to_its_better_neighbour() -> None:
+    tuning = RecallTuning(reply_share=0.6, neighbour_share=0.8)
+    scores = {A: 0.2, B: 0.6, C: 0.1, D: 0.0}
+    # A is just before B (B is its reply), C just after, D two after.
+    lent, borrowed = ranking.lend(scores, [(B, A, -1), (B, C, 1), (B, D, 2)], tuning)
+    assert lent[A] == pytest.approx(0.2 + 0.6 * 0.4)
+    assert lent[C] == pytest.approx(0.1 + 0.8 * 0.5)
+    assert lent[B] == 0.6 and lent[D] == 0.0, "no own relevance: no score, only a place"
+    assert borrowed[D] == pytest.approx(0.4 * 0.6)
+
+
+def test_a_named_month_moves_relevant_turns_of_that_month_and_the_next() -> None:
     assert ranking.months_named("What did she do in May 2023?") == [(5, 2023)]
     assert ranking.months_named("When in early Sept. or October?") == [(9, None), (10, None)]
     assert ranking.months_named("you may march on") == [], "verbs, not months"
@@ -51,31 +98,30 @@ def test_a_named_month_boosts_that_month_and_the_next() -> None:
     assert ranking.in_named_months(when, [(5, 2023)]) == {A, B}
     assert ranking.in_named_months(when, [(5, None)]) == {A, B, D}
     assert ranking.in_named_months({A: datetime(2024, 1, 3, tzinfo=UTC)}, [(12, 2023)]) == {A}
-    scores = dict.fromkeys(when, 0.5)
-    assert ranking.boost(scores, {A, B}, 2.0) == {A: 1.0, B: 1.0, C: 0.5, D: 0.5}
+    moved = ranking.month_cue({A: 0.5, B: 0.0, C: 0.5}, {A, B}, share=0.3)
+    assert moved == {A: pytest.approx(0.65), B: 0.0, C: 0.5}
 
 
-def test_the_bound_makes_every_score_a_share_of_the_best_possible() -> None:
-    assert ranking.score_bound(RecallTuning(), month_named=False) == 1.0
-    assert ranking.score_bound(RecallTuning(month_boost=2.0), month_named=True) == 2.0
-    rrf = RecallTuning(fusion="rrf", rrf_k=10, vector_weight=1, keyword_weight=1)
-    scores = ranking.fuse(rrf, [(A, 0.9)], [(A, 3.0)])
-    assert scores[A] / ranking.score_bound(rrf, month_named=False) == pytest.approx(1.0)
-
-
-def test_neighbours_borrow_a_share_but_never_lower_a_score() -> None:
-    scores = {A: 1.0, B: 0.8}
-    lent = ranking.spread_to_neighbours(scores, [(A, C, 1), (A, B, -1)], share=0.5)
-    assert lent == {A: 1.0, B: 0.8, C: 0.5}
+def test_ties_go_to_own_relevance_then_to_the_newer_turn() -> None:
+    scored = {
+        A: Scored(0.5, own=0.5, act=1.0, borrowed=0.0, month=False),
+        B: Scored(0.5, own=0.3, act=1.0, borrowed=0.2, month=False),
+        C: Scored(0.5, own=0.3, act=1.0, borrowed=0.2, month=False),
+        D: Scored(0.0, own=0.0, act=1.0, borrowed=0.4, month=False),
+    }
+    when = {A: T0, B: T0, C: T0 + timedelta(minutes=1), D: T0 + timedelta(minutes=2)}
+    assert ranking.top(scored, when, 4) == [A, C, B, D]
+    assert ranking.top(scored, when, 2) == [A, C]
 
 
 def test_lending_only_within_one_user() -> None:
     assert RecallTuning().lends_to_neighbours(within_one_user=True)
     assert not RecallTuning().lends_to_neighbours(within_one_user=False)
-    assert not RecallTuning(neighbour_share=0).lends_to_neighbours(within_one_user=True)
+    no_lending = RecallTuning(neighbour_share=0, reply_share=0)
+    assert not no_lending.lends_to_neighbours(within_one_user=True)
 
 
-def test_ties_go_to_the_more_recent_turn_then_the_id() -> None:
-    scores = {A: 1.0, B: 1.0, C: 1.0, D: 2.0}
-    assert ranking.top(scores, 4, {A: 1.0, B: 3.0, C: 1.0}) == [D, B, A, C]
-    assert len(ranking.lenders(dict.fromkeys(range(30), 1.0), k=5)) == ranking.LENDERS  # type: ignore[arg-type]
+def test_lenders_are_relevant_turns_only() -> None:
+    scores = {uuid.UUID(int=i): (1.0 if i < 30 else 0.0) for i in range(40)}
+    chosen = ranking.lenders(scores, k=5)
+    assert len(chosen) == ranking.LENDERS and all(scores[i] > 0 for i in chosen)

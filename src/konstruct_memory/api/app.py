@@ -8,7 +8,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from konstruct_memory.api.backpressure import InFlightLimit, Throttles
+from konstruct_memory.api.admission import PREFIX, KeyGate, NoSniff
+from konstruct_memory.api.backpressure import InFlight, InFlightLimit, Throttles
 from konstruct_memory.api.errors import ErrorOut, install_error_handlers
 from konstruct_memory.api.inspector import inspector_router
 from konstruct_memory.api.limits import BodySizeLimit
@@ -18,6 +19,7 @@ from konstruct_memory.config import Settings
 from konstruct_memory.engine.session import NullObserver
 from konstruct_memory.errors import ConfigurationError
 from konstruct_memory.library import Memory
+from konstruct_memory.mcp.http import PATH as MCP_PATH
 from konstruct_memory.mcp.http import mcp_route
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -69,25 +71,33 @@ def create_app(
     )
     app.state.admin_token = admin_token
     app.state.metrics = metrics
-    throttles = Throttles(metrics, settings.failed_auth_per_s, settings.failed_auth_burst)
+    throttles = Throttles(
+        metrics, settings.failed_auth_per_s, settings.failed_auth_burst, settings.tenant_share
+    )
     app.state.throttles = throttles
     if memory is not None:  # usable before (or without) the lifespan, e.g. in tests
         app.state.memory = memory
+    in_flight = InFlight(settings.max_in_flight, settings.queue_wait_s, metrics)
+    app.add_middleware(
+        KeyGate,
+        memory=lambda: app.state.memory,
+        throttles=throttles,
+        in_flight=in_flight,
+        admin_token=admin_token,
+        routes=app.router.routes,
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     install_request_observer(app, metrics)
     # Added last, so it runs first: a request over the bound costs nothing more (its refusal
-    # is counted in konstruct_memory_rejected_total, not in the request metrics).
-    app.add_middleware(
-        InFlightLimit,
-        limit=settings.max_in_flight,
-        queue_wait=settings.queue_wait_s,
-        metrics=metrics,
-    )
+    # is counted in konstruct_memory_rejected_total). The gates of /v1 and /mcp take their
+    # slots themselves, once a request has been admitted and has arrived.
+    app.add_middleware(InFlightLimit, in_flight=in_flight, gated=(PREFIX, MCP_PATH))
+    app.add_middleware(NoSniff)
     install_error_handlers(app)
     for router in (turns.router, recall.router, admin.router, lifecycle.router):
         app.include_router(router, responses=_ERRORS)
     app.include_router(health.router)
     app.include_router(inspector_router())
-    route, mcp_server = mcp_route(lambda: app.state.memory, host, throttles)
+    route, mcp_server = mcp_route(lambda: app.state.memory, host, throttles, in_flight)
     app.router.routes.append(route)
     return app

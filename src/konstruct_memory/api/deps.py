@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from konstruct_memory.api.admission import KEY_REFUSAL
 from konstruct_memory.api.backpressure import Throttles, client_address
 from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, is_admin_token
 from konstruct_memory.engine.service import Engine
@@ -30,13 +31,16 @@ async def engine(request: Request) -> Engine:
 
 
 def key_principal(request: Request, credentials: Credentials) -> Principal:
-    """The tenant comes from the key, and only from the key."""
-    throttles: Throttles = request.app.state.throttles
-    principal = throttles.admit(
-        client_address(request.scope),
-        lambda: memory(request).authenticate(credentials.credentials) if credentials else None,
-        "missing, unknown or revoked API key",
-    )
+    """The tenant comes from the key, and only from the key: the principal ``KeyGate`` found
+    from the request's head, before its body was read."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:  # the gate let the admin token through: not a key
+        throttles: Throttles = request.app.state.throttles
+        principal = throttles.admit(
+            client_address(request.scope),
+            lambda: memory(request).authenticate(credentials.credentials) if credentials else None,
+            KEY_REFUSAL,
+        )
     request.state.tenant_id = principal.tenant_id
     request.state.key_id = principal.key_id
     return principal

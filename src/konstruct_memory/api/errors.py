@@ -38,6 +38,26 @@ def error_response(status: int, code: str, message: str) -> JSONResponse:
     )
 
 
+def refusal(error: KonstructMemoryError) -> JSONResponse:
+    """The answer to one of our errors, with ``Retry-After`` when it is a rate limit."""
+    response = error_response(error.status_code, error.code, str(error))
+    if isinstance(error, RateLimited):
+        response.headers["Retry-After"] = retry_after(error.retry_after)
+    return response
+
+
+# What a request meets when the database cannot serve it: both mean "retry later".
+DATABASE_ERRORS = (PoolTimeout, psycopg.OperationalError)
+
+
+def database_error(exc: Exception) -> JSONResponse:
+    """503 for a pool with no connection to spare, or a database that does not answer."""
+    if isinstance(exc, PoolTimeout):
+        return error_response(503, "unavailable", "database overloaded; retry later")
+    log.warning("database error", extra={"error_class": type(exc).__name__})
+    return error_response(503, "unavailable", "database unavailable; retry later")
+
+
 def retry_after(seconds: float) -> str:
     """A ``Retry-After`` value: whole seconds, at least one."""
     return str(max(1, math.ceil(seconds)))
@@ -60,10 +80,7 @@ def json_syntax_error(error: Any, document: object) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KonstructMemoryError)
     async def ours(_: Request, exc: KonstructMemoryError) -> JSONResponse:
-        response = error_response(exc.status_code, exc.code, str(exc))
-        if isinstance(exc, RateLimited):
-            response.headers["Retry-After"] = retry_after(exc.retry_after)
-        return response
+        return refusal(exc)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -84,12 +101,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PoolTimeout)
     async def overloaded(_: Request, exc: PoolTimeout) -> JSONResponse:
-        return error_response(503, "unavailable", "database overloaded; retry later")
+        return database_error(exc)
 
     @app.exception_handler(psycopg.OperationalError)
     async def unreachable(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
-        log.warning("database error", extra={"error_class": type(exc).__name__})
-        return error_response(503, "unavailable", "database unavailable; retry later")
+        return database_error(exc)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -97,7 +97,8 @@ class Metrics:
         )
         self._rejected = Counter(
             "konstruct_memory_rejected",
-            "Requests refused before they ran: overload (503), rate_limit and failed_auth (429)",
+            "Requests refused before they ran: overload (503), rate_limit, tenant_share and "
+            "failed_auth (429)",
             ["reason"],
             registry=self.registry,
         )

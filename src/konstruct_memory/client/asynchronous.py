@@ -83,6 +83,7 @@ class AsyncClient:
         until: datetime | str | None = None,
         conversation_id: str | None = None,
         roles: Sequence[Role] | None = None,
+        min_score: float | None = None,
     ) -> list[Hit]:
         return (await self.run(build(RecallRequest, **arguments(locals())))).hits
 
@@ -95,6 +96,7 @@ class AsyncClient:
         until: datetime | str | None = None,
         conversation_id: str | None = None,
         roles: Sequence[Role] | None = None,
+        min_score: float | None = None,
     ) -> list[Hit]:
         return (await self.run(build(RecallAcrossUsersRequest, **arguments(locals())))).hits
 
@@ -111,8 +113,13 @@ class AsyncClient:
     ) -> list[StoredTurn]:
         return (await self.run(build(HistoryRequest, **arguments(locals())))).turns
 
-    async def get_turn(self, turn_id: UUID | str) -> StoredTurn:
-        return await self.run(build(GetTurnRequest, turn_id=turn_id))
+    async def get_turn(
+        self,
+        turn_id: UUID | str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+    ) -> StoredTurn:
+        return await self.run(build(GetTurnRequest, **arguments(locals())))
 
     async def list_scopes(
         self,
@@ -132,6 +139,7 @@ class AsyncClient:
         k: int = 5,
         max_tokens: int | None = None,
         conversation_id: str | None = None,
+        min_score: float | None = None,
     ) -> Context:
         return await self.run(build(ContextRequest, **arguments(locals())))
 

@@ -130,6 +130,7 @@ class Client(_Http):
         until: datetime | str | None = None,
         conversation_id: str | None = None,
         roles: Sequence[Role] | None = None,
+        min_score: float | None = None,
     ) -> list[Hit]:
         return self.run(build(RecallRequest, **arguments(locals()))).hits
 
@@ -142,6 +143,7 @@ class Client(_Http):
         until: datetime | str | None = None,
         conversation_id: str | None = None,
         roles: Sequence[Role] | None = None,
+        min_score: float | None = None,
     ) -> list[Hit]:
         return self.run(build(RecallAcrossUsersRequest, **arguments(locals()))).hits
 
@@ -158,8 +160,13 @@ class Client(_Http):
     ) -> list[StoredTurn]:
         return self.run(build(HistoryRequest, **arguments(locals()))).turns
 
-    def get_turn(self, turn_id: UUID | str) -> StoredTurn:
-        return self.run(build(GetTurnRequest, turn_id=turn_id))
+    def get_turn(
+        self,
+        turn_id: UUID | str,
+        agent_id: UUID | str | None = None,
+        user_id: str | None = None,
+    ) -> StoredTurn:
+        return self.run(build(GetTurnRequest, **arguments(locals())))
 
     def list_scopes(
         self,
@@ -179,6 +186,7 @@ class Client(_Http):
         k: int = 5,
         max_tokens: int | None = None,
         conversation_id: str | None = None,
+        min_score: float | None = None,
     ) -> Context:
         return self.run(build(ContextRequest, **arguments(locals())))
 

@@ -65,7 +65,7 @@ def from_settings(settings: Settings) -> Embedder:
     if settings.embedder == "numpy":
         from konstruct_memory.embed.minilm import MiniLMEmbedder
 
-        return MiniLMEmbedder(model_dir(settings))
+        return MiniLMEmbedder(model_dir(settings), long_text=settings.long_text)
     from konstruct_memory.embed.local import LocalEmbedder
 
     return LocalEmbedder(model_dir(settings), settings)

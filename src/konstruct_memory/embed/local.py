@@ -9,7 +9,9 @@ test) at about a third of the time per query and twice the batch throughput (BEN
 (``ModelConfig``).
 
 Texts are sorted by length and run in batches of similar length, so short chat turns do not
-pay for the padding of a long one. The runtime's worker threads sleep rather than spin when
+pay for the padding of a long one. A stored text longer than the model's window is embedded
+whole, as overlapping windows pooled into one vector (``windows``); queries are read from
+their start. The runtime's worker threads sleep rather than spin when
 idle: on a small machine a spinning thread takes the core the database needs.
 """
 
@@ -30,13 +32,16 @@ from konstruct_memory.embed import length_batches
 from konstruct_memory.embed.model_config import ModelConfig
 from konstruct_memory.embed.model_files import DIMENSION, model_dir, model_name_of, unusable
 from konstruct_memory.embed.onnx_graph import build
+from konstruct_memory.embed.windows import LongText, plan, pool
 
 Matrix = npt.NDArray[np.float32]
 
 
 class LocalEmbedder:
     """``embed(texts)`` (stored turns) and ``embed_queries(texts)`` give L2-normalised 384-d
-    float32 rows, one per text; they differ only by the model's prefixes, if any."""
+    float32 rows, one per text; they differ by the model's prefixes, if any, and in that a
+    query longer than the model's window is read from its start (``long_text`` says how a
+    stored text is: ``whole``, the default from the settings, or ``first_window``)."""
 
     dimension = DIMENSION
 
@@ -47,10 +52,12 @@ class LocalEmbedder:
         *,
         batch_size: int = 32,
         threads: int | None = None,
+        long_text: LongText | None = None,
     ) -> None:
         settings = settings or Settings()
         path = path or model_dir(settings)
         self.batch_size = batch_size
+        self.long_text: LongText = long_text or settings.long_text
         self.config = ModelConfig.read(path, settings)
         self.model_name = model_name_of(path, settings)
         options = ort.SessionOptions()
@@ -67,29 +74,36 @@ class LocalEmbedder:
             )
         except Exception as exc:  # damaged files fail in many ways; all mean "reinstall"
             raise unusable(path, exc) from None
-        self._tokenizer.enable_truncation(self.config.max_tokens)
+        # Untruncated: ``windows`` cuts long texts (and truncates queries) itself.
+        self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
+        self._prefix_tokens = {
+            prefix: len(self._tokenizer.encode(prefix, add_special_tokens=False).ids)
+            for prefix in {self.config.passage_prefix, self.config.query_prefix}
+        }
         # Tokenizer objects are not safe to share across threads mid-call.
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         """Embed stored turns; row i is the vector of texts[i]."""
-        return self._embed(texts, self.config.passage_prefix)
+        return self._embed(texts, self.config.passage_prefix, self.long_text)
 
     def embed_queries(self, texts: Sequence[str]) -> Matrix:
         """Embed queries (with the model's query prefix, if it has one)."""
-        return self._embed(texts, self.config.query_prefix)
+        return self._embed(texts, self.config.query_prefix, "first_window")
 
-    def _embed(self, texts: Sequence[str], prefix: str) -> Matrix:
-        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+    def _embed(self, texts: Sequence[str], prefix: str, mode: LongText) -> Matrix:
         if not texts:
-            return out
+            return np.empty((0, DIMENSION), dtype=np.float32)
         with self._lock:
             encodings = self._tokenizer.encode_batch([prefix + text for text in texts])
-        ids = [e.ids for e in encodings]
-        for chunk in length_batches(ids, self.batch_size):
-            out[chunk] = self._forward([ids[i] for i in chunk])
-        return out
+        sequences, owners = plan(
+            encodings, self._prefix_tokens[prefix], self.config.max_tokens, mode
+        )
+        out = np.empty((len(sequences), DIMENSION), dtype=np.float32)
+        for chunk in length_batches(sequences, self.batch_size):
+            out[chunk] = self._forward([sequences[i] for i in chunk])
+        return pool(out, owners, len(texts))
 
     def _forward(self, batch: list[list[int]]) -> Matrix:
         length = max(len(tokens) for tokens in batch)

@@ -8,7 +8,9 @@ normalisation, as the sentence-transformers pipeline of that model does. A test 
 cosine ≥ 0.999 against the reference implementation.
 
 Texts are sorted by length and embedded in batches of similar length, so short chat turns do
-not pay for the padding of a long one. A single text (a recall's query) runs BLAS on one
+not pay for the padding of a long one. A stored text longer than the model's window is
+embedded whole, as overlapping windows pooled into one vector (``windows``), as the ONNX
+embedder does; queries are read from their start. A single text (a recall's query) runs BLAS on one
 thread: its matrices are too small to split, and on a small machine the second thread only
 competes with the database working on the same request (BENCHMARKS.md, HTTP).
 """
@@ -36,6 +38,7 @@ from konstruct_memory.embed.model_files import (
     load_safetensors,
     model_dir,
 )
+from konstruct_memory.embed.windows import LongText, plan, pool
 from konstruct_memory.errors import ConfigurationError
 
 __all__ = ["DIMENSION", "MAX_TOKENS", "MODEL_NAME", "MiniLMEmbedder", "model_dir"]
@@ -84,7 +87,9 @@ class MiniLMEmbedder:
     model_name = MODEL_NAME
     dimension = DIMENSION
 
-    def __init__(self, path: Path | None = None, *, batch_size: int = 32) -> None:
+    def __init__(
+        self, path: Path | None = None, *, batch_size: int = 32, long_text: LongText = "whole"
+    ) -> None:
         path = path or model_dir()
         shape = ModelConfig.read(path)
         if (shape.layers, shape.heads, shape.pooling) != (_LAYERS, _HEADS, "mean"):
@@ -93,8 +98,10 @@ class MiniLMEmbedder:
                 "embedder (KONSTRUCT_MEMORY_EMBEDDER=local) for other models"
             )
         self.batch_size = batch_size
+        self.long_text = long_text
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
-        self._tokenizer.enable_truncation(MAX_TOKENS)
+        # Untruncated: ``windows`` cuts long texts (and truncates queries) itself.
+        self._tokenizer.no_truncation()
         self._tokenizer.no_padding()
         weights = load_safetensors(path / "model.safetensors")
         self._w = {k.removeprefix("bert."): v for k, v in weights.items()}
@@ -106,20 +113,28 @@ class MiniLMEmbedder:
         self._lock = threading.Lock()
 
     def embed(self, texts: Sequence[str]) -> Matrix:
-        """Embed ``texts``; row i is the vector of texts[i]."""
-        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        """Embed stored turns; row i is the vector of texts[i]."""
+        return self._embed(texts, self.long_text)
+
+    def embed_queries(self, texts: Sequence[str]) -> Matrix:
+        """Embed queries: as turns, but a query longer than the window is read from its start."""
+        return self._embed(texts, "first_window")
+
+    def _embed(self, texts: Sequence[str], mode: LongText) -> Matrix:
         if not texts:
-            return out
+            return np.empty((0, DIMENSION), dtype=np.float32)
         with self._lock:
             encodings = self._tokenizer.encode_batch(list(texts))
-        ids = [np.asarray(e.ids, dtype=np.int64) for e in encodings]
-        if len(texts) == 1:
+        sequences, owners = plan(encodings, 0, MAX_TOKENS, mode)
+        ids = [np.asarray(s, dtype=np.int64) for s in sequences]
+        out = np.empty((len(ids), DIMENSION), dtype=np.float32)
+        if len(ids) == 1:
             with _one_blas_thread():
                 out[0] = self._forward(ids)[0]
             return out
         for chunk in length_batches(ids, self.batch_size):
             out[chunk] = self._forward([ids[i] for i in chunk])
-        return out
+        return pool(out, owners, len(texts))
 
     def _forward(self, batch: list[npt.NDArray[np.int64]]) -> Matrix:
         w = self._w

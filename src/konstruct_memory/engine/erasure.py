@@ -4,6 +4,9 @@ The turns and audit rows of a subject (an agent, a user, or one agent's user) ar
 ``konstruct_erase`` in one transaction with the ledger entry, so an erasure is whole or absent.
 The ledger names the subject by an HMAC under the deployment's erasure key, computed here: the
 database never holds the key, so a dump of the ledger cannot be matched against guessed ids.
+The tenant is part of the HMAC (hash version 2), so the same person erased by two tenants has
+two unrelated hashes and no tenant can match its own erasures against another's ledger.
+Entries written before (version 1: kind, agent and user only) keep their hash and still replay.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from uuid import UUID
 from konstruct_memory.db.tenant import TenantConnection, tenant_transaction
 from konstruct_memory.engine.admin import owner_connection, owner_session
 from konstruct_memory.engine.retention import after_removal
-from konstruct_memory.engine.session import Resources, Session
+from konstruct_memory.engine.session import Resources, Session, resolved
 from konstruct_memory.errors import InvalidInput
 from konstruct_memory.keyfiles import erasure_key
 from konstruct_memory.operations import (
@@ -34,6 +37,9 @@ from konstruct_memory.operations.lifecycle import LedgerEntry
 from konstruct_memory.store import lifecycle as store
 from konstruct_memory.store.rows import ErasureRow
 
+# The subject hash of the ledger entries written now (see ``subject_hash``).
+SUBJECT_HASH_VERSION = 2
+
 
 def erase(session: Session, request: EraseRequest) -> Erasure:
     """Remove the subject's turns and read-audit rows, or only the turns named; a repeat finds
@@ -42,13 +48,16 @@ def erase(session: Session, request: EraseRequest) -> Erasure:
         raise InvalidInput("user_id", "name a user_id, an agent_id, or both (or turn_ids)")
     requested_at = datetime.now(UTC)
     key = key_of(session.resources)
-    subject = subject_hash(key, request.agent_id, request.user_id, request.turn_ids)
+    tenant_id = resolved(session.principal.tenant_id)
+    turns = request.turn_ids is not None
+    subject = subject_hash(key, tenant_id, request.agent_id, request.user_id, turns=turns)
     with session.write_transaction() as tx:  # every later read must see it gone
         row = store.erase(
             tx,
             agent_id=request.agent_id,
             user_id=request.user_id,
             subject=subject,
+            subject_version=SUBJECT_HASH_VERSION,
             key_id=session.principal.key_id,
             requested_at=requested_at,
             turn_ids=request.turn_ids,
@@ -87,17 +96,41 @@ def key_of(resources: Resources) -> bytes:
 
 def subject_hash(
     key: bytes,
+    tenant_id: UUID,
+    agent_id: UUID | None,
+    user_id: str | None,
+    *,
+    turns: bool = False,
+) -> bytes:
+    """HMAC-SHA256 of the tenant and the subject (hash version 2). The kind is part of it, so
+    "agent A" never equals "agent A's user U", nor "turns of agent A". For an erasure of
+    chosen turns the subject is the agent and user it was confined to (either may be None):
+    a replay finds them again by this hash and erases the listed ids only there."""
+    kind = _kind(agent_id, user_id) if not turns else "turns"
+    subject = [SUBJECT_HASH_VERSION, str(tenant_id), kind, _text(agent_id), user_id]
+    return hmac.new(key, json.dumps(subject).encode(), hashlib.sha256).digest()
+
+
+def subject_hash_v1(
+    key: bytes,
     agent_id: UUID | None,
     user_id: str | None,
     turn_ids: Sequence[UUID] | None = None,
 ) -> bytes:
-    """HMAC-SHA256 of the subject; the kind is part of it, so "agent A" never equals "agent A's
-    user U", nor "these turns of agent A"."""
-    kind = "user" if agent_id is None else "agent" if user_id is None else "agent_user"
-    subject: list[object] = [kind, str(agent_id) if agent_id else None, user_id]
+    """The hash of ledger entries written before version 2: kind, agent and user (and for an
+    erasure of chosen turns the ids asked for), without the tenant. Only replay computes it."""
+    subject: list[object] = [_kind(agent_id, user_id), _text(agent_id), user_id]
     if turn_ids is not None:
         subject = ["turns", *subject[1:], sorted({str(turn_id) for turn_id in turn_ids})]
     return hmac.new(key, json.dumps(subject).encode(), hashlib.sha256).digest()
+
+
+def _kind(agent_id: UUID | None, user_id: str | None) -> str:
+    return "user" if agent_id is None else "agent" if user_id is None else "agent_user"
+
+
+def _text(agent_id: UUID | None) -> str | None:
+    return str(agent_id) if agent_id else None
 
 
 def erasure_of(row: ErasureRow) -> Erasure:
@@ -109,6 +142,7 @@ def erasure_of(row: ErasureRow) -> Erasure:
         requested_at=row.requested_at,
         completed_at=row.completed_at,
         subject_hash=row.subject_hash.hex() if row.subject_hash is not None else None,
+        subject_hash_version=row.subject_hash_version,
         cutoff=row.cutoff,
         key_id=row.key_id,
         replay_of=row.replay_of,
@@ -171,9 +205,16 @@ def replay(resources: Resources, entries: Iterable[LedgerEntry]) -> ReplayReport
 
 def _replay_one(resources: Resources, key: bytes, entry: LedgerEntry) -> int | None:
     wanted = bytes.fromhex(entry.subject_hash or "")
+    # An export written before hash versions were recorded holds version 1 entries only.
+    version = entry.subject_hash_version or 1
     with tenant_transaction(resources.pool, entry.tenant_id) as tx:
-        # An entry that lists the turns it removed names no subject: exactly those go again.
-        subject = (None, None) if entry.turn_ids is not None else _subject_of(tx, key, wanted)
+        subject: tuple[UUID | None, str | None] | None
+        if entry.turn_ids is not None and version == 1:
+            # Ids were unique per tenant then: the listed ids alone name the turns removed.
+            subject = (None, None)
+        else:
+            turns = entry.turn_ids is not None
+            subject = _subject_of(tx, key, entry.tenant_id, wanted, version, turns=turns)
         if subject is None:
             return None
         row = store.erase(
@@ -181,6 +222,7 @@ def _replay_one(resources: Resources, key: bytes, entry: LedgerEntry) -> int | N
             agent_id=subject[0],
             user_id=subject[1],
             subject=wanted,
+            subject_version=version,
             key_id=entry.key_id,
             requested_at=entry.requested_at,
             stored_before=entry.completed_at,
@@ -191,13 +233,18 @@ def _replay_one(resources: Resources, key: bytes, entry: LedgerEntry) -> int | N
 
 
 def _subject_of(
-    tx: TenantConnection, key: bytes, wanted: bytes
+    tx: TenantConnection, key: bytes, tenant_id: UUID, wanted: bytes, version: int, *, turns: bool
 ) -> tuple[UUID | None, str | None] | None:
-    """The (agent, user) of the stored turns whose subject hash is ``wanted``, if any."""
-    candidates: set[tuple[UUID | None, str | None]] = set()
+    """The (agent, user) of the stored turns whose subject hash is ``wanted``, if any; for an
+    erasure of chosen turns, the agent and user it was confined to (possibly neither)."""
+    candidates: set[tuple[UUID | None, str | None]] = {(None, None)} if turns else set()
     for agent_id, user_id in store.subjects(tx):
         candidates |= {(agent_id, None), (None, user_id), (agent_id, user_id)}
     for agent, user in candidates:
-        if hmac.compare_digest(subject_hash(key, agent, user), wanted):
+        if version == 1:
+            found = subject_hash_v1(key, agent, user)
+        else:
+            found = subject_hash(key, tenant_id, agent, user, turns=turns)
+        if hmac.compare_digest(found, wanted):
             return agent, user
     return None

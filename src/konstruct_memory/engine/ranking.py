@@ -1,111 +1,232 @@
 """How recall ranks: every decision, as pure functions over ids and scores.
 
-Measured on the LoCoMo dev conversations (``bench/retrieval_quality.py``); every step here
-earned its place there, and the current defaults were chosen leave-one-conversation-out (tuned
-on two conversations, scored on the third). No rule keys on a data set's names, dates or
-phrasing: the month cue reads any capitalised month name. ``engine.recall`` fetches what these
-functions need and nothing more.
+A turn's score has a fixed meaning: it is computed from the turn's own signals against the
+query on fixed scales, never normalised by the other candidates of the call, so a threshold
+(``min_score``) keeps its meaning from one call, scope or scope size to the next.
+
+1. Own relevance: the cosine similarity on a fixed scale (0 at ``similarity_floor``, 1 at
+   ``similarity_full``) and the keyword coverage (the share of the query's idf weight that the
+   turn holds), weighted and averaged. Under the floor and without a keyword in common, a turn
+   has no own relevance: its score is 0, and it only ever comes after every turn that has some.
+2. Dialogue acts, read off the text and the thread: a turn that only asks holds no answer, and
+   a short reply to a relevant statement is a reaction to it ("Nice car!"). Each multiplies
+   the score by a fixed factor.
+3. Lending: a relevant turn borrows a share of the gap to a better neighbour in its thread, and
+   never rises above it (evidence sits next to what matches: "Yes, last Tuesday!").
+4. The month cue: a relevant turn said in a month the query names (or the month after) moves a
+   fixed share of the way to 1.
+
+The constants were chosen on the LoCoMo dev conversations leave-one-conversation-out and checked
+on the small-scope and long-turn suites (BENCHMARKS.md, "Retrieval quality"); no rule keys on a
+data set's names, dates or phrasing. ``engine.recall`` fetches what these functions need.
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-# Reciprocal-rank fusion constant. The usual 60 flattens the head of each list; with 10 the
-# top ranks of either signal count, and lending to neighbours then pulls in the turns around
-# the strongest matches (LoCoMo dev recall@10: 0.64 at 40, 0.70 at 20, 0.75 at 10, 0.76 at 5).
-RRF_K = 10.0
-# How many of the best fused turns lend to their neighbours (at least k).
+# Cosine similarity (all-MiniLM-L6-v2) under which a turn sharing no keyword with the query
+# counts as unrelated: unrelated chat pairs sit around 0.05-0.15.
+RELEVANCE_FLOOR = 0.2
+# How many of the best turns lend to their neighbours (at least k).
 LENDERS = 20
+# What a keyword in common still counts for when the turn's meaning is unrelated: enough that
+# a shared word always ranks above no relevance at all, too little to matter beside a match.
+COINCIDENCE_SHARE = 0.1
+# A reply of at most this many words to a statement is a reaction to it, not news.
+REACTION_WORDS = 12
 
 
 @dataclass(frozen=True)
 class RecallTuning:
-    """Knobs of hybrid recall; the defaults are what the retrieval benchmark chose."""
+    """Knobs of hybrid recall; the defaults are what the retrieval benchmarks chose."""
 
-    vector_candidates: int = 60
-    keyword_candidates: int = 60
-    vector_weight: float = 1.0
+    vector_candidates: int = 120
+    keyword_candidates: int = 120
+    similarity_floor: float = RELEVANCE_FLOOR
+    similarity_full: float = 0.7
+    # Keyword coverage weighs this many times the vector signal in a turn's own relevance.
     keyword_weight: float = 2.0
-    neighbour_share: float = 0.5
+    # Coverage is raised to this power: one echoed word of several counts for little.
+    keyword_power: float = 1.0
+    # Cosine under which a keyword in common is a coincidence of words ("uses" in a recipe for
+    # "what computer do I use?"): keyword coverage counts in full from the similarity floor
+    # down, less and less below it, and only COINCIDENCE_SHARE of itself from here down.
+    keyword_gate: float = 0.1
+    # Shares of the gap to a better neighbour that a turn borrows: from the turn after it (its
+    # reply) and from the turn before it; turns two away borrow half as much.
+    reply_share: float = 0.6
+    neighbour_share: float = 0.8
     neighbour_width: int = 2
-    rrf_k: float = RRF_K
-    # "linear": each list's scores min-max normalised over its own candidates, then weighted
-    # and summed; "rrf": reciprocal ranks. Linear won leave-one-conversation-out on the dev
-    # conversations (BENCHMARKS.md, "Retrieval quality").
-    fusion: str = "linear"
-    # Turns in a month the query names (or the month after) have their score multiplied so.
-    month_boost: float = 2.0
+    question_factor: float = 0.3
+    reaction_factor: float = 0.6
+    month_share: float = 0.3
+
+    def __post_init__(self) -> None:
+        # A share above 1 would lift a borrower above its lender; a factor above 1 or at 0
+        # would turn a discount into a boost or erase own relevance.
+        for name in ("reply_share", "neighbour_share", "month_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be from 0 to 1")
+        for name in ("question_factor", "reaction_factor"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be above 0 and at most 1")
+        if not self.keyword_gate < self.similarity_floor < self.similarity_full:
+            raise ValueError("keyword_gate < similarity_floor < similarity_full must hold")
 
     def lends_to_neighbours(self, within_one_user: bool) -> bool:
         # Neighbours are the turns around a match in one (agent, user) thread.
-        return self.neighbour_share > 0 and within_one_user
+        return max(self.reply_share, self.neighbour_share) > 0 and within_one_user
 
 
-def fuse(
+def has_own_relevance(similarity: float, keyword: float, tuning: RecallTuning) -> bool:
+    """A keyword in common with the query, or a cosine similarity above the floor."""
+    return keyword > 0 or similarity > tuning.similarity_floor
+
+
+def vector_signal(similarity: float | None, tuning: RecallTuning) -> float:
+    """The cosine similarity on the fixed [0, 1] scale: 0 at the floor, 1 at ``full``."""
+    if similarity is None:
+        return 0.0
+    span = tuning.similarity_full - tuning.similarity_floor
+    return min(1.0, max(0.0, (similarity - tuning.similarity_floor) / span))
+
+
+def own_relevance(similarity: float | None, keyword: float, tuning: RecallTuning) -> float:
+    """The vector signal and the keyword coverage (gated by the similarity), weighted and
+    averaged: in [0, 1], 0 for a turn with no own relevance."""
+    vector = vector_signal(similarity, tuning)
+    coverage: float = min(1.0, keyword) ** tuning.keyword_power
+    if similarity is not None and similarity < tuning.similarity_floor:
+        span = tuning.similarity_floor - tuning.keyword_gate
+        coverage *= max(COINCIDENCE_SHARE, (similarity - tuning.keyword_gate) / span)
+    return (vector + tuning.keyword_weight * coverage) / (1.0 + tuning.keyword_weight)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"\w+")
+
+
+def is_question(text: str) -> bool:
+    """Every sentence of ``text`` asks something (ends with '?')."""
+    sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
+    return bool(sentences) and all(s.rstrip().endswith("?") for s in sentences)
+
+
+def is_short(text: str) -> bool:
+    return len(_WORD.findall(text)) <= REACTION_WORDS
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What ranking reads of a turn that may be recalled."""
+
+    similarity: float  # cosine similarity to the query
+    keyword: float  # keyword coverage of the query, in [0, 1]
+    speaker: str  # the role
+    text: str
+    when: datetime
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate's score (in [0, 1]) and what it is made of."""
+
+    score: float
+    own: float  # own relevance, before dialogue acts, lending and the month cue
+    act: float  # the dialogue-act factor
+    borrowed: float  # the share of a better neighbour's score it borrowed (or would have)
+    month: bool  # the month cue applied
+
+
+def score_candidates(
+    candidates: Mapping[UUID, Candidate],
+    links: Iterable[tuple[UUID, UUID, int]],
+    months: Sequence[tuple[int, int | None]],
     tuning: RecallTuning,
-    by_vector: Sequence[tuple[UUID, float]],
-    by_keyword: Sequence[tuple[UUID, float]],
-) -> dict[UUID, float]:
-    """The two ranked lists combined, by ``tuning.fusion``."""
-    if tuning.fusion == "linear":
-        return linear_fusion(
-            [(tuning.vector_weight, by_vector), (tuning.keyword_weight, by_keyword)]
+) -> dict[UUID, Scored]:
+    """Every candidate scored: own relevance, dialogue acts, lending, the month cue.
+
+    ``links`` are (anchor, neighbour, offset) triples of one thread (``offset`` is where the
+    neighbour sits from the anchor: -1 just before it); ``months`` are the query's named months.
+    """
+    links = list(links)
+    own = {i: own_relevance(c.similarity, c.keyword, tuning) for i, c in candidates.items()}
+    previous = {anchor: near for anchor, near, offset in links if offset == -1}
+    previous |= {near: anchor for anchor, near, offset in links if offset == 1}
+    factors = act_factors(own, candidates, previous, tuning)
+    lent, borrowed = lend({i: own[i] * factors[i] for i in own}, links, tuning)
+    in_months = in_named_months({i: c.when for i, c in candidates.items()}, months)
+    final = month_cue(lent, in_months, tuning.month_share)
+    return {
+        i: Scored(
+            score=final[i],
+            own=own[i],
+            act=factors[i],
+            borrowed=borrowed.get(i, 0.0),
+            month=i in in_months and final[i] > 0,
         )
-    return reciprocal_rank_fusion(
-        [
-            (tuning.vector_weight, [i for i, _ in by_vector]),
-            (tuning.keyword_weight, [i for i, _ in by_keyword]),
-        ],
-        k=tuning.rrf_k,
-    )
+        for i in candidates
+    }
 
 
-def reciprocal_rank_fusion(
-    ranked_lists: Sequence[tuple[float, Sequence[UUID]]], k: float = RRF_K
+def act_factors(
+    own: Mapping[UUID, float],
+    turns: Mapping[UUID, Candidate],
+    previous: Mapping[UUID, UUID],
+    tuning: RecallTuning,
 ) -> dict[UUID, float]:
-    """Σ weight / (k + rank) over the lists a turn appears in (rank from 1)."""
-    scores: dict[UUID, float] = defaultdict(float)
-    for weight, ids in ranked_lists:
-        for rank, turn_id in enumerate(ids, start=1):
-            scores[turn_id] += weight / (k + rank)
-    return dict(scores)
+    """The factor each relevant turn's score is multiplied by for what it does in the dialogue
+    (``previous`` maps a turn to the one just before it in its thread)."""
+    factors = dict.fromkeys(own, 1.0)
+    for i in own:
+        turn = turns.get(i)
+        if turn is None or own[i] <= 0:
+            continue
+        if is_question(turn.text):
+            factors[i] *= tuning.question_factor
+            continue
+        before = previous.get(i)
+        answered = turns.get(before) if before is not None else None
+        if (
+            answered is not None
+            and answered.speaker != turn.speaker
+            and own.get(before, 0.0) > 0  # type: ignore[arg-type]
+            and not is_question(answered.text)
+            and is_short(turn.text)
+        ):
+            factors[i] *= tuning.reaction_factor
+    return factors
 
 
-def linear_fusion(
-    scored_lists: Sequence[tuple[float, Sequence[tuple[UUID, float]]]],
-) -> dict[UUID, float]:
-    """Σ weight * (score min-max normalised within its list) / Σ weight: in [0, 1]."""
-    total = sum(weight for weight, _ in scored_lists) or 1.0
-    fused: dict[UUID, float] = defaultdict(float)
-    for weight, scored in scored_lists:
-        for turn_id, value in normalised(scored).items():
-            fused[turn_id] += weight * value / total
-    return dict(fused)
+def lend(
+    scores: Mapping[UUID, float],
+    links: Iterable[tuple[UUID, UUID, int]],
+    tuning: RecallTuning,
+) -> tuple[dict[UUID, float], dict[UUID, float]]:
+    """Scores after each turn borrows from its best neighbour, and what each borrowed.
 
-
-def normalised(scored: Sequence[tuple[UUID, float]]) -> dict[UUID, float]:
-    """Scores min-max normalised over their own list: the best 1, the worst 0."""
-    if not scored:
-        return {}
-    values = [score for _, score in scored]
-    low, high = min(values), max(values)
-    return {i: (score - low) / (high - low) if high > low else 1.0 for i, score in scored}
-
-
-def score_bound(tuning: RecallTuning, month_named: bool) -> float:
-    """The highest score a turn can reach in a call: dividing by it gives a score in [0, 1]
-    (lending never exceeds the lender's score)."""
-    if tuning.fusion == "linear":
-        bound = 1.0
-    else:
-        bound = (tuning.vector_weight + tuning.keyword_weight) / (tuning.rrf_k + 1)
-    return bound * (tuning.month_boost if month_named and tuning.month_boost > 1 else 1.0)
+    A turn at ``offset`` from a lender borrows a share of the gap between them: the reply share
+    when the lender comes right after it (its reply), the neighbour share otherwise, half as
+    much two turns away. It never passes the lender, and its own score still counts. A turn
+    with no own relevance keeps the score 0; what it would borrow orders such turns.
+    """
+    borrowed: dict[UUID, float] = {}
+    for lender, near, offset in links:
+        share = tuning.reply_share if offset == -1 else tuning.neighbour_share
+        share /= abs(offset)
+        gap = scores.get(lender, 0.0) - scores.get(near, 0.0)
+        if gap > 0 and share * gap > borrowed.get(near, 0.0):
+            borrowed[near] = share * gap
+    lent = dict(scores)
+    for i, amount in borrowed.items():
+        if scores.get(i, 0.0) > 0:
+            lent[i] = scores[i] + amount
+    return lent, borrowed
 
 
 MONTHS = {
@@ -145,31 +266,23 @@ def in_named_months(
     return {i for i, at in when.items() if {(at.month, at.year), (at.month, None)} & wanted}
 
 
-def boost(scores: Mapping[UUID, float], ids: set[UUID], factor: float) -> dict[UUID, float]:
-    return {i: score * factor if i in ids else score for i, score in scores.items()}
+def month_cue(scores: Mapping[UUID, float], ids: set[UUID], share: float) -> dict[UUID, float]:
+    """Relevant turns of ``ids`` move ``share`` of the way to 1 (scores stay in [0, 1])."""
+    return {i: s + (1.0 - s) * share if i in ids and s > 0 else s for i, s in scores.items()}
 
 
 def lenders(scores: Mapping[UUID, float], k: int) -> list[UUID]:
-    """The turns whose neighbours get a share of their score."""
-    return top(scores, max(k, LENDERS), {})
+    """The turns whose neighbours may borrow from them."""
+    best = sorted((i for i, s in scores.items() if s > 0), key=lambda i: -scores[i])
+    return best[: max(k, LENDERS)]
 
 
-def spread_to_neighbours(
-    scores: Mapping[UUID, float], links: Iterable[tuple[UUID, UUID, int]], share: float
-) -> dict[UUID, float]:
-    """Give each neighbour of a scored turn ``share`` of that turn's score (keeping the best).
+def top(scored: Mapping[UUID, Scored], when: Mapping[UUID, datetime], k: int) -> list[UUID]:
+    """The ``k`` best ids: by score, equal scores by own relevance, then by recency; turns with
+    no own relevance (score 0) come after all others, by what they borrowed, then recency."""
 
-    A short reply ("Yes, last Tuesday!") holds the answer while the question before it holds
-    the words: evidence sits next to what matches.
-    """
-    result = dict(scores)
-    for anchor, near, _offset in links:
-        lent = share * scores.get(anchor, 0.0)
-        if lent > result.get(near, 0.0):
-            result[near] = lent
-    return result
+    def key(i: UUID) -> tuple[float, float, float, float, str]:
+        s = scored[i]
+        return (-s.score, -s.own, -s.borrowed, -when[i].timestamp(), str(i))
 
-
-def top(scores: Mapping[UUID, float], k: int, tie_break: Mapping[UUID, float]) -> list[UUID]:
-    """The ``k`` best ids; equal scores go to the higher ``tie_break`` (recency)."""
-    return sorted(scores, key=lambda i: (-scores[i], -tie_break.get(i, 0.0), str(i)))[:k]
+    return sorted(scored, key=key)[:k]

@@ -10,7 +10,7 @@ from konstruct_memory.engine.audit import ReadAudit
 from konstruct_memory.engine.prompt import render_context
 from konstruct_memory.engine.recall import ranked, scope_of
 from konstruct_memory.engine.session import Session, resolved
-from konstruct_memory.errors import NotFound
+from konstruct_memory.errors import Conflict, NotFound
 from konstruct_memory.operations import (
     Context,
     ContextRequest,
@@ -79,7 +79,11 @@ def context(session: Session, request: ContextRequest) -> Context:
         shown = tuple(turn.id for turn in window)
         # Recalled turns come from every thread of the user with this agent.
         recall = RecallRequest(
-            agent_id=request.agent_id, user_id=request.user_id, query=request.query, k=request.k
+            agent_id=request.agent_id,
+            user_id=request.user_id,
+            query=request.query,
+            k=request.k,
+            min_score=request.min_score,
         )
         scope = scope_of(session, recall, resolved(recall.user_id))
         audit = ReadAudit("context", request.query, shown)
@@ -89,12 +93,20 @@ def context(session: Session, request: ContextRequest) -> Context:
 
 def get_turn(session: Session, request: GetTurnRequest) -> StoredTurn:
     """The turn, if it is within the key's binding: one outside it is as absent as one never
-    stored (its existence is not disclosed)."""
+    stored (its existence is not disclosed). An id names one turn per (agent, user); when it
+    names turns of several within the key's reach, the request must pick one."""
     principal = session.principal
     with session.read_transaction() as tx:
-        row = turns.turns_by_ids(tx, [request.turn_id]).get(request.turn_id)
-        if row is None or not principal.may_see(row.agent_id, row.user_id):
+        rows = turns.turns_with_ids(tx, [request.turn_id], request.agent_id, request.user_id)
+        seen = [row for row in rows if principal.may_see(row.agent_id, row.user_id)]
+        if not seen:
             raise NotFound("turn_id: no such turn within this key's reach")
+        if len(seen) > 1:
+            raise Conflict(
+                f"turn_id: names turns of {len(seen)} (agent, user) scopes within this key's "
+                "reach; give agent_id and user_id"
+            )
+        row = seen[0]
         _GET_TURN.record(tx, session, Scope(agent_id=row.agent_id, user_id=row.user_id), [row.id])
     return stored_turn(row)
 

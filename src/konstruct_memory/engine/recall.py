@@ -61,7 +61,8 @@ def ranked(
     exclude: Collection[UUID] = (),
 ) -> list[Hit]:
     """The best ``k`` (default: the request's) turns of ``scope`` for the request's query,
-    leaving out ``exclude``; recorded by ``audit`` in the transaction that read them."""
+    leaving out ``exclude`` and any scoring under ``min_score``; recorded by ``audit`` in the
+    transaction that read them."""
     k = request.k if k is None else k
     query = request.query
     session.check_size(query, "query")
@@ -69,46 +70,56 @@ def ranked(
     tuning = resources.tuning
     keywords = resources.background.submit(_keyword_matches, session, scope, query)
     query_vector = session.embed_query(query)
-    by_keyword = keywords.result()
+    keyword = dict(keywords.result())
     with session.read_transaction(scope.agent_id, scope.user_id) as tx:
         if scope.user_id is not None:
             _refuse_mixed_models(tx, scope)
         # Enough candidates that k remain once the excluded turns are left out.
         wanted = k + len(exclude)
         by_vector = search.nearest(tx, scope, query_vector, max(wanted, tuning.vector_candidates))
-        fused = ranking.fuse(tuning, by_vector, by_keyword)
-        lent = fused
+        similarity = dict(by_vector)
+        own = {
+            i: ranking.own_relevance(similarity.get(i), keyword.get(i, 0.0), tuning)
+            for i in similarity.keys() | keyword.keys()
+        }
+        anchors = ranking.lenders(own, wanted)
+        links: list[tuple[UUID, UUID, int]] = []
         if tuning.lends_to_neighbours(scope.user_id is not None):
-            anchors = ranking.lenders(fused, wanted)
-            links = search.neighbours(tx, anchors, tuning.neighbour_width)
-            lent = ranking.spread_to_neighbours(fused, links, tuning.neighbour_share)
-        rows = search.candidates(tx, scope, list(lent))
-        when = {i: row.occurred_at for i, row in rows.items()}
-        in_months = ranking.in_named_months(when, ranking.months_named(query))
-        scores = ranking.boost(lent, in_months, tuning.month_boost)
-        in_scope = {i: s for i, s in scores.items() if i in rows and i not in exclude}
-        best = ranking.top(in_scope, k, {i: at.timestamp() for i, at in when.items()})
-        metadata = turns.metadata_of(tx, best)
+            links = search.neighbours(tx, scope, anchors, tuning.neighbour_width)
+        neighbours = {near for _, near, _ in links}
+        rows = search.candidates(tx, scope, list(own.keys() | neighbours), query_vector)
+        candidates = {
+            i: ranking.Candidate(
+                row.similarity, keyword.get(i, 0.0), row.role, row.content, row.occurred_at
+            )
+            for i, row in rows.items()
+        }
+        # Excluded turns (already shown) still lend to their neighbours; they are not ranked.
+        scored = ranking.score_candidates(candidates, links, ranking.months_named(query), tuning)
+        ranked_ids = {i: scored[i] for i in scored if i not in exclude}
+        best = ranking.top(ranked_ids, {i: c.when for i, c in candidates.items()}, k)
+        # Rounded once, here: min_score compares the very score the hit reports.
+        score = {i: round(scored[i].score, 6) for i in best}
+        if request.min_score is not None:
+            best = [i for i in best if score[i] >= request.min_score]
+        metadata = turns.metadata_of(tx, scope, best)
         audit.record(tx, session, scope, best)
-    bound = ranking.score_bound(tuning, bool(in_months))
-    base = ranking.score_bound(tuning, month_named=False)
-    similarity = dict(by_vector)
-    vector, keyword = ranking.normalised(by_vector), ranking.normalised(by_keyword)
     return [
-        _hit(
-            rows[i],
-            metadata[i],
-            in_scope[i] / bound,
-            ScoreParts(
-                similarity=similarity.get(i),
-                vector=vector.get(i, 0.0),
-                keyword=keyword.get(i, 0.0),
-                neighbour=lent[i] / base if lent[i] > fused.get(i, 0.0) else 0.0,
-                month=i in in_months,
-            ),
-        )
-        for i in best
+        _hit(rows[i], metadata[i], score[i], _parts(scored[i], candidates[i], tuning)) for i in best
     ]
+
+
+def _parts(
+    scored: ranking.Scored, candidate: ranking.Candidate, tuning: ranking.RecallTuning
+) -> ScoreParts:
+    return ScoreParts(
+        similarity=candidate.similarity,
+        vector=ranking.vector_signal(candidate.similarity, tuning),
+        keyword=candidate.keyword,
+        act=scored.act,
+        neighbour=scored.borrowed,
+        month=scored.month,
+    )
 
 
 def _refuse_mixed_models(tx: TenantConnection, scope: Scope) -> None:
@@ -137,7 +148,7 @@ def _hit(row: CandidateRow, metadata: dict[str, Any], score: float, parts: Score
         content=row.content,
         occurred_at=row.occurred_at,
         conversation_id=row.conversation_id,
-        score=round(score, 6),
+        score=score,
         parts=parts,
         metadata=metadata,
     )

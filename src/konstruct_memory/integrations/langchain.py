@@ -34,6 +34,7 @@ from langchain_core.retrievers import BaseRetriever
 from konstruct_memory.client import AsyncClient, Client
 from konstruct_memory.errors import ConfigurationError
 from konstruct_memory.operations import Hit, StoredTurn
+from konstruct_memory.operations.fields import MinScore
 
 PAGE = 1000
 
@@ -137,7 +138,9 @@ class KonstructChatMessageHistory(BaseChatMessageHistory):
 class KonstructRetriever(BaseRetriever):
     """Recall as a LangChain retriever: the ``k`` turns most relevant to the query, as
     documents whose metadata carries the turn's id, role, time, score, user, thread and stored
-    metadata. ``invoke(query, k=3)`` overrides ``k`` for one call."""
+    metadata. ``invoke(query, k=3)`` overrides ``k`` for one call. With ``score_threshold``
+    (0 to 1, as LangChain's vector-store retrievers name it; recall's ``min_score``), turns
+    scoring below it are left out, so fewer than ``k`` documents may come back."""
 
     client: Any
     async_client: Any = None
@@ -145,6 +148,7 @@ class KonstructRetriever(BaseRetriever):
     user_id: str | None = None
     across_users: bool = False
     k: int = 4
+    score_threshold: MinScore | None = None
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
@@ -174,7 +178,12 @@ class KonstructRetriever(BaseRetriever):
         return [_document(hit) for hit in hits]
 
     def _recall(self, query: str, k: int | None) -> dict[str, Any]:
-        return {"agent_id": self.agent_id, "query": query, "k": self.k if k is None else k}
+        return {
+            "agent_id": self.agent_id,
+            "query": query,
+            "k": self.k if k is None else k,
+            "min_score": self.score_threshold,
+        }
 
 
 def _text(content: str | list[Any]) -> str:

@@ -19,7 +19,8 @@ How the store maps onto the memory:
 * ``get`` finds an item by key. Turns stored by chat (not through the store) show as items
   keyed by their turn id, with the value ``{text_field: content, "role": role}``.
 * ``search`` with a ``query`` is recall (best first, ``score`` in [0, 1]; across users with
-  the empty prefix); without one it lists the newest items of a user or thread. ``filter``
+  the empty prefix), leaving out items scoring below the store's ``min_score`` when it has
+  one; without a query it lists the newest items of a user or thread. ``filter``
   compares value fields (equality, or ``$eq $ne $gt $gte $lt $lte``) on what was fetched: at
   most 100 recalled turns for a query.
 * ``list_namespaces`` lists the users and threads of the agent that hold turns.
@@ -49,6 +50,7 @@ from langgraph.store.base import (
     SearchOp,
 )
 from langgraph.store.base.embed import get_text_at_path
+from pydantic import TypeAdapter, ValidationError
 
 from konstruct_memory.client import AsyncClient, Client
 from konstruct_memory.errors import ConfigurationError, Conflict, Forbidden, InvalidInput, NotFound
@@ -67,7 +69,7 @@ from konstruct_memory.operations import (
     build,
 )
 from konstruct_memory.operations.base import Request
-from konstruct_memory.operations.fields import MAX_HISTORY, MAX_K, MAX_LISTED, Role
+from konstruct_memory.operations.fields import MAX_HISTORY, MAX_K, MAX_LISTED, MinScore, Role
 
 T = TypeVar("T")
 Plan = Generator[Request[Any], Any, T]
@@ -76,6 +78,7 @@ Plan = Generator[Request[Any], Any, T]
 ITEM_IDS = uuid.UUID("6f1c2b9e-4d7a-5e3b-9a8c-1b2d3e4f5a6b")
 # The turn metadata field that holds a stored item's key and value.
 ITEM_FIELD = "langgraph_item"
+_MIN_SCORE: TypeAdapter[float | None] = TypeAdapter(MinScore | None)
 
 
 def item_id(agent_id: str, namespace: tuple[str, ...], key: str) -> uuid.UUID:
@@ -83,7 +86,11 @@ def item_id(agent_id: str, namespace: tuple[str, ...], key: str) -> uuid.UUID:
 
 
 class KonstructStore(BaseStore):
-    """LangGraph's long-term store, kept as turns of one agent in the memory service."""
+    """LangGraph's long-term store, kept as turns of one agent in the memory service.
+
+    ``min_score`` (0 to 1) applies to every ``search`` with a query: items scoring below it
+    are left out (``BaseStore.search`` has no threshold argument of its own).
+    """
 
     def __init__(
         self,
@@ -95,7 +102,12 @@ class KonstructStore(BaseStore):
         api_key: str | None = None,
         text_field: str = "text",
         role: Role = "user",
+        min_score: float | None = None,
     ) -> None:
+        try:
+            self.min_score = _MIN_SCORE.validate_python(min_score)
+        except ValidationError as exc:
+            raise InvalidInput("min_score", exc.errors()[0]["msg"]) from None
         if client is None:
             if base_url is None or api_key is None:
                 raise ConfigurationError("give a Client, or base_url and api_key")
@@ -144,8 +156,9 @@ class KonstructStore(BaseStore):
 
     def _find(self, namespace: tuple[str, ...], key: str) -> Plan[tuple[Item, uuid.UUID] | None]:
         """The item and its turn id: the id derived from the key, or the key itself when it
-        is the id of a turn stored by chat in this namespace."""
-        _scope(namespace)
+        is the id of a turn stored by chat in this namespace. An id names one turn per (agent,
+        user), so the lookup names the namespace's user."""
+        user, _ = _scope(namespace)
         agent = yield from self._agent()
         candidates = [item_id(agent, namespace, key)]
         chat_turn = _as_uuid(key)
@@ -153,7 +166,7 @@ class KonstructStore(BaseStore):
             candidates.append(chat_turn)
         for turn_id in candidates:
             try:
-                turn = yield GetTurnRequest(turn_id=turn_id)
+                turn = yield build(GetTurnRequest, turn_id=turn_id, agent_id=agent, user_id=user)
             except NotFound:
                 continue
             item = self._item(turn)
@@ -222,7 +235,13 @@ class KonstructStore(BaseStore):
             k = MAX_K if op.filter else wanted
             request: Request[Any]
             if user is None:
-                request = build(RecallAcrossUsersRequest, agent_id=agent, query=op.query, k=k)
+                request = build(
+                    RecallAcrossUsersRequest,
+                    agent_id=agent,
+                    query=op.query,
+                    k=k,
+                    min_score=self.min_score,
+                )
             else:
                 request = build(
                     RecallRequest,
@@ -231,6 +250,7 @@ class KonstructStore(BaseStore):
                     conversation_id=thread,
                     query=op.query,
                     k=k,
+                    min_score=self.min_score,
                 )
             hits: list[Hit] = (yield request).hits
             found = [self._item(hit, hit.score) for hit in hits]

@@ -24,13 +24,15 @@ from llama_index.core.memory import BaseMemoryBlock
 from pydantic import Field
 
 from konstruct_memory.client import Client
+from konstruct_memory.operations.fields import MinScore
 
 _ROLES = {MessageRole.USER: "user", MessageRole.ASSISTANT: "assistant"}
 
 
 class KonstructMemoryBlock(BaseMemoryBlock[str]):
     """Long-term memory of one user with one agent (either may be left out with a key bound to
-    it). Give ``client`` (and ``async_client`` for asyncio), or ``base_url`` and ``api_key``."""
+    it). Give ``client`` (and ``async_client`` for asyncio), or ``base_url`` and ``api_key``.
+    ``min_score`` (0 to 1) leaves out recalled turns scoring below it."""
 
     name: str = "konstruct_memory"
     description: str | None = "Older turns of this conversation partner, relevant to now"
@@ -42,6 +44,7 @@ class KonstructMemoryBlock(BaseMemoryBlock[str]):
     user_id: str | None = None
     conversation_id: str | None = None
     k: int = Field(default=5, ge=1, le=100)
+    min_score: MinScore | None = None
 
     def model_post_init(self, context: Any) -> None:
         if self.client is None and self.async_client is None:
@@ -61,7 +64,7 @@ class KonstructMemoryBlock(BaseMemoryBlock[str]):
         if not query:
             return ""
         fields = {"agent_id": self.agent_id, "user_id": self.user_id, "query": query,
-                  "recent": 0, "k": self.k}  # fmt: skip
+                  "recent": 0, "k": self.k, "min_score": self.min_score}  # fmt: skip
         if self.async_client is not None:
             context = await self.async_client.context(**fields)
         else:

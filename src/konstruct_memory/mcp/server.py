@@ -46,6 +46,11 @@ INSTRUCTIONS = (
 )
 R = TypeVar("R", bound=Result)
 USER_ID = "The person the conversation is with (omit it when the key is bound to one user)."
+# Taken strictly, as on HTTP: a lax float would read `true` as 1.0.
+MIN_SCORE = (
+    "Leave out turns scoring below this (0 to 1; scores mean the same in every call). "
+    "Fewer than k turns may then come back, or none. Omit it to leave none out."
+)
 
 
 class MemoryServer(MCPServer[Any]):
@@ -144,7 +149,8 @@ def _register(server: MemoryServer, backend: Backend) -> None:
             "Search older turns of the conversation with this person for ones relevant to a "
             "query (a question or the new message). Returns up to k turns, most relevant "
             "first, each with id, role, content, occurred_at and score. Optionally narrow to "
-            "a time window (RFC 3339 since/until) or one conversation thread."
+            "a time window (RFC 3339 since/until) or one conversation thread, and drop weak "
+            "matches with min_score."
         ),
     )
     async def recall(
@@ -153,6 +159,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         since: str | None = None,
         until: str | None = None,
         conversation_id: str | None = None,
+        min_score: Annotated[float | None, Field(description=MIN_SCORE, strict=True)] = None,
         user_id: Annotated[str | None, Field(description=USER_ID)] = None,
     ) -> Annotated[CallToolResult, Recalled]:
         result = await _run(
@@ -164,6 +171,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
                 since=since,
                 until=until,
                 conversation_id=conversation_id,
+                min_score=min_score,
                 user_id=user_id,
             ),
         )
@@ -191,7 +199,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         description=(
             "Call before replying to a new message: the recent turns with this person and "
             "the older turns most relevant to the message, ready to read. max_tokens bounds "
-            "the size; recent and k set how many of each."
+            "the size; recent and k set how many of each; min_score drops weak older turns."
         ),
     )
     async def context(
@@ -199,12 +207,20 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         recent: int | None = None,
         k: int | None = None,
         max_tokens: int | None = None,
+        min_score: Annotated[float | None, Field(description=MIN_SCORE, strict=True)] = None,
         user_id: Annotated[str | None, Field(description=USER_ID)] = None,
     ) -> Annotated[CallToolResult, Context]:
         result = await _run(
             backend,
             ContextRequest,
-            **_given(query=query, recent=recent, k=k, max_tokens=max_tokens, user_id=user_id),
+            **_given(
+                query=query,
+                recent=recent,
+                k=k,
+                max_tokens=max_tokens,
+                min_score=min_score,
+                user_id=user_id,
+            ),
         )
         return _answer(render.context(result), result)
 

@@ -237,6 +237,15 @@ def limit_of(low: int, high: int) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def _score_threshold(value: object) -> float:
+    # JSON `true` is not 1.0 and "0.5" is not a number: only real numbers, finite, in [0, 1].
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        fail("must be a number from 0 to 1")
+    if not 0.0 <= value <= 1.0:
+        fail(f"must be from 0 to 1, got {value}")
+    return float(value)
+
+
 Uuid = Annotated[UUID, BeforeValidator(parse_uuid)]
 UserId = Annotated[str, _identifier(MAX_USER_ID_CHARS), Field(max_length=MAX_USER_ID_CHARS)]
 ConversationId = Annotated[
@@ -280,3 +289,15 @@ Recent = Annotated[int, limit_of(0, MAX_HISTORY), Field(ge=0, le=MAX_HISTORY)]
 MaxTokens = Annotated[int, limit_of(1, MAX_TOKENS), Field(ge=1, le=MAX_TOKENS)]
 Listed = Annotated[int, limit_of(1, MAX_LISTED), Field(ge=1, le=MAX_LISTED)]
 Offset = Annotated[int, limit_of(0, MAX_OFFSET), Field(ge=0, le=MAX_OFFSET)]
+# The bounds come before the validator: after it, pydantic's schema spells them "ge" and "le",
+# which JSON Schema (and so an OpenAPI client) does not know, instead of minimum and maximum.
+MinScore = Annotated[
+    float,
+    Field(
+        ge=0.0,
+        le=1.0,
+        description="Leave out hits scoring below this (scores have a fixed meaning: "
+        "docs/http.md, 'Scores'); fewer than k may then come back",
+    ),
+    BeforeValidator(_score_threshold),
+]

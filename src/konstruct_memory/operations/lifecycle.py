@@ -52,10 +52,13 @@ UNCHANGED = Unchanged.UNCHANGED
 class Erasure(Result):
     """One entry of the erasure ledger: what was removed, when, on whose request.
 
-    The subject is kept only as ``subject_hash``, an HMAC-SHA256 of (kind, agent, user) under
-    the deployment's erasure key: the ledger holds no personal data, yet a repeated request
-    for the same subject has the same hash. An erasure of chosen turns also lists the ids it
-    removed (random or caller-chosen ids, which the tombstones of erased turns hold anyway).
+    The subject is kept only as ``subject_hash``, an HMAC-SHA256 of (tenant, kind, agent, user)
+    under the deployment's erasure key: the ledger holds no personal data, yet a repeated
+    request for the same subject in the same tenant has the same hash, and two tenants erasing
+    the same person have unrelated hashes. ``subject_hash_version`` says how it was computed
+    (1: without the tenant, the entries of earlier releases). An erasure of chosen turns also
+    lists the ids it removed (random or caller-chosen ids, which the tombstones of erased turns
+    hold anyway).
     """
 
     id: UUID
@@ -67,6 +70,11 @@ class Erasure(Result):
     requested_at: datetime
     completed_at: datetime
     subject_hash: str | None = Field(default=None, description="Hex; null for retention")
+    subject_hash_version: int | None = Field(
+        default=None,
+        description="2: the tenant is part of the hash; 1: an earlier release's, without it. "
+        "Null for retention; an exported entry without it is version 1",
+    )
     cutoff: datetime | None = Field(
         default=None, description="Retention: turns that occurred before this were removed"
     )

@@ -16,6 +16,7 @@ from konstruct_memory.operations.fields import (
     ConversationId,
     K,
     MaxTokens,
+    MinScore,
     Recent,
     Role,
     Text,
@@ -26,23 +27,36 @@ from konstruct_memory.operations.turns import StoredTurn, TurnFilters
 
 
 class ScoreParts(Result):
-    """What a hit's score is made of."""
+    """What a hit's score is made of (docs/http.md, "Scores")."""
 
     similarity: float | None = Field(
-        description="Cosine similarity to the query (an absolute measure, for thresholds); "
+        description="Cosine similarity to the query (an absolute measure); "
         "null if the turn was not among the vector candidates"
     )
-    vector: float = Field(description="Similarity min-max normalised over the call's candidates")
-    keyword: float = Field(description="Keyword (idf) match, normalised the same way")
+    vector: float = Field(
+        description="The similarity on the score's fixed scale: 0 at or under the relevance "
+        "floor (cosine 0.2), 1 at cosine 0.8 and above"
+    )
+    keyword: float = Field(
+        description="Keyword coverage: the share of the query's idf weight this turn holds, "
+        "in [0, 1]"
+    )
+    act: float = Field(
+        default=1.0,
+        description="Factor for what the turn does in the dialogue: 1, or less for a turn that "
+        "only asks, a short reaction to a statement, or a statement said again later",
+    )
     neighbour: float = Field(
-        description="Score borrowed from a neighbouring match, before the month cue (0: none)"
+        description="Score borrowed from a better neighbouring turn in the thread (0: none); "
+        "a turn with no own relevance borrows nothing into its score, only its place"
     )
     month: bool = Field(description="Said in a month the query names, or the month after")
 
 
 class Hit(Result):
-    """A recalled turn with its relevance score: in [0, 1], higher is better, a share of the
-    best score a turn could reach in the call. ``parts`` says what it is made of."""
+    """A recalled turn with its relevance score: in [0, 1], higher is better, on a fixed scale
+    (the same relevance scores the same in every call, whatever the scope); 0 means nothing in
+    the turn matches the query. ``parts`` says what it is made of."""
 
     id: UUID
     user_id: str
@@ -58,7 +72,10 @@ class Hit(Result):
 
 
 class Recalled(Result):
-    hits: list[Hit] = Field(description="Best first; min(k, turns in scope) of them")
+    hits: list[Hit] = Field(
+        description="Best first; min(k, turns in scope) of them, fewer only when min_score "
+        "leaves some out"
+    )
 
 
 class _Filters(TurnFilters, Request[Recalled]):
@@ -72,6 +89,7 @@ class RecallRequest(_Filters):
     user_id: UserId | None = Field(default=None, description=BOUND_USER)
     query: Text
     k: K = 10
+    min_score: MinScore | None = None
 
 
 class RecallAcrossUsersRequest(_Filters):
@@ -80,6 +98,7 @@ class RecallAcrossUsersRequest(_Filters):
     agent_id: Uuid | None = Field(default=None, description=BOUND_AGENT)
     query: Text
     k: K = 10
+    min_score: MinScore | None = None
 
 
 class ContextMessage(Result):
@@ -132,3 +151,4 @@ class ContextRequest(Request[Context]):
     k: ContextK = 5
     max_tokens: MaxTokens | None = None
     conversation_id: ConversationId | None = None
+    min_score: MinScore | None = None

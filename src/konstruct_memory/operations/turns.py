@@ -111,9 +111,12 @@ class HistoryRequest(TurnFilters, Request[History]):
 
 class GetTurnRequest(Request[StoredTurn]):
     """One stored turn by its id. A turn outside the key's binding is not found (404), as is
-    one never stored or since erased."""
+    one never stored or since erased. An id names one turn per (agent, user): when it names
+    turns of several within the key's reach, give ``agent_id`` and ``user_id`` (409 otherwise)."""
 
     turn_id: Uuid
+    agent_id: Uuid | None = Field(default=None, description="Only a turn of this agent")
+    user_id: UserId | None = Field(default=None, description="Only a turn of this user")
 
 
 class ScopeSummary(Result):

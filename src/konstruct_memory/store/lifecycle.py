@@ -20,15 +20,16 @@ _LEDGER_COLUMNS = columns(ErasureRow)
 _ERASE = sql.SQL(
     """
     SELECT {columns}
-    FROM konstruct_erase(%(agent_id)s, %(user_id)s, %(subject)s, %(key_id)s,
-                         %(requested_at)s, %(stored_before)s, %(replay_of)s)
+    FROM konstruct_erase(%(agent_id)s, %(user_id)s, %(subject)s, %(subject_version)s,
+                         %(key_id)s, %(requested_at)s, %(stored_before)s, %(replay_of)s)
     """
 ).format(columns=_LEDGER_COLUMNS)
 _ERASE_TURNS = sql.SQL(
     """
     SELECT {columns}
     FROM konstruct_erase_turns(%(turn_ids)s, %(agent_id)s, %(user_id)s, %(subject)s,
-                               %(key_id)s, %(requested_at)s, %(stored_before)s, %(replay_of)s)
+                               %(subject_version)s, %(key_id)s, %(requested_at)s,
+                               %(stored_before)s, %(replay_of)s)
     """
 ).format(columns=_LEDGER_COLUMNS)
 _EXPIRE = sql.SQL("SELECT {columns} FROM konstruct_expire(%(batch)s)").format(
@@ -38,8 +39,11 @@ _RECORD_READ = """
 SELECT konstruct_audit_read(%(operation)s, %(key_id)s, %(agent_id)s, %(user_id)s,
                             %(turn_ids)s, %(query)s)
 """
-_ERASED_IDS = """
-SELECT turn_id FROM erased_turns WHERE tenant_id = %(tenant_id)s AND turn_id = ANY(%(ids)s)
+# A tombstone names the (agent, user) of its turn; one written before migration 012 names
+# none and stands for its id in every scope.
+_ERASED = """
+SELECT turn_id, agent_id, user_id FROM erased_turns
+WHERE tenant_id = %(tenant_id)s AND turn_id = ANY(%(ids)s)
 """
 _RETENTION_TENANTS = "SELECT tenant_id, retention_days FROM konstruct_retention_tenants()"
 _SUBJECTS = """
@@ -57,6 +61,7 @@ def erase(
     agent_id: UUID | None,
     user_id: str | None,
     subject: bytes,
+    subject_version: int,
     key_id: UUID | None,
     requested_at: datetime,
     stored_before: datetime | None = None,
@@ -69,6 +74,7 @@ def erase(
         agent_id=agent_id,
         user_id=user_id,
         subject=subject,
+        subject_version=subject_version,
         key_id=key_id,
         requested_at=requested_at,
         stored_before=stored_before,
@@ -114,10 +120,11 @@ def record_read(
     )
 
 
-def erased_ids(tx: TenantConnection, ids: Sequence[UUID]) -> set[UUID]:
-    """Which of ``ids`` were erased on request (they are never stored again)."""
-    rows = tx.conn.execute(_ERASED_IDS, tx.params(ids=list(ids))).fetchall()
-    return {row["turn_id"] for row in rows}
+def erased(tx: TenantConnection, ids: Sequence[UUID]) -> set[tuple[UUID, UUID | None, str | None]]:
+    """The tombstones of ``ids``, as (id, agent, user): the ids erased on request in that
+    scope (agent and user None: in every scope), which are never stored there again."""
+    rows = tx.conn.execute(_ERASED, tx.params(ids=list(ids))).fetchall()
+    return {(row["turn_id"], row["agent_id"], row["user_id"]) for row in rows}
 
 
 def _window(

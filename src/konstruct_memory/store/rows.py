@@ -34,7 +34,8 @@ class TurnRow:
 
 @dataclass(frozen=True, slots=True)
 class CandidateRow:
-    """What ranking and a hit need of a recall candidate (no metadata to decode)."""
+    """What ranking and a hit need of a recall candidate (no metadata to decode), with its
+    cosine similarity to the query."""
 
     id: UUID
     user_id: str
@@ -42,6 +43,7 @@ class CandidateRow:
     content: str
     conversation_id: str | None
     occurred_at: datetime
+    similarity: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +80,7 @@ class ErasureRow:
     requested_at: datetime
     completed_at: datetime
     subject_hash: bytes | None
+    subject_hash_version: int | None
     cutoff: datetime | None
     key_id: UUID | None
     replay_of: UUID | None

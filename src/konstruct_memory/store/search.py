@@ -19,15 +19,17 @@ from konstruct_memory.store.rows import CandidateRow, columns
 from konstruct_memory.store.scope import Scope
 
 # What ranking and a Hit need, of the candidates that are in scope: a neighbour lent a score
-# may lie outside the filters (time, role, thread), and is dropped here. The rows are found by
-# primary key behind an OFFSET 0 fence, then filtered: otherwise the planner may walk the
-# whole scope on its index and test each row against the id list (linear in the scope).
+# may lie outside the filters (time, role, thread), and is dropped here. Each row's similarity
+# to the query is computed here, as a neighbour need not have been a vector candidate. The rows
+# are found by primary key behind an OFFSET 0 fence, then filtered: otherwise the planner may
+# walk the whole scope on its index and test each row against the id list (linear in the
+# scope).
 _CANDIDATES = sql.SQL(
     """
     SELECT {columns}
     FROM (
         SELECT tenant_id, id, agent_id, user_id, role, content, conversation_id, occurred_at,
-               embedding_model
+               embedding_model, 1 - (embedding <=> %(query_vector)s) AS similarity
         FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s AND id = ANY(%(ids)s)
         OFFSET 0
     ) AS candidate
@@ -100,11 +102,13 @@ SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
 """
 _SORT_AGAIN = "SELECT set_config('enable_sort', 'on', true)"
 
-# Keyword relevance: each query lexeme weighs its inverse document frequency within the scope
-# (BM25's idf), which PostgreSQL's ts_rank lacks; a turn scores the sum over lexemes it holds.
-# Only the turns holding some lexeme are read (the planner picks the GIN index or the scope
-# index, whichever is smaller), and the scope is counted on ix_conv_embed_scope_model alone:
-# the cost follows the matches, not the scope (BENCHMARKS.md, "Heavy scopes").
+# Keyword relevance on a fixed scale: the share of the query's idf weight that a turn holds.
+# Each query lexeme weighs its inverse document frequency within the scope (BM25's idf, which
+# PostgreSQL's ts_rank lacks), lexemes no turn holds included; a turn scores the weights of the
+# lexemes it holds over the query's total, in [0, 1]. Only the turns holding some lexeme are
+# read (the planner picks the GIN index or the scope index, whichever is smaller), and the scope
+# is counted on ix_conv_embed_scope_model alone: the cost follows the matches, not the scope
+# (BENCHMARKS.md, "Heavy scopes").
 _KEYWORD_MATCHES = sql.SQL(
     """
     WITH terms AS MATERIALIZED (
@@ -124,9 +128,8 @@ _KEYWORD_MATCHES = sql.SQL(
         CROSS JOIN LATERAL (
             SELECT count(*)::float8 AS n FROM matches WHERE matches.content_tsv @@ terms.q
         ) AS df
-        WHERE df.n > 0
     )
-    SELECT matches.id, sum(weights.idf) AS score
+    SELECT matches.id, sum(weights.idf) / (SELECT sum(idf) FROM weights) AS score
     FROM matches JOIN weights ON matches.content_tsv @@ weights.q
     GROUP BY matches.id
     ORDER BY score DESC, matches.id
@@ -153,14 +156,17 @@ _NEIGHBOURS = sql.SQL(
           ORDER BY n.occurred_at, n.seq LIMIT %(width)s)
     ) AS near
     WHERE anchor.tenant_id = %(tenant_id)s AND anchor.id = ANY(%(ids)s)
+      AND anchor.agent_id = %(agent_id)s AND anchor.user_id = %(user_id)s
     """
 )
 
 
-def candidates(tx: TenantConnection, scope: Scope, ids: Sequence[UUID]) -> dict[UUID, CandidateRow]:
-    """The rows of ``ids`` that lie in ``scope``."""
+def candidates(
+    tx: TenantConnection, scope: Scope, ids: Sequence[UUID], query_vector: Vectors
+) -> dict[UUID, CandidateRow]:
+    """The rows of ``ids`` that lie in ``scope``, with their similarity to ``query_vector``."""
     where, params = scope.where(tx)
-    params["ids"] = list(ids)
+    params |= {"ids": list(ids), "query_vector": query_vector}
     with tx.conn.cursor(row_factory=args_row(CandidateRow)) as cur:
         statement = _CANDIDATES.format(columns=columns(CandidateRow), where=where)
         rows = cur.execute(statement, params).fetchall()
@@ -260,7 +266,8 @@ def other_model(tx: TenantConnection, scope: Scope) -> str | None:
 def keyword_matches(
     tx: TenantConnection, scope: Scope, query: str, limit: int
 ) -> list[tuple[UUID, float]]:
-    """Turns in scope sharing lexemes with ``query``, by summed idf, best first."""
+    """Turns in scope sharing lexemes with ``query``, by the share of the query's idf weight
+    they hold (in [0, 1]), best first."""
     where, params = scope.where(tx)
     params |= {"query": query, "limit": limit}
     rows = tx.conn.execute(_KEYWORD_MATCHES.format(where=where), params).fetchall()
@@ -268,8 +275,10 @@ def keyword_matches(
 
 
 def neighbours(
-    tx: TenantConnection, ids: Sequence[UUID], width: int
+    tx: TenantConnection, scope: Scope, ids: Sequence[UUID], width: int
 ) -> list[tuple[UUID, UUID, int]]:
-    """(anchor id, neighbour id, offset) for up to ``width`` turns either side of each anchor."""
-    rows = tx.conn.execute(_NEIGHBOURS, tx.params(ids=list(ids), width=width))
+    """(anchor id, neighbour id, offset) for up to ``width`` turns either side of each anchor,
+    turns of the scope's (agent, user) (an id names one turn there, not across users)."""
+    params = tx.params(agent_id=scope.agent_id, user_id=scope.user_id, ids=list(ids), width=width)
+    rows = tx.conn.execute(_NEIGHBOURS, params)
     return [(r["anchor_id"], r["id"], int(r["offset_"])) for r in rows.fetchall()]

@@ -3,7 +3,7 @@ hold them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +18,8 @@ from konstruct_memory.store.rows import ScopeRow, TurnRow, columns
 from konstruct_memory.store.scope import Scope, equal_to
 
 TURN_COLUMNS = columns(TurnRow)
+# A turn's identity: its id within its (agent, user).
+TurnKey = tuple[UUID, UUID, str]
 
 # Batches go in through COPY into a session-private staging table, then one INSERT ... SELECT:
 # COPY cannot write to a table under row-level security, while INSERT re-checks every row
@@ -41,17 +43,22 @@ INSERT INTO conversation_embeddings
 SELECT %(tenant_id)s, id, agent_id, user_id, role, content, conversation_id,
        COALESCE(occurred_at, clock_timestamp()), metadata, embedding, %(embedding_model)s
 FROM konstruct_staging ORDER BY ord
-ON CONFLICT (tenant_id, id) DO NOTHING
-RETURNING id
+ON CONFLICT (tenant_id, id, agent_id, user_id) DO NOTHING
+RETURNING id, agent_id, user_id
 """
+# An id names one turn per (agent, user) (migration 012): the same id may name turns of other
+# scopes, which only a read over them may see.
 _BY_IDS = sql.SQL(
     "SELECT {columns} FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s "
-    "AND id = ANY(%(ids)s)"
-).format(columns=TURN_COLUMNS)
+    "AND id = ANY(%(ids)s) {scope} ORDER BY seq"
+)
+_IN_SCOPE = {
+    "agent_id": sql.SQL("AND agent_id = %(agent_id)s"),
+    "user_id": sql.SQL("AND user_id = %(user_id)s"),
+}
 
-_METADATA = (
-    "SELECT id, metadata FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s "
-    "AND id = ANY(%(ids)s)"
+_METADATA = sql.SQL(
+    "SELECT id, metadata FROM conversation_embeddings WHERE {where} AND id = ANY(%(ids)s)"
 )
 
 _HISTORY = sql.SQL(
@@ -64,7 +71,8 @@ _HISTORY = sql.SQL(
 )
 _BEFORE = sql.SQL(
     "AND (occurred_at, seq) < (SELECT occurred_at, seq FROM conversation_embeddings "
-    "WHERE tenant_id = %(tenant_id)s AND id = %(before)s)"
+    "WHERE tenant_id = %(tenant_id)s AND id = %(before)s AND agent_id = %(agent_id)s "
+    "AND user_id = %(user_id)s)"
 )
 _SCOPES = sql.SQL(
     """
@@ -80,16 +88,42 @@ _SCOPES = sql.SQL(
 _CURSOR_EXISTS = sql.SQL("SELECT 1 FROM conversation_embeddings WHERE {where} AND id = %(before)s")
 
 
-def turns_by_ids(tx: TenantConnection, ids: Sequence[UUID]) -> dict[UUID, TurnRow]:
+def key_of(row: TurnRow) -> TurnKey:
+    return row.id, row.agent_id, row.user_id
+
+
+def turns_with_ids(
+    tx: TenantConnection,
+    ids: Sequence[UUID],
+    agent_id: UUID | None = None,
+    user_id: str | None = None,
+) -> list[TurnRow]:
+    """The turns with these ids, of one agent and one user if given, oldest first: without
+    both, one id may name turns of several scopes."""
+    given = {"agent_id": agent_id, "user_id": user_id}
+    scope = sql.SQL(" ").join(_IN_SCOPE[name] for name, value in given.items() if value is not None)
+    query = _BY_IDS.format(columns=TURN_COLUMNS, scope=scope)
     with tx.conn.cursor(row_factory=args_row(TurnRow)) as cur:
-        rows = cur.execute(_BY_IDS, tx.params(ids=list(ids))).fetchall()
-    return {row.id: row for row in rows}
+        return cur.execute(query, tx.params(ids=list(ids), **given)).fetchall()
 
 
-def metadata_of(tx: TenantConnection, ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
-    """The metadata of ``ids`` (a recall's hits: decoded for the few returned, not for every
-    candidate ranked)."""
-    rows = tx.conn.execute(_METADATA, tx.params(ids=list(ids))).fetchall() if ids else []
+def turns_by_keys(tx: TenantConnection, keys: Iterable[TurnKey]) -> dict[TurnKey, TurnRow]:
+    """The stored turns among ``keys`` ((id, agent, user) each), by key."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = turns_with_ids(tx, sorted({turn_id for turn_id, _, _ in wanted}, key=str))
+    return {key_of(row): row for row in rows if key_of(row) in wanted}
+
+
+def metadata_of(tx: TenantConnection, scope: Scope, ids: Sequence[UUID]) -> dict[UUID, Any]:
+    """The metadata of ``ids``, turns in ``scope`` (a recall's hits: decoded for the few
+    returned, not for every candidate ranked)."""
+    if not ids:
+        return {}
+    where, params = scope.where(tx)
+    params["ids"] = list(ids)
+    rows = tx.conn.execute(_METADATA.format(where=where), params).fetchall()
     return {row["id"]: row["metadata"] for row in rows}
 
 
@@ -98,8 +132,9 @@ def insert_turns(
     embedding_model: str,
     turns: Sequence[tuple[UUID, Turn]],
     vectors: Vectors,
-) -> set[UUID]:
-    """Insert in order; returns the ids actually inserted (an id already stored is skipped)."""
+) -> set[TurnKey]:
+    """Insert in order; returns the keys of the turns actually inserted (a turn whose id its
+    agent and user already hold is skipped)."""
     if not turns:
         return set()
     conn = tx.conn
@@ -122,7 +157,8 @@ def insert_turns(
                 )
             )
     params = tx.params(embedding_model=embedding_model)
-    return {row["id"] for row in conn.execute(_INSERT_STAGED, params).fetchall()}
+    rows = conn.execute(_INSERT_STAGED, params).fetchall()
+    return {(row["id"], row["agent_id"], row["user_id"]) for row in rows}
 
 
 def history(tx: TenantConnection, scope: Scope, limit: int, before: UUID | None) -> list[TurnRow]:

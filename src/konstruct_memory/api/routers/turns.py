@@ -65,8 +65,15 @@ def history(
 
 
 @router.api_route(**route_options(BY_NAME["get_turn"]))
-def get_turn(turn_id: str, principal: KeyPrincipal, engine: EngineDep) -> StoredTurn:
-    return engine.run(principal, build(GetTurnRequest, turn_id=turn_id))
+def get_turn(
+    turn_id: str,
+    principal: KeyPrincipal,
+    engine: EngineDep,
+    agent_id: str | None = None,
+    user_id: str | None = None,
+) -> StoredTurn:
+    request = build(GetTurnRequest, turn_id=turn_id, agent_id=agent_id, user_id=user_id)
+    return engine.run(principal, request)
 
 
 @router.api_route(**route_options(BY_NAME["list_scopes"]))

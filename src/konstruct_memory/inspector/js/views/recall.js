@@ -17,6 +17,9 @@ export function recallView(region, who) {
       { placeholder: boundUser ? "" : "empty: across all users" }),
     boundUser ? null : "Leave empty to recall across every user of the agent."),
     field("k", input("k", { type: "number", min: 1, max: 100, value: 10 })),
+    field("Minimum score", input("min_score",
+      { type: "number", min: 0, max: 1, step: 0.05, placeholder: "none" }),
+    "Hits scoring below it are left out (recall and prompt context); empty: none."),
     field("Since", input("since", { type: "datetime-local" })),
     field("Until", input("until", { type: "datetime-local" })),
     field("Thread", input("conversation_id", { placeholder: "any thread" })),
@@ -55,10 +58,12 @@ function run(who, chosen, hits, context) {
   const scope = { agent_id: chosen.agent_id, user_id: chosen.user_id };
   const across = !chosen.user_id && !who.identity.user_id;
   // Fields left undefined are not sent (JSON has no undefined): the API's defaults apply.
-  const body = { ...scope, ...filters, query: chosen.query, k: number(chosen.k) };
+  const minScore = number(chosen.min_score);
+  const body = { ...scope, ...filters, query: chosen.query, k: number(chosen.k),
+    min_score: minScore };
   loading(hits, async () => {
     const answer = await who.api.post(across ? "/v1/recall/across-users" : "/v1/recall", body);
-    return hitTable(answer.hits, across);
+    return hitTable(answer.hits, across, minScore);
   });
   if (across) {
     replace(context, h("p", { class: "meta" }, "The prompt context is for one user: name one."));
@@ -68,7 +73,7 @@ function run(who, chosen, hits, context) {
     const answer = await who.api.post("/v1/context", {
       ...scope, query: chosen.query, conversation_id: chosen.conversation_id,
       recent: number(chosen.recent), k: number(chosen.context_k),
-      max_tokens: number(chosen.max_tokens),
+      max_tokens: number(chosen.max_tokens), min_score: minScore,
     });
     return [
       h("h3", {}, "Prompt context ", h("span", { class: "tokens" }, `${answer.tokens} tokens`)),
@@ -79,8 +84,12 @@ function run(who, chosen, hits, context) {
   });
 }
 
-function hitTable(hits, across) {
-  if (!hits.length) return empty("Nothing in this scope matches: no turns stored here yet?");
+function hitTable(hits, across, minScore) {
+  if (!hits.length) {
+    return empty(minScore === undefined
+      ? "Nothing in this scope matches: no turns stored here yet?"
+      : `No turn in this scope scores ${minScore} or more.`);
+  }
   const figure = (value) => (value === null || value === undefined ? "—" : value.toFixed(3));
   const rows = hits.map((hit, rank) => {
     const parts = hit.parts || {};
@@ -89,7 +98,8 @@ function hitTable(hits, across) {
       h("strong", { class: "nowrap" }, figure(hit.score)),
       h("span", { class: "parts" },
         `similarity ${figure(parts.similarity)} · vector ${figure(parts.vector)} · `
-        + `keyword ${figure(parts.keyword)} · neighbour ${figure(parts.neighbour)}`
+        + `keyword ${figure(parts.keyword)} · act ${figure(parts.act)} · `
+        + `neighbour ${figure(parts.neighbour)}`
         + (parts.month ? " · month cue" : "")),
       across ? hit.user_id : null,
       h("span", { class: `role ${hit.role}` }, hit.role),
