@@ -32,6 +32,9 @@ SAID = {
     ],
 }
 
+N_USER = len(SAID[USER])
+N_ALL = sum(len(contents) for contents in SAID.values())
+
 
 @dataclass(frozen=True)
 class Scene:

@@ -38,16 +38,21 @@ PARAGRAPHS = [
     "clippings or straw, keeps moisture in and weeds down at the same time.",
     "Slugs will find the bed within days. Beer traps, copper tape and evening patrols with a "
     "torch all help, and encouraging frogs and birds with a small pond and a bit of wild "
-    "corner helps more over time. Avoid pellets if you have pets or children around, and "
+    "corner helps more over time. Avoid pellets where small children play, and "
     "protect young seedlings with cut plastic bottles until they are sturdier.",
     "Keep a simple notebook of what you sowed, when, and how it did. By the second spring you "
     "will know which varieties suit your garden, when the last frost really tends to come, "
     "and which crops you grew far too much of. Rotating families of plants around the bed "
     "each year also keeps soil diseases from building up.",
 ]
-FACT = "The spare key to the shed is under the blue flowerpot by the back door."
-QUESTION = "If the potting hut is locked, how do I get in?"
-LONG = "\n\n".join(PARAGRAPHS) + " " + FACT
+# The end of the answer, past the model's 256-token window.
+FACT = (
+    "And for while you are away in Spain: Marta will feed the cat twice a day. Her spare key is "
+    "under the blue flowerpot by the back door, the alarm code is 1905, and the cat's food is in "
+    "the cupboard beside the fridge, half a pouch in the morning and the dry biscuits at night."
+)
+QUESTION = "What did we arrange for my pet while I'm abroad?"
+LONG = "\n\n".join([*PARAGRAPHS, FACT])
 SHORT = [
     "Hi!",
     "My dentist appointment moved to Tuesday at 10.",
@@ -172,10 +177,10 @@ def test_a_fact_at_the_end_of_a_long_answer_is_recalled_by_a_paraphrase(
     turns = [
         ("user", "Can you help me plan my first vegetable garden?"),
         ("assistant", LONG),
-        ("user", "Thanks! Separately, my dentist appointment moved to Tuesday at 10."),
+        ("user", "I booked the flights to Malaga for the 12th."),
+        ("assistant", "Lovely, the 12th it is."),
+        ("user", "My dentist appointment moved to Tuesday at 10."),
         ("assistant", "Noted, Tuesday at 10 for the dentist."),
-        ("user", "We are also thinking about adopting a rescue cat this winter."),
-        ("assistant", "A rescue cat is a lovely idea; older cats often settle in quickly."),
     ]
     with Memory.open(settings, embedder=onnx) as memory:
         tenant = memory.tenant(memory.create_tenant("long-turns").id)

@@ -23,6 +23,8 @@ from konstruct_memory.operations import Hit
 from tests.conftest import DatabaseUnderTest
 from tests.scored import (
     AGENT,
+    N_ALL,
+    N_USER,
     OTHER_USER,
     QUERY,
     SAID,
@@ -34,8 +36,6 @@ from tests.scored import (
     stored_scene,
 )
 
-N_USER = len(SAID[USER])
-N_ALL = sum(len(contents) for contents in SAID.values())
 ROUTES = ["/v1/recall", "/v1/recall/across-users", "/v1/context"]
 ROLES = ("user", "assistant")
 

@@ -27,8 +27,9 @@ from konstruct_memory.mcp.server import MemoryServer
 from konstruct_memory.operations import Hit
 from tests.scored import (
     AGENT,
+    N_ALL,
+    N_USER,
     QUERY,
-    SAID,
     USER,
     Scene,
     ids,
@@ -36,9 +37,6 @@ from tests.scored import (
     middle_threshold,
     stored_scene,
 )
-
-N_USER = len(SAID[USER])
-N_ALL = sum(len(contents) for contents in SAID.values())
 
 
 @pytest.fixture(scope="module")

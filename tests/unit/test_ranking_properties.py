@@ -8,8 +8,8 @@ turns up to two either side, as the neighbour lookup does.
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -90,7 +90,7 @@ def test_all_else_equal_a_score_grows_with_its_own_similarity(
 
     def score_at(similarity: float) -> float:
         changed = dict(candidates)
-        changed[turn] = replace(candidates[turn], similarity=similarity)
+        changed[turn] = candidates[turn]._replace(similarity=similarity)
         return ranking.score_candidates(changed, links, named, TUNING)[turn].score
 
     assert score_at(high) >= score_at(low)
@@ -112,7 +112,8 @@ def test_lending_never_lifts_a_turn_above_the_turn_it_borrows_from(layout: Layou
     order = ranking.top(scored, {i: c.when for i, c in candidates.items()}, len(candidates))
     for i, s in scored.items():
         if s.borrowed > 0 and s.score > 0:
-            best_lender = max((a for a, near, _ in links if near == i), key=lambda a: scored[a].score)
+            lenders_of_i = [a for a, near, _ in links if near == i]
+            best_lender = max(lenders_of_i, key=lambda a: scored[a].score)
             assert order.index(best_lender) < order.index(i) or (
                 scored[best_lender].score == s.score
             )
@@ -127,7 +128,7 @@ def test_equal_scores_are_ordered_by_own_relevance_before_recency(
     scored = ranking.score_candidates(candidates, links, named, TUNING)
     when = {i: c.when for i, c in candidates.items()}
     order = ranking.top(scored, when, len(candidates))
-    for above, below in zip(order, order[1:], strict=False):
+    for above, below in pairwise(order):
         a, b = scored[above], scored[below]
         assert a.score >= b.score
         if a.score == b.score and a.score > 0:

@@ -24,10 +24,14 @@ data set's names, dates or phrasing. ``engine.recall`` fetches what these functi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from uuid import UUID
+from typing import NamedTuple, TypeVar
+
+# A candidate's key: the engine ranks small integers standing for turn ids (hashing a UUID
+# costs a Python call; ranking hashes keys a few thousand times a recall).
+Key = TypeVar("Key", bound=Hashable)
 
 # Cosine similarity (all-MiniLM-L6-v2) under which a turn sharing no keyword with the query
 # counts as unrelated: unrelated chat pairs sit around 0.05-0.15.
@@ -45,25 +49,23 @@ REACTION_WORDS = 12
 class RecallTuning:
     """Knobs of hybrid recall; the defaults are what the retrieval benchmarks chose."""
 
-    vector_candidates: int = 120
+    vector_candidates: int = 60
     keyword_candidates: int = 120
     similarity_floor: float = RELEVANCE_FLOOR
     similarity_full: float = 0.7
     # Keyword coverage weighs this many times the vector signal in a turn's own relevance.
     keyword_weight: float = 2.0
-    # Coverage is raised to this power: one echoed word of several counts for little.
-    keyword_power: float = 1.0
     # Cosine under which a keyword in common is a coincidence of words ("uses" in a recipe for
-    # "what computer do I use?"): keyword coverage counts in full from the similarity floor
-    # down, less and less below it, and only COINCIDENCE_SHARE of itself from here down.
+    # "what computer do I use?"): coverage counts in full at the similarity floor and above,
+    # less and less below it, and COINCIDENCE_SHARE of itself at this cosine and under.
     keyword_gate: float = 0.1
     # Shares of the gap to a better neighbour that a turn borrows: from the turn after it (its
     # reply) and from the turn before it; turns two away borrow half as much.
     reply_share: float = 0.6
     neighbour_share: float = 0.8
     neighbour_width: int = 2
-    question_factor: float = 0.3
-    reaction_factor: float = 0.6
+    question_factor: float = 0.2
+    reaction_factor: float = 0.4
     month_share: float = 0.3
 
     def __post_init__(self) -> None:
@@ -100,7 +102,7 @@ def own_relevance(similarity: float | None, keyword: float, tuning: RecallTuning
     """The vector signal and the keyword coverage (gated by the similarity), weighted and
     averaged: in [0, 1], 0 for a turn with no own relevance."""
     vector = vector_signal(similarity, tuning)
-    coverage: float = min(1.0, keyword) ** tuning.keyword_power
+    coverage = min(1.0, keyword)
     if similarity is not None and similarity < tuning.similarity_floor:
         span = tuning.similarity_floor - tuning.keyword_gate
         coverage *= max(COINCIDENCE_SHARE, (similarity - tuning.keyword_gate) / span)
@@ -113,6 +115,8 @@ _WORD = re.compile(r"\w+")
 
 def is_question(text: str) -> bool:
     """Every sentence of ``text`` asks something (ends with '?')."""
+    if not text.rstrip().endswith("?"):  # the common case, without splitting
+        return False
     sentences = [s for s in _SENTENCE_END.split(text.strip()) if s]
     return bool(sentences) and all(s.rstrip().endswith("?") for s in sentences)
 
@@ -121,8 +125,7 @@ def is_short(text: str) -> bool:
     return len(_WORD.findall(text)) <= REACTION_WORDS
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # tuples: a recall builds a few hundred of each
     """What ranking reads of a turn that may be recalled."""
 
     similarity: float  # cosine similarity to the query
@@ -132,8 +135,7 @@ class Candidate:
     when: datetime
 
 
-@dataclass(frozen=True)
-class Scored:
+class Scored(NamedTuple):
     """A candidate's score (in [0, 1]) and what it is made of."""
 
     score: float
@@ -144,11 +146,11 @@ class Scored:
 
 
 def score_candidates(
-    candidates: Mapping[UUID, Candidate],
-    links: Iterable[tuple[UUID, UUID, int]],
+    candidates: Mapping[Key, Candidate],
+    links: Iterable[tuple[Key, Key, int]],
     months: Sequence[tuple[int, int | None]],
     tuning: RecallTuning,
-) -> dict[UUID, Scored]:
+) -> dict[Key, Scored]:
     """Every candidate scored: own relevance, dialogue acts, lending, the month cue.
 
     ``links`` are (anchor, neighbour, offset) triples of one thread (``offset`` is where the
@@ -160,8 +162,10 @@ def score_candidates(
     previous |= {near: anchor for anchor, near, offset in links if offset == 1}
     factors = act_factors(own, candidates, previous, tuning)
     lent, borrowed = lend({i: own[i] * factors[i] for i in own}, links, tuning)
-    in_months = in_named_months({i: c.when for i, c in candidates.items()}, months)
-    final = month_cue(lent, in_months, tuning.month_share)
+    in_months = (
+        in_named_months({i: c.when for i, c in candidates.items()}, months) if months else set()
+    )
+    final = month_cue(lent, in_months, tuning.month_share) if in_months else lent
     return {
         i: Scored(
             score=final[i],
@@ -175,11 +179,11 @@ def score_candidates(
 
 
 def act_factors(
-    own: Mapping[UUID, float],
-    turns: Mapping[UUID, Candidate],
-    previous: Mapping[UUID, UUID],
+    own: Mapping[Key, float],
+    turns: Mapping[Key, Candidate],
+    previous: Mapping[Key, Key],
     tuning: RecallTuning,
-) -> dict[UUID, float]:
+) -> dict[Key, float]:
     """The factor each relevant turn's score is multiplied by for what it does in the dialogue
     (``previous`` maps a turn to the one just before it in its thread)."""
     factors = dict.fromkeys(own, 1.0)
@@ -204,10 +208,10 @@ def act_factors(
 
 
 def lend(
-    scores: Mapping[UUID, float],
-    links: Iterable[tuple[UUID, UUID, int]],
+    scores: Mapping[Key, float],
+    links: Iterable[tuple[Key, Key, int]],
     tuning: RecallTuning,
-) -> tuple[dict[UUID, float], dict[UUID, float]]:
+) -> tuple[dict[Key, float], dict[Key, float]]:
     """Scores after each turn borrows from its best neighbour, and what each borrowed.
 
     A turn at ``offset`` from a lender borrows a share of the gap between them: the reply share
@@ -215,7 +219,7 @@ def lend(
     much two turns away. It never passes the lender, and its own score still counts. A turn
     with no own relevance keeps the score 0; what it would borrow orders such turns.
     """
-    borrowed: dict[UUID, float] = {}
+    borrowed: dict[Key, float] = {}
     for lender, near, offset in links:
         share = tuning.reply_share if offset == -1 else tuning.neighbour_share
         share /= abs(offset)
@@ -255,8 +259,8 @@ def months_named(query: str) -> list[tuple[int, int | None]]:
 
 
 def in_named_months(
-    when: Mapping[UUID, datetime], months: Sequence[tuple[int, int | None]]
-) -> set[UUID]:
+    when: Mapping[Key, datetime], months: Sequence[tuple[int, int | None]]
+) -> set[Key]:
     """Turns said in a named month, or the month after it (a question about "May" is often
     answered by what was said about it in June)."""
     wanted: set[tuple[int, int | None]] = set()
@@ -266,22 +270,22 @@ def in_named_months(
     return {i for i, at in when.items() if {(at.month, at.year), (at.month, None)} & wanted}
 
 
-def month_cue(scores: Mapping[UUID, float], ids: set[UUID], share: float) -> dict[UUID, float]:
+def month_cue(scores: Mapping[Key, float], ids: set[Key], share: float) -> dict[Key, float]:
     """Relevant turns of ``ids`` move ``share`` of the way to 1 (scores stay in [0, 1])."""
     return {i: s + (1.0 - s) * share if i in ids and s > 0 else s for i, s in scores.items()}
 
 
-def lenders(scores: Mapping[UUID, float], k: int) -> list[UUID]:
-    """The turns whose neighbours may borrow from them."""
-    best = sorted((i for i, s in scores.items() if s > 0), key=lambda i: -scores[i])
-    return best[: max(k, LENDERS)]
+def lenders(scores: Mapping[Key, float], k: int) -> list[Key]:
+    """The turns whose neighbours may borrow from them: the best relevant ones."""
+    relevant = (i for i, s in scores.items() if s > 0)
+    return sorted(relevant, key=lambda i: -scores[i])[: max(k, LENDERS)]
 
 
-def top(scored: Mapping[UUID, Scored], when: Mapping[UUID, datetime], k: int) -> list[UUID]:
+def top(scored: Mapping[Key, Scored], when: Mapping[Key, datetime], k: int) -> list[Key]:
     """The ``k`` best ids: by score, equal scores by own relevance, then by recency; turns with
     no own relevance (score 0) come after all others, by what they borrowed, then recency."""
 
-    def key(i: UUID) -> tuple[float, float, float, float, str]:
+    def key(i: Key) -> tuple[float, float, float, float, str]:
         s = scored[i]
         return (-s.score, -s.own, -s.borrowed, -when[i].timestamp(), str(i))
 

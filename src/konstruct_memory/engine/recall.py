@@ -22,6 +22,11 @@ from konstruct_memory.store import search, turns
 from konstruct_memory.store.rows import CandidateRow
 from konstruct_memory.store.scope import Scope
 
+# How many candidates are ranked (at least 3k): the best by own relevance (or its bound), with
+# the neighbours of the lenders. The other vector and keyword candidates cannot reach the top
+# k, and their rows are not read.
+SHORTLIST = 60
+
 
 def recall(session: Session, request: RecallRequest) -> Recalled:
     scope = scope_of(session, request, resolved(request.user_id))
@@ -76,37 +81,61 @@ def ranked(
             _refuse_mixed_models(tx, scope)
         # Enough candidates that k remain once the excluded turns are left out.
         wanted = k + len(exclude)
-        by_vector = search.nearest(tx, scope, query_vector, max(wanted, tuning.vector_candidates))
-        similarity = dict(by_vector)
-        own = {
-            i: ranking.own_relevance(similarity.get(i), keyword.get(i, 0.0), tuning)
-            for i in similarity.keys() | keyword.keys()
-        }
+        limit = max(wanted, tuning.vector_candidates)
+        by_vector = search.nearest(tx, scope, query_vector, limit)
+        own = _own_bounds(by_vector, keyword, limit, tuning)
         anchors = ranking.lenders(own, wanted)
         links: list[tuple[UUID, UUID, int]] = []
         if tuning.lends_to_neighbours(scope.user_id is not None):
             links = search.neighbours(tx, scope, anchors, tuning.neighbour_width)
         neighbours = {near for _, near, _ in links}
-        rows = search.candidates(tx, scope, list(own.keys() | neighbours), query_vector)
-        candidates = {
-            i: ranking.Candidate(
+        # Zero scores included: a recall always returns min(k, turns in scope).
+        pool = sorted(own, key=own.__getitem__, reverse=True)[: max(SHORTLIST, 3 * wanted)]
+        rows = search.candidates(tx, scope, list({*pool, *neighbours}), query_vector)
+        ids = list(rows)
+        number = {turn_id: n for n, turn_id in enumerate(ids)}
+        candidates = [
+            ranking.Candidate(
                 row.similarity, keyword.get(i, 0.0), row.role, row.content, row.occurred_at
             )
             for i, row in rows.items()
-        }
+        ]
+        near_links = [
+            (number[a], number[b], offset) for a, b, offset in links if a in number and b in number
+        ]
+        scored = ranking.score_candidates(
+            dict(enumerate(candidates)), near_links, ranking.months_named(query), tuning
+        )
         # Excluded turns (already shown) still lend to their neighbours; they are not ranked.
-        scored = ranking.score_candidates(candidates, links, ranking.months_named(query), tuning)
-        ranked_ids = {i: scored[i] for i in scored if i not in exclude}
-        best = ranking.top(ranked_ids, {i: c.when for i, c in candidates.items()}, k)
+        left_out = {number[i] for i in exclude if i in number}
+        rankable = {n: s for n, s in scored.items() if n not in left_out}
+        best_numbers = ranking.top(rankable, dict(enumerate(c.when for c in candidates)), k)
+        best = [ids[n] for n in best_numbers]
+        parts = {ids[n]: _parts(scored[n], candidates[n], tuning) for n in best_numbers}
         # Rounded once, here: min_score compares the very score the hit reports.
-        score = {i: round(scored[i].score, 6) for i in best}
+        score = {ids[n]: round(scored[n].score, 6) for n in best_numbers}
         if request.min_score is not None:
             best = [i for i in best if score[i] >= request.min_score]
         metadata = turns.metadata_of(tx, scope, best)
         audit.record(tx, session, scope, best)
-    return [
-        _hit(rows[i], metadata[i], score[i], _parts(scored[i], candidates[i], tuning)) for i in best
-    ]
+    return [_hit(rows[i], metadata[i], score[i], parts[i]) for i in best]
+
+
+def _own_bounds(
+    by_vector: list[tuple[UUID, float]],
+    keyword: dict[UUID, float],
+    limit: int,
+    tuning: ranking.RecallTuning,
+) -> dict[UUID, float]:
+    """Each candidate's own relevance, or a bound above it: a keyword match that was not among
+    the vector candidates is no closer to the query than the last of them (when the vector
+    stage stopped at its limit), so that similarity bounds its own."""
+    similarity = dict(by_vector)
+    beyond = by_vector[-1][1] if len(by_vector) >= limit else None
+    return {
+        i: ranking.own_relevance(similarity.get(i, beyond), keyword.get(i, 0.0), tuning)
+        for i in similarity.keys() | keyword.keys()
+    }
 
 
 def _parts(

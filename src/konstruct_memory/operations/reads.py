@@ -35,7 +35,7 @@ class ScoreParts(Result):
     )
     vector: float = Field(
         description="The similarity on the score's fixed scale: 0 at or under the relevance "
-        "floor (cosine 0.2), 1 at cosine 0.8 and above"
+        "floor (cosine 0.2), 1 at cosine 0.7 and above"
     )
     keyword: float = Field(
         description="Keyword coverage: the share of the query's idf weight this turn holds, "
