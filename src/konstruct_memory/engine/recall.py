@@ -92,33 +92,44 @@ def ranked(
         # Zero scores included: a recall always returns min(k, turns in scope).
         pool = sorted(own, key=own.__getitem__, reverse=True)[: max(SHORTLIST, 3 * wanted)]
         rows = search.candidates(tx, scope, list({*pool, *neighbours}), query_vector)
-        ids = list(rows)
-        number = {turn_id: n for n, turn_id in enumerate(ids)}
-        candidates = [
-            ranking.Candidate(
-                row.similarity, keyword.get(i, 0.0), row.role, row.content, row.occurred_at
-            )
-            for i, row in rows.items()
-        ]
-        near_links = [
-            (number[a], number[b], offset) for a, b, offset in links if a in number and b in number
-        ]
-        scored = ranking.score_candidates(
-            dict(enumerate(candidates)), near_links, ranking.months_named(query), tuning
-        )
-        # Excluded turns (already shown) still lend to their neighbours; they are not ranked.
-        left_out = {number[i] for i in exclude if i in number}
-        rankable = {n: s for n, s in scored.items() if n not in left_out}
-        best_numbers = ranking.top(rankable, dict(enumerate(c.when for c in candidates)), k)
-        best = [ids[n] for n in best_numbers]
-        parts = {ids[n]: _parts(scored[n], candidates[n], tuning) for n in best_numbers}
-        # Rounded once, here: min_score compares the very score the hit reports.
-        score = {ids[n]: round(scored[n].score, 6) for n in best_numbers}
+        best = _best(tuning, query, rows, keyword, links, exclude, k)
         if request.min_score is not None:
-            best = [i for i in best if score[i] >= request.min_score]
-        metadata = turns.metadata_of(tx, scope, best)
-        audit.record(tx, session, scope, best)
-    return [_hit(rows[i], metadata[i], score[i], parts[i]) for i in best]
+            best = [hit for hit in best if hit[1] >= request.min_score]
+        metadata = turns.metadata_of(tx, scope, [i for i, _, _ in best])
+        audit.record(tx, session, scope, [i for i, _, _ in best])
+    return [_hit(rows[i], metadata[i], score, parts) for i, score, parts in best]
+
+
+def _best(
+    tuning: ranking.RecallTuning,
+    query: str,
+    rows: dict[UUID, CandidateRow],
+    keyword: dict[UUID, float],
+    links: list[tuple[UUID, UUID, int]],
+    exclude: Collection[UUID],
+    k: int,
+) -> list[tuple[UUID, float, ScoreParts]]:
+    """The ``k`` best of ``rows`` but ``exclude`` (which still lend to their neighbours), each
+    with its score, rounded once here so that ``min_score`` compares the very score a hit
+    reports, and its parts. Ranking runs on row numbers, cheaper to hash than UUIDs."""
+    ids = list(rows)
+    number = {turn_id: n for n, turn_id in enumerate(ids)}
+    candidates = [
+        ranking.Candidate(
+            row.similarity, keyword.get(i, 0.0), row.role, row.content, row.occurred_at
+        )
+        for i, row in rows.items()
+    ]
+    near = [(number[a], number[b], off) for a, b, off in links if a in number and b in number]
+    scored = ranking.score_candidates(
+        dict(enumerate(candidates)), near, ranking.months_named(query), tuning
+    )
+    left_out = {number[i] for i in exclude if i in number}
+    rankable = {n: s for n, s in scored.items() if n not in left_out}
+    best = ranking.top(rankable, dict(enumerate(c.when for c in candidates)), k)
+    return [
+        (ids[n], round(scored[n].score, 6), _parts(scored[n], candidates[n], tuning)) for n in best
+    ]
 
 
 def _own_bounds(
