@@ -222,3 +222,24 @@ def test_a_tombstone_from_before_scoped_ids_still_refuses_its_id_everywhere(
         with pytest.raises(Conflict, match="erased on request"):
             turns.remember([{"agent_id": AGENT, "user_id": user, **said("back", id=old)}])
     assert turns.history(AGENT, "U1") == [] and turns.history(AGENT, "U2") == []
+
+
+def test_recall_across_users_keeps_two_users_turns_that_share_an_id_apart(memory: Memory) -> None:
+    """A squatted id does not hide the owner's turn from a recall across users, nor lend it
+    the squatter's metadata."""
+    tenant = memory.tenant(memory.create_tenant("shared-ids").id)
+    agent, shared = uuid.uuid4(), uuid.uuid4()
+    tenant.remember(
+        [
+            {"id": shared, "agent_id": agent, "user_id": user, "role": "user",
+             "content": content, "metadata": {"owner": user}}
+            for user, content in (
+                ("U1", "the spare key hides under the blue flowerpot"),
+                ("U2", "the spare key hides behind the garden shed"),
+            )
+        ]
+    )  # fmt: skip
+    hits = tenant.recall_across_users(agent, "where is the spare key", k=5)
+    assert sorted((hit.user_id, hit.id) for hit in hits) == [("U1", shared), ("U2", shared)]
+    assert all(hit.metadata == {"owner": hit.user_id} for hit in hits)
+    assert {hit.user_id: hit.content for hit in hits}["U2"].endswith("garden shed")

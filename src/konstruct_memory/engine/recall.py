@@ -21,6 +21,7 @@ from konstruct_memory.operations.reads import ScoreParts
 from konstruct_memory.store import search, turns
 from konstruct_memory.store.rows import CandidateRow
 from konstruct_memory.store.scope import Scope
+from konstruct_memory.store.search import Ref
 
 # How many candidates are ranked (at least 3k): the best by own relevance (or its bound), with
 # the neighbours of the lenders. The other vector and keyword candidates cannot reach the top
@@ -83,7 +84,7 @@ def ranked(
         wanted = k + len(exclude)
         limit = max(wanted, tuning.vector_candidates)
         by_vector = search.nearest(tx, scope, query_vector, limit)
-        own = _own_bounds(by_vector, keyword, limit, tuning)
+        own = _own_bounds(by_vector, keyword, limit, tuning)  # by id: enough to choose rows
         anchors = ranking.lenders(own, wanted)
         links: list[tuple[UUID, UUID, int]] = []
         if tuning.lends_to_neighbours(scope.user_id is not None):
@@ -92,28 +93,32 @@ def ranked(
         # Zero scores included: a recall always returns min(k, turns in scope).
         pool = sorted(own, key=own.__getitem__, reverse=True)[: max(SHORTLIST, 3 * wanted)]
         rows = search.candidates(tx, scope, list({*pool, *neighbours}), query_vector)
-        best = _best(tuning, query, rows, keyword, links, exclude, k)
+        # Rows are keyed by (id, user) from here on: across users, two turns may share an id.
+        user = scope.user_id or ""
+        near = [((a, user), (b, user), offset) for a, b, offset in links]
+        best = _best(tuning, query, rows, keyword, near, {(i, user) for i in exclude}, k)
         if request.min_score is not None:
             best = [hit for hit in best if hit[1] >= request.min_score]
-        metadata = turns.metadata_of(tx, scope, [i for i, _, _ in best])
-        audit.record(tx, session, scope, [i for i, _, _ in best])
-    return [_hit(rows[i], metadata[i], score, parts) for i, score, parts in best]
+        refs = [ref for ref, _, _ in best]
+        metadata = turns.metadata_of(tx, scope, refs)
+        audit.record(tx, session, scope, [turn_id for turn_id, _ in refs])
+    return [_hit(rows[ref], metadata[ref], score, parts) for ref, score, parts in best]
 
 
 def _best(
     tuning: ranking.RecallTuning,
     query: str,
-    rows: dict[UUID, CandidateRow],
-    keyword: dict[UUID, float],
-    links: list[tuple[UUID, UUID, int]],
-    exclude: Collection[UUID],
+    rows: dict[Ref, CandidateRow],
+    keyword: dict[Ref, float],
+    links: list[tuple[Ref, Ref, int]],
+    exclude: Collection[Ref],
     k: int,
-) -> list[tuple[UUID, float, ScoreParts]]:
+) -> list[tuple[Ref, float, ScoreParts]]:
     """The ``k`` best of ``rows`` but ``exclude`` (which still lend to their neighbours), each
     with its score, rounded once here so that ``min_score`` compares the very score a hit
     reports, and its parts. Ranking runs on row numbers, cheaper to hash than UUIDs."""
     ids = list(rows)
-    number = {turn_id: n for n, turn_id in enumerate(ids)}
+    number = {ref: n for n, ref in enumerate(ids)}
     candidates = [
         ranking.Candidate(
             row.similarity, keyword.get(i, 0.0), row.role, row.content, row.occurred_at
@@ -134,18 +139,21 @@ def _best(
 
 def _own_bounds(
     by_vector: list[tuple[UUID, float]],
-    keyword: dict[UUID, float],
+    keyword: dict[Ref, float],
     limit: int,
     tuning: ranking.RecallTuning,
 ) -> dict[UUID, float]:
-    """Each candidate's own relevance, or a bound above it: a keyword match that was not among
-    the vector candidates is no closer to the query than the last of them (when the vector
-    stage stopped at its limit), so that similarity bounds its own."""
+    """Each candidate id's own relevance, or a bound above it: a keyword match that was not
+    among the vector candidates is no closer to the query than the last of them (when the
+    vector stage stopped at its limit), so that similarity bounds its own."""
     similarity = dict(by_vector)
     beyond = by_vector[-1][1] if len(by_vector) >= limit else None
+    coverage: dict[UUID, float] = {}
+    for (turn_id, _), share in keyword.items():
+        coverage[turn_id] = max(share, coverage.get(turn_id, 0.0))
     return {
-        i: ranking.own_relevance(similarity.get(i, beyond), keyword.get(i, 0.0), tuning)
-        for i in similarity.keys() | keyword.keys()
+        i: ranking.own_relevance(similarity.get(i, beyond), coverage.get(i, 0.0), tuning)
+        for i in similarity.keys() | coverage.keys()
     }
 
 
@@ -175,7 +183,7 @@ def _refuse_mixed_models(tx: TenantConnection, scope: Scope) -> None:
         )
 
 
-def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[UUID, float]]:
+def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[Ref, float]]:
     with session.read_transaction(scope.agent_id, scope.user_id) as tx:
         return search.keyword_matches(tx, scope, query, session.resources.tuning.keyword_candidates)
 

@@ -18,6 +18,9 @@ from konstruct_memory.embed import Vectors
 from konstruct_memory.store.rows import CandidateRow, columns
 from konstruct_memory.store.scope import Scope
 
+# A turn of one agent's memory: (id, user_id). An id is unique per (agent, user) only.
+Ref = tuple[UUID, str]
+
 # What ranking and a Hit need, of the candidates that are in scope: a neighbour lent a score
 # may lie outside the filters (time, role, thread), and is dropped here. Each row's similarity
 # to the query is computed here, as a neighbour need not have been a vector candidate. The rows
@@ -115,7 +118,7 @@ _KEYWORD_MATCHES = sql.SQL(
         SELECT DISTINCT t.lexeme, to_tsquery('simple', quote_literal(t.lexeme)) AS q
         FROM unnest(to_tsvector('english', %(query)s)) AS t(lexeme, positions, weights)
     ), matches AS MATERIALIZED (
-        SELECT id, content_tsv FROM conversation_embeddings
+        SELECT id, user_id, content_tsv FROM conversation_embeddings
         WHERE {where} AND content_tsv @@ (
             SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) FROM terms
         )
@@ -129,10 +132,10 @@ _KEYWORD_MATCHES = sql.SQL(
             SELECT count(*)::float8 AS n FROM matches WHERE matches.content_tsv @@ terms.q
         ) AS df
     )
-    SELECT matches.id, sum(weights.idf) / (SELECT sum(idf) FROM weights) AS score
+    SELECT matches.id, matches.user_id, sum(weights.idf) / (SELECT sum(idf) FROM weights) AS score
     FROM matches JOIN weights ON matches.content_tsv @@ weights.q
-    GROUP BY matches.id
-    ORDER BY score DESC, matches.id
+    GROUP BY matches.id, matches.user_id
+    ORDER BY score DESC, matches.id, matches.user_id
     LIMIT %(limit)s
     """
 )
@@ -163,14 +166,15 @@ _NEIGHBOURS = sql.SQL(
 
 def candidates(
     tx: TenantConnection, scope: Scope, ids: Sequence[UUID], query_vector: Vectors
-) -> dict[UUID, CandidateRow]:
-    """The rows of ``ids`` that lie in ``scope``, with their similarity to ``query_vector``."""
+) -> dict[Ref, CandidateRow]:
+    """The rows of ``ids`` that lie in ``scope``, with their similarity to ``query_vector``, by
+    (id, user): across users, two users' turns may share an id."""
     where, params = scope.where(tx)
     params |= {"ids": list(ids), "query_vector": query_vector}
     with tx.conn.cursor(row_factory=args_row(CandidateRow)) as cur:
         statement = _CANDIDATES.format(columns=columns(CandidateRow), where=where)
         rows = cur.execute(statement, params).fetchall()
-    return {row.id: row for row in rows}
+    return {(row.id, row.user_id): row for row in rows}
 
 
 def ef_search(limit: int) -> int:
@@ -265,13 +269,13 @@ def other_model(tx: TenantConnection, scope: Scope) -> str | None:
 
 def keyword_matches(
     tx: TenantConnection, scope: Scope, query: str, limit: int
-) -> list[tuple[UUID, float]]:
+) -> list[tuple[Ref, float]]:
     """Turns in scope sharing lexemes with ``query``, by the share of the query's idf weight
     they hold (in [0, 1]), best first."""
     where, params = scope.where(tx)
     params |= {"query": query, "limit": limit}
     rows = tx.conn.execute(_KEYWORD_MATCHES.format(where=where), params).fetchall()
-    return [(r["id"], float(r["score"])) for r in rows]
+    return [((r["id"], r["user_id"]), float(r["score"])) for r in rows]
 
 
 def neighbours(

@@ -58,7 +58,7 @@ _IN_SCOPE = {
 }
 
 _METADATA = sql.SQL(
-    "SELECT id, metadata FROM conversation_embeddings WHERE {where} AND id = ANY(%(ids)s)"
+    "SELECT id, user_id, metadata FROM conversation_embeddings WHERE {where} AND id = ANY(%(ids)s)"
 )
 
 _HISTORY = sql.SQL(
@@ -116,15 +116,17 @@ def turns_by_keys(tx: TenantConnection, keys: Iterable[TurnKey]) -> dict[TurnKey
     return {key_of(row): row for row in rows if key_of(row) in wanted}
 
 
-def metadata_of(tx: TenantConnection, scope: Scope, ids: Sequence[UUID]) -> dict[UUID, Any]:
-    """The metadata of ``ids``, turns in ``scope`` (a recall's hits: decoded for the few
-    returned, not for every candidate ranked)."""
-    if not ids:
+def metadata_of(
+    tx: TenantConnection, scope: Scope, refs: Sequence[tuple[UUID, str]]
+) -> dict[tuple[UUID, str], Any]:
+    """The metadata of ``refs`` ((id, user) pairs of turns in ``scope``: a recall's hits,
+    decoded for the few returned, not for every candidate ranked)."""
+    if not refs:
         return {}
     where, params = scope.where(tx)
-    params["ids"] = list(ids)
+    params["ids"] = list({turn_id for turn_id, _ in refs})
     rows = tx.conn.execute(_METADATA.format(where=where), params).fetchall()
-    return {row["id"]: row["metadata"] for row in rows}
+    return {(row["id"], row["user_id"]): row["metadata"] for row in rows}
 
 
 def insert_turns(
