@@ -18,7 +18,7 @@ class Held:
         self.release = asyncio.Event()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["path"] != "/healthz":
+        if scope["path"] != "/healthz" and not scope["path"].startswith("/inspector/"):
             await self.release.wait()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
@@ -40,7 +40,7 @@ async def call(app: Any, path: str) -> tuple[int, dict[bytes, bytes], float]:
     return start["status"], dict(start["headers"]), time.perf_counter() - started
 
 
-def test_requests_over_the_bound_are_refused_at_once_and_health_is_exempt() -> None:
+def test_requests_over_the_bound_are_refused_at_once_health_and_pages_are_exempt() -> None:
     async def scenario() -> list[tuple[int, dict[bytes, bytes], float]]:
         held = Held()
         limit = InFlightLimit(held, InFlight(limit=2, queue_wait=0.05, metrics=Metrics()))
@@ -48,13 +48,16 @@ def test_requests_over_the_bound_are_refused_at_once_and_health_is_exempt() -> N
         await asyncio.sleep(0.01)
         refused = await asyncio.gather(*(call(limit, "/v1/recall") for _ in range(5)))
         health = await call(limit, "/healthz")
+        # A page load fetches a dozen modules at once: none may be refused.
+        pages = await asyncio.gather(*(call(limit, f"/inspector/js/m{i}.js") for i in range(12)))
         held.release.set()
         served = await asyncio.gather(*running)
         after = await call(limit, "/v1/recall")
-        return [*refused, health, *served, after]
+        return [*refused, health, *served, after, *pages]
 
     results = asyncio.run(scenario())
     refused, health, served, after = results[:5], results[5], results[6:8], results[8]
+    assert all(status == 200 for status, _, _ in results[9:])
     for status, headers, seconds in refused:
         assert status == 503 and headers[b"retry-after"] == b"1"
         assert seconds < 0.5, "answered after the short queue wait, not after the slow ones"

@@ -66,12 +66,19 @@ def test_a_question_and_a_reaction_to_a_relevant_statement_are_discounted() -> N
     factors = ranking.act_factors(own, candidates, {B: A, C: B, D: C}, TUNING)
     assert factors == {
         A: 1.0,
-        B: TUNING.reaction_factor,  # short, replies to a relevant statement
+        B: TUNING.reaction_factor,  # the assistant's short reply to a relevant statement
         C: TUNING.question_factor,
         D: 1.0,  # answers a question: not a reaction
     }
     unrelated = dict(own) | {A: 0.0}
     assert ranking.act_factors(unrelated, candidates, {B: A}, TUNING)[B] == 1.0
+    # The user's short reply to the assistant adds a fact of the user's: no reaction.
+    turns = {
+        A: candidate("Lovely! How is Biscuit settling in?", 0.3, "assistant"),
+        B: candidate("Great, though he chews every shoe in the house.", 0.5, "user", 1),
+    }
+    own = {i: ranking.own_relevance(c.similarity, 0.0, TUNING) for i, c in turns.items()}
+    assert ranking.act_factors(own, turns, {B: A}, TUNING)[B] == 1.0
 
 
 def test_a_turn_borrows_a_share_of_the_gap_to_its_better_neighbour() -> None:

@@ -24,6 +24,9 @@ from konstruct_memory.errors import Overloaded, RateLimited, Unauthorized
 
 # Never limited: a load balancer must see health while the service sheds load.
 _EXEMPT = ("/healthz", "/metrics")
+# The inspector's static files: a page load fetches a dozen modules at once, each read from the
+# package with no database or model work, and one refused module leaves the page dead.
+_STATIC = "/inspector"
 
 
 class InFlight:
@@ -59,10 +62,10 @@ class InFlight:
 
 
 class InFlightLimit:
-    """ASGI middleware: every request runs in a slot of ``in_flight``, except ``/healthz`` and
-    ``/metrics``, and those under ``gated``: their gate takes the slot itself, once the
-    credential is checked, the tenant's share claimed and the body arrived, so that neither a
-    request refused on the way nor a body still arriving holds one."""
+    """ASGI middleware: every request runs in a slot of ``in_flight``, except ``/healthz``,
+    ``/metrics``, the inspector's static files, and those under ``gated``: their gate takes the
+    slot itself, once the credential is checked, the tenant's share claimed and the body
+    arrived, so that neither a request refused on the way nor a body still arriving holds one."""
 
     def __init__(self, app: ASGIApp, in_flight: InFlight, gated: tuple[str, ...] = ()) -> None:
         self.app = app
@@ -73,6 +76,7 @@ class InFlightLimit:
         if (
             scope["type"] != "http"
             or scope["path"] in _EXEMPT
+            or scope["path"].startswith(_STATIC)
             or scope["path"].startswith(self.gated)
         ):
             await self.app(scope, receive, send)

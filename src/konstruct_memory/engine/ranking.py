@@ -9,8 +9,10 @@ query on fixed scales, never normalised by the other candidates of the call, so 
    turn holds), weighted and averaged. Under the floor and without a keyword in common, a turn
    has no own relevance: its score is 0, and it only ever comes after every turn that has some.
 2. Dialogue acts, read off the text and the thread: a turn that only asks holds no answer, and
-   a short reply to a relevant statement is a reaction to it ("Nice car!"). Each multiplies
-   the score by a fixed factor.
+   the assistant's short reply to a relevant statement of the user is a reaction to it ("Nice
+   car!"): it cannot know more of the user than the user said, while the user's short reply
+   often adds a fact ("Great, though he chews every shoe"). Each multiplies the score by a
+   fixed factor.
 3. Lending: a relevant turn borrows a share of the gap to a better neighbour in its thread, and
    never rises above it (evidence sits next to what matches: "Yes, last Tuesday!").
 4. The month cue: a relevant turn said in a month the query names (or the month after) moves a
@@ -41,7 +43,7 @@ LENDERS = 20
 # What a keyword in common still counts for when the turn's meaning is unrelated: enough that
 # a shared word always ranks above no relevance at all, too little to matter beside a match.
 COINCIDENCE_SHARE = 0.1
-# A reply of at most this many words to a statement is a reaction to it, not news.
+# An assistant's reply of at most this many words to a user's statement is a reaction to it.
 REACTION_WORDS = 12
 
 
@@ -198,7 +200,7 @@ def act_factors(
         answered = turns.get(before) if before is not None else None
         if (
             answered is not None
-            and answered.speaker != turn.speaker
+            and (turn.speaker, answered.speaker) == ("assistant", "user")
             and own.get(before, 0.0) > 0  # type: ignore[arg-type]
             and not is_question(answered.text)
             and is_short(turn.text)

@@ -44,7 +44,7 @@ class ScoreParts(Result):
     act: float = Field(
         default=1.0,
         description="Factor for what the turn does in the dialogue: 1, or less for a turn that "
-        "only asks, a short reaction to a statement, or a statement said again later",
+        "only asks, or the assistant's short reaction to a relevant statement of the user",
     )
     neighbour: float = Field(
         description="Score borrowed from a better neighbouring turn in the thread (0: none); "
