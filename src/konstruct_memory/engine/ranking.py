@@ -197,13 +197,14 @@ def act_factors(
             factors[i] *= tuning.question_factor
             continue
         before = previous.get(i)
-        answered = turns.get(before) if before is not None else None
+        if before is None or turn.speaker != "assistant" or not is_short(turn.text):
+            continue
+        answered = turns.get(before)
         if (
             answered is not None
-            and (turn.speaker, answered.speaker) == ("assistant", "user")
-            and own.get(before, 0.0) > 0  # type: ignore[arg-type]
+            and answered.speaker == "user"
+            and own.get(before, 0.0) > 0
             and not is_question(answered.text)
-            and is_short(turn.text)
         ):
             factors[i] *= tuning.reaction_factor
     return factors
