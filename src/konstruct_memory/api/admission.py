@@ -37,6 +37,22 @@ def bearer_credential(scope: Scope) -> str | None:
     return credential if scheme.lower() == "bearer" and credential else None
 
 
+async def authenticated(
+    throttles: Throttles, memory: Memory, scope: Scope, credential: str | None
+) -> Principal:
+    """The principal of the request's key, through the failed-authentication throttle of its
+    address (off the event loop: it reads the database). Raises ``Unauthorized`` or
+    ``RateLimited``, and the database's errors."""
+
+    def authenticate() -> Principal | None:
+        return memory.authenticate(credential) if credential is not None else None
+
+    principal: Principal = await anyio.to_thread.run_sync(
+        throttles.admit, client_address(scope), authenticate, KEY_REFUSAL
+    )
+    return principal
+
+
 class KeyGate:
     """ASGI, for ``/v1``: a tenant's principal, its share of the in-flight bound and its whole
     body, then a slot of the bound; or a refusal, decided from the request's head."""
@@ -69,15 +85,8 @@ class KeyGate:
         ):
             await self.in_flight.run(self.app, scope, receive, send)
             return
-        memory = self.memory()
-
-        def authenticate() -> Principal | None:
-            return memory.authenticate(credential) if credential is not None else None
-
         try:
-            principal = await anyio.to_thread.run_sync(
-                self.throttles.admit, client_address(scope), authenticate, KEY_REFUSAL
-            )
+            principal = await authenticated(self.throttles, self.memory(), scope, credential)
             self.throttles.claim(principal)
         except (Unauthorized, RateLimited) as exc:
             await refusal(exc)(scope, receive, send)

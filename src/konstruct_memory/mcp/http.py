@@ -17,17 +17,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-import anyio
 import pydantic_core
 from mcp.types import INVALID_REQUEST, jsonrpc_message_adapter
 from pydantic import ValidationError
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from konstruct_memory.api.admission import KEY_REFUSAL, bearer_credential, read_body, replay
-from konstruct_memory.api.backpressure import InFlight, Throttles, client_address
+from konstruct_memory.api.admission import authenticated, bearer_credential, read_body, replay
+from konstruct_memory.api.backpressure import InFlight, Throttles
 from konstruct_memory.api.errors import DATABASE_ERRORS, database_error, retry_after
-from konstruct_memory.auth.principal import Principal
 from konstruct_memory.engine.reads import identity_of
 from konstruct_memory.errors import RateLimited, Unauthorized
 from konstruct_memory.library import Memory
@@ -65,15 +63,9 @@ class McpGate:
                 headers=[(b"allow", b"POST")],
             )
             return
-        credential = bearer_credential(scope)
-        memory = self.memory()
-
-        def authenticate() -> Principal | None:
-            return memory.authenticate(credential) if credential is not None else None
-
         try:
-            principal = await anyio.to_thread.run_sync(
-                self.throttles.admit, client_address(scope), authenticate, KEY_REFUSAL
+            principal = await authenticated(
+                self.throttles, self.memory(), scope, bearer_credential(scope)
             )
         except (Unauthorized, RateLimited) as exc:
             await _refuse(send, exc.status_code, exc.code, str(exc), exc)
