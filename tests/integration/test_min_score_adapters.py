@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import anyio
@@ -22,9 +20,8 @@ from konstruct_memory.integrations.langchain import KonstructRetriever
 from konstruct_memory.integrations.langgraph import KonstructStore
 from konstruct_memory.integrations.llamaindex import KonstructMemoryBlock
 from konstruct_memory.library import Memory, TenantMemory
-from konstruct_memory.mcp.backends import EngineBackend, current_principal
-from konstruct_memory.mcp.server import MemoryServer
 from konstruct_memory.operations import Hit
+from tests.integration.test_mcp import acting_as
 from tests.scored import (
     AGENT,
     N_ALL,
@@ -60,17 +57,6 @@ def across(owner: TenantMemory) -> list[Hit]:
 
 
 # -- MCP -------------------------------------------------------------------------------------
-
-
-@contextmanager
-def acting_as(memory: Memory, api_key: str) -> Iterator[MemoryServer]:
-    principal = memory.authenticate(api_key)
-    assert principal is not None
-    token = current_principal.set(principal)
-    try:
-        yield MemoryServer(EngineBackend(lambda: memory.engine))
-    finally:
-        current_principal.reset(token)
 
 
 def test_the_mcp_tools_take_min_score(
