@@ -8,9 +8,9 @@ Each scope is one user's memory built from bench/small_scope_templates.py: the p
 test (a stated fact and its echoing acknowledgement; a fact corrected later; a question the
 assistant answered), other users' kinds of facts with their acknowledgements, and small talk,
 in a seeded random order and size. Its paraphrased question is then recalled (k=10). Printed:
-precision@1 and MRR of the answering turn, by pattern and by scope size, and how many turns with
-no own relevance (no keyword in common, cosine under ranking.RELEVANCE_FLOOR) ranked above an
-answer. ``--half`` scores one half of the templates, to check that a choice made while looking
+precision@1 and MRR of the answering turn, by pattern and by scope size, and how many turns
+with no own relevance (ranking.has_own_relevance: no keyword in common, cosine at or under
+ranking.RELEVANCE_FLOOR) ranked above an answer. ``--half`` scores one half of the templates, to check that a choice made while looking
 at the other half holds on facts it was not made on.
 """
 
@@ -177,7 +177,7 @@ def show(case: Case, hits: list[Any], rank: int | None) -> None:
 def has_own_relevance(hit: Any) -> bool:
     parts = hit.parts
     similarity = parts.similarity if parts.similarity is not None else -1.0
-    return parts.keyword > 0 or similarity >= ranking.RELEVANCE_FLOOR
+    return ranking.has_own_relevance(similarity, parts.keyword, ranking.RecallTuning())
 
 
 def main() -> None:
