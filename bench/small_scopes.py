@@ -10,8 +10,8 @@ assistant answered), other users' kinds of facts with their acknowledgements, an
 in a seeded random order and size. Its paraphrased question is then recalled (k=10). Printed:
 precision@1 and MRR of the answering turn, by pattern and by scope size, and how many turns
 with no own relevance (ranking.has_own_relevance: no keyword in common, cosine at or under
-ranking.RELEVANCE_FLOOR) ranked above an answer. ``--half`` scores one half of the templates, to check that a choice made while looking
-at the other half holds on facts it was not made on.
+ranking.RELEVANCE_FLOOR) ranked above an answer. ``--half`` scores one half of the templates,
+to check that a choice made while looking at the other half holds on facts it was not made on.
 """
 
 from __future__ import annotations
