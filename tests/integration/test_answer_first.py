@@ -102,3 +102,34 @@ def test_an_unrelated_query_finds_nothing_that_scores(tenant: TenantMemory) -> N
     assert tenant.recall(AGENT, "dog", "what is my dog called?", k=1)[0].score > 0.3
     unrelated = tenant.recall(AGENT, "dog", "how do I fix a flat bicycle tyre?", k=3)
     assert len(unrelated) == 3 and all(hit.score == 0.0 for hit in unrelated)
+
+
+def test_a_correction_comes_before_the_statement_it_corrects(tenant: TenantMemory) -> None:
+    said(
+        tenant,
+        "review",
+        ("user", "The quarterly budget review is on Wednesday at 3pm."),
+        ("assistant", "Got it, I'll remember the budget review."),
+        ("user", "Can you suggest a lunch place near the office?"),
+        ("assistant", "The noodle bar on the corner is quick and good."),
+        ("user", "Actually the budget review moved to Thursday at 11."),
+    )
+    hits = tenant.recall(AGENT, "review", "When is the meeting about finances this quarter?", k=3)
+    assert hits[0].content.startswith("Actually the budget review moved")
+    assert hits[0].parts.correction > 0
+    stale = next(hit for hit in hits if hit.content.startswith("The quarterly budget review"))
+    assert stale.parts.corrected and stale.parts.act < 1.0
+
+
+def test_a_later_turn_on_the_same_topic_without_a_revision_corrects_nothing(
+    tenant: TenantMemory,
+) -> None:
+    said(
+        tenant,
+        "garden",
+        ("user", "I planted tomatoes in the back garden in May."),
+        ("assistant", "Lovely, tomatoes love the sun."),
+        ("user", "The tomatoes in the back garden are growing fast."),
+    )
+    hits = tenant.recall(AGENT, "garden", "what did I plant in the garden?", k=3)
+    assert not any(hit.parts.corrected or hit.parts.correction for hit in hits)

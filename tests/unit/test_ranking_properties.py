@@ -19,8 +19,15 @@ from konstruct_memory.engine.ranking import Candidate, RecallTuning
 
 TUNING = RecallTuning()
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-TEXTS = ["Where did you go?", "Nice!", "We drove to the coast in June and it rained all week."]
-Layout = tuple[dict[uuid.UUID, Candidate], list[tuple[uuid.UUID, uuid.UUID, int]]]
+TEXTS = [
+    "Where did you go?",
+    "Nice!",
+    "We drove to the coast in June and it rained all week.",
+    "Actually the trip moved to July.",
+]
+Links = list[tuple[uuid.UUID, uuid.UUID, int]]
+Restated = list[tuple[uuid.UUID, uuid.UUID, float]]
+Layout = tuple[dict[uuid.UUID, Candidate], Links, Restated]
 
 
 @st.composite
@@ -47,7 +54,15 @@ def scopes(draw: st.DrawFn) -> Layout:
         for offset in (-2, -1, 1, 2)
         if 0 <= a + offset < n
     ]
-    return candidates, links
+    # Restatements as the engine finds them: an earlier turn said in similar words.
+    pairs = draw(st.lists(st.tuples(st.sampled_from(ids), st.sampled_from(ids)), max_size=n))
+    similarity = st.floats(min_value=TUNING.restated_similarity, max_value=1.0)
+    restated = [
+        (later, earlier, draw(similarity))
+        for later, earlier in pairs
+        if candidates[earlier].when < candidates[later].when
+    ]
+    return candidates, links, restated
 
 
 months = st.lists(
@@ -64,8 +79,8 @@ def relevant(c: Candidate) -> bool:
 def test_a_turn_with_no_own_relevance_never_ranks_above_one_with_some(
     layout: Layout, named: list[tuple[int, int | None]]
 ) -> None:
-    candidates, links = layout
-    scored = ranking.score_candidates(candidates, links, named, TUNING)
+    candidates, links, restated = layout
+    scored = ranking.score_candidates(candidates, links, named, TUNING, restated)
     order = ranking.top(scored, {i: c.when for i, c in candidates.items()}, len(candidates))
     seen_unrelated = False
     for i in order:
@@ -82,7 +97,7 @@ def test_a_turn_with_no_own_relevance_never_ranks_above_one_with_some(
 def test_all_else_equal_a_score_grows_with_its_own_similarity(
     layout: Layout, named: list[tuple[int, int | None]], data: st.DataObject
 ) -> None:
-    candidates, links = layout
+    candidates, links, restated = layout
     turn = data.draw(st.sampled_from(sorted(candidates)))
     low, high = sorted(
         data.draw(st.lists(st.floats(min_value=-0.3, max_value=1.0), min_size=2, max_size=2))
@@ -91,7 +106,7 @@ def test_all_else_equal_a_score_grows_with_its_own_similarity(
     def score_at(similarity: float) -> float:
         changed = dict(candidates)
         changed[turn] = candidates[turn]._replace(similarity=similarity)
-        return ranking.score_candidates(changed, links, named, TUNING)[turn].score
+        return ranking.score_candidates(changed, links, named, TUNING, restated)[turn].score
 
     assert score_at(high) >= score_at(low)
     floor, full = TUNING.similarity_floor, TUNING.similarity_full
@@ -102,11 +117,12 @@ def test_all_else_equal_a_score_grows_with_its_own_similarity(
 @settings(max_examples=300, deadline=None)
 @given(scopes())
 def test_lending_never_lifts_a_turn_above_the_turn_it_borrows_from(layout: Layout) -> None:
-    candidates, links = layout
-    scored = ranking.score_candidates(candidates, links, [], TUNING)
+    candidates, links, restated = layout
+    scored = ranking.score_candidates(candidates, links, [], TUNING, restated)
     for i, s in scored.items():
-        acted = s.own * s.act
-        if s.score > acted:  # it borrowed: some neighbour lending to it is at least as high
+        taken = s.correction * (TUNING.corrected_factor if s.corrected else 1.0)
+        acted = s.own * s.act + taken
+        if s.score > acted + 1e-12:  # it borrowed: a neighbour lending to it is at least as high
             lenders = [scored[a].score for a, near, _ in links if near == i]
             assert lenders and max(lenders) >= s.score
     order = ranking.top(scored, {i: c.when for i, c in candidates.items()}, len(candidates))
@@ -124,8 +140,8 @@ def test_lending_never_lifts_a_turn_above_the_turn_it_borrows_from(layout: Layou
 def test_equal_scores_are_ordered_by_own_relevance_before_recency(
     layout: Layout, named: list[tuple[int, int | None]]
 ) -> None:
-    candidates, links = layout
-    scored = ranking.score_candidates(candidates, links, named, TUNING)
+    candidates, links, restated = layout
+    scored = ranking.score_candidates(candidates, links, named, TUNING, restated)
     when = {i: c.when for i, c in candidates.items()}
     order = ranking.top(scored, when, len(candidates))
     for above, below in pairwise(order):
@@ -142,6 +158,21 @@ def test_equal_scores_are_ordered_by_own_relevance_before_recency(
 def test_scores_stay_in_the_unit_interval(
     layout: Layout, named: list[tuple[int, int | None]]
 ) -> None:
-    candidates, links = layout
-    for s in ranking.score_candidates(candidates, links, named, TUNING).values():
+    candidates, links, restated = layout
+    for s in ranking.score_candidates(candidates, links, named, TUNING, restated).values():
         assert 0.0 <= s.score <= 1.0 and 0.0 <= s.own <= 1.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(scopes())
+def test_a_relevant_correction_ranks_above_the_turn_it_corrects(layout: Layout) -> None:
+    candidates, links, restated = layout
+    scored = ranking.score_candidates(candidates, links, [], TUNING, restated)
+    own = {i: ranking.own_relevance(c.similarity, c.keyword, TUNING) for i, c in candidates.items()}
+    order = ranking.top(scored, {i: c.when for i, c in candidates.items()}, len(candidates))
+    for later, earlier in ranking.corrected_pairs(candidates, own, restated):
+        assert scored[earlier].corrected
+        assert ranking.says_revision(candidates[later].text) and scored[later].score > 0
+        # Lending may lift either; of a chain of corrections, only the last must lead.
+        if scored[earlier].score > 0 and not links and not scored[later].corrected:
+            assert order.index(later) < order.index(earlier)

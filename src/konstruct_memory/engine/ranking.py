@@ -13,9 +13,13 @@ query on fixed scales, never normalised by the other candidates of the call, so 
    car!"): it cannot know more of the user than the user said, while the user's short reply
    often adds a fact ("Great, though he chews every shoe"). Each multiplies the score by a
    fixed factor.
-3. Lending: a relevant turn borrows a share of the gap to a better neighbour in its thread, and
+3. Corrections: a relevant turn that says it revises something ("actually", "moved to",
+   "instead", "no longer", ...) and restates an earlier turn of its speaker in similar words
+   (the engine finds those) takes the place of what it corrects: it borrows most of the gap to
+   the earlier turn, which counts for less (a stale state: "the review moved to Thursday").
+4. Lending: a relevant turn borrows a share of the gap to a better neighbour in its thread, and
    never rises above it (evidence sits next to what matches: "Yes, last Tuesday!").
-4. The month cue: a relevant turn said in a month the query names (or the month after) moves a
+5. The month cue: a relevant turn said in a month the query names (or the month after) moves a
    fixed share of the way to 1.
 
 The constants were chosen on the LoCoMo dev conversations leave-one-conversation-out and checked
@@ -45,6 +49,15 @@ LENDERS = 20
 COINCIDENCE_SHARE = 0.1
 # An assistant's reply of at most this many words to a user's statement is a reaction to it.
 REACTION_WORDS = 12
+# Words by which a speaker revises what they said before. General English, not any data set's
+# phrasing; on its own a cue decides nothing: the turn must also restate an earlier one of its
+# speaker in similar words (``RecallTuning.restated_similarity``).
+_REVISION = re.compile(
+    r"\b(actually|correction|typo|i meant|scratch that|change of plans?|changed|moved"
+    r"|rescheduled|postponed|pushed back|brought forward|cancell?ed|switched|replaced|upgraded"
+    r"|instead|no longer|not any ?more|anymore|turns out|update[ds]?|now)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -69,14 +82,20 @@ class RecallTuning:
     question_factor: float = 0.2
     reaction_factor: float = 0.4
     month_share: float = 0.3
+    # A correction restates an earlier turn of its speaker at this cosine or more (the same
+    # fact with another value: 0.59-0.75 on the small-scope suite's corrections); it borrows
+    # this share of the gap to it, and the corrected turn's score is multiplied by the factor.
+    restated_similarity: float = 0.55
+    correction_share: float = 0.9
+    corrected_factor: float = 0.8
 
     def __post_init__(self) -> None:
         # A share above 1 would lift a borrower above its lender; a factor above 1 or at 0
         # would turn a discount into a boost or erase own relevance.
-        for name in ("reply_share", "neighbour_share", "month_share"):
+        for name in ("reply_share", "neighbour_share", "month_share", "correction_share"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be from 0 to 1")
-        for name in ("question_factor", "reaction_factor"):
+        for name in ("question_factor", "reaction_factor", "corrected_factor"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be above 0 and at most 1")
         if not self.keyword_gate < self.similarity_floor < self.similarity_full:
@@ -127,6 +146,11 @@ def is_short(text: str) -> bool:
     return len(_WORD.findall(text)) <= REACTION_WORDS
 
 
+def says_revision(text: str) -> bool:
+    """``text`` uses a word by which speakers revise what they said ("actually", "instead")."""
+    return _REVISION.search(text) is not None
+
+
 class Candidate(NamedTuple):  # tuples: a recall builds a few hundred of each
     """What ranking reads of a turn that may be recalled."""
 
@@ -142,9 +166,19 @@ class Scored(NamedTuple):
 
     score: float
     own: float  # own relevance, before dialogue acts, lending and the month cue
-    act: float  # the dialogue-act factor
+    act: float  # the dialogue-act factor (the corrected factor included)
     borrowed: float  # the share of a better neighbour's score it borrowed (or would have)
     month: bool  # the month cue applied
+    correction: float = 0.0  # what it took from an earlier turn it corrects
+    corrected: bool = False  # a later relevant turn corrects it
+
+
+def may_correct(candidate: Candidate, tuning: RecallTuning) -> bool:
+    """Whether ``candidate`` could correct an earlier turn: relevant, and worded as a revision.
+    The engine looks up which earlier turns it restates only for these."""
+    return own_relevance(candidate.similarity, candidate.keyword, tuning) > 0 and says_revision(
+        candidate.text
+    )
 
 
 def score_candidates(
@@ -152,18 +186,31 @@ def score_candidates(
     links: Iterable[tuple[Key, Key, int]],
     months: Sequence[tuple[int, int | None]],
     tuning: RecallTuning,
+    restated: Iterable[tuple[Key, Key, float]] = (),
 ) -> dict[Key, Scored]:
-    """Every candidate scored: own relevance, dialogue acts, lending, the month cue.
+    """Every candidate scored: own relevance, dialogue acts, corrections, lending, the month
+    cue.
 
     ``links`` are (anchor, neighbour, offset) triples of one thread (``offset`` is where the
-    neighbour sits from the anchor: -1 just before it); ``months`` are the query's named months.
+    neighbour sits from the anchor: -1 just before it); ``months`` are the query's named months;
+    ``restated`` are (later, earlier, cosine) for turns of one speaker in similar words.
     """
     links = list(links)
     own = {i: own_relevance(c.similarity, c.keyword, tuning) for i, c in candidates.items()}
     previous = {anchor: near for anchor, near, offset in links if offset == -1}
     previous |= {near: anchor for anchor, near, offset in links if offset == 1}
     factors = act_factors(own, candidates, previous, tuning)
-    lent, borrowed = lend({i: own[i] * factors[i] for i in own}, links, tuning)
+    acted = {i: own[i] * factors[i] for i in own}
+    corrections = corrected_pairs(candidates, own, restated)
+    gains = correction_gains(acted, corrections, {i: c.when for i, c in candidates.items()}, tuning)
+    stale = {earlier for _, earlier in corrections}
+    for i in stale:
+        factors[i] *= tuning.corrected_factor
+    revised = {
+        i: (acted[i] + gains.get(i, 0.0)) * (tuning.corrected_factor if i in stale else 1.0)
+        for i in own
+    }
+    lent, borrowed = lend(revised, links, tuning)
     in_months = (
         in_named_months({i: c.when for i, c in candidates.items()}, months) if months else set()
     )
@@ -175,9 +222,47 @@ def score_candidates(
             act=factors[i],
             borrowed=borrowed.get(i, 0.0),
             month=i in in_months and final[i] > 0,
+            correction=gains.get(i, 0.0),
+            corrected=i in stale,
         )
         for i in candidates
     }
+
+
+def corrected_pairs(
+    candidates: Mapping[Key, Candidate],
+    own: Mapping[Key, float],
+    restated: Iterable[tuple[Key, Key, float]],
+) -> list[tuple[Key, Key]]:
+    """(correction, corrected): each relevant turn worded as a revision, with the earlier turn
+    it restates most closely. A revision replaces one statement; its speaker's other turns on
+    the topic are past events that stay true ("I'm painting again now" does not undo them)."""
+    closest: dict[Key, tuple[float, Key]] = {}
+    for later, earlier, similarity in restated:
+        if later == earlier or later not in candidates or earlier not in candidates:
+            continue
+        if later in closest and similarity <= closest[later][0]:
+            continue
+        if own[later] > 0 and says_revision(candidates[later].text):
+            closest[later] = (similarity, earlier)
+    return [(later, earlier) for later, (_, earlier) in closest.items()]
+
+
+def correction_gains(
+    scores: Mapping[Key, float],
+    corrections: Iterable[tuple[Key, Key]],
+    when: Mapping[Key, datetime],
+    tuning: RecallTuning,
+) -> dict[Key, float]:
+    """What each correction takes from the turn it corrects: a share of the gap to it, with
+    what that turn took in turn (corrections in time order: a correction of a correction still
+    outranks the first). Never enough to pass the corrected turn; its factor does the rest."""
+    gains: dict[Key, float] = {}
+    for later, earlier in sorted(corrections, key=lambda pair: when[pair[0]]):
+        gap = scores[earlier] + gains.get(earlier, 0.0) - scores[later]
+        if gap > 0:
+            gains[later] = tuning.correction_share * gap
+    return gains
 
 
 def act_factors(

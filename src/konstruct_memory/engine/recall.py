@@ -94,9 +94,17 @@ def ranked(
         pool = sorted(own, key=own.__getitem__, reverse=True)[: max(SHORTLIST, 3 * wanted)]
         rows = search.candidates(tx, scope, list({*pool, *neighbours}), query_vector)
         # Rows are keyed by (id, user) from here on: across users, two turns may share an id.
+        candidates = {ref: _candidate(row, keyword.get(ref, 0.0)) for ref, row in rows.items()}
+        revising = [ref for ref, c in candidates.items() if ranking.may_correct(c, tuning)]
+        restated = (
+            search.restated(tx, scope, revising, list(rows), tuning.restated_similarity)
+            if revising
+            else []
+        )
         user = scope.user_id or ""
         near = [((a, user), (b, user), offset) for a, b, offset in links]
-        best = _best(tuning, query, rows, keyword, near, {(i, user) for i in exclude}, k)
+        left_out = {(i, user) for i in exclude}
+        best = _best(tuning, query, candidates, near, restated, left_out, k)
         if request.min_score is not None:
             best = [hit for hit in best if hit[1] >= request.min_score]
         refs = [ref for ref, _, _ in best]
@@ -108,33 +116,31 @@ def ranked(
 def _best(
     tuning: ranking.RecallTuning,
     query: str,
-    rows: dict[Ref, CandidateRow],
-    keyword: dict[Ref, float],
+    candidates: dict[Ref, ranking.Candidate],
     links: list[tuple[Ref, Ref, int]],
+    restated: list[tuple[Ref, Ref, float]],
     exclude: Collection[Ref],
     k: int,
 ) -> list[tuple[Ref, float, ScoreParts]]:
-    """The ``k`` best of ``rows`` but ``exclude`` (which still lend to their neighbours), each
-    with its score, rounded once here so that ``min_score`` compares the very score a hit
+    """The ``k`` best of ``candidates`` but ``exclude`` (which still lend to their neighbours),
+    each with its score, rounded once here so that ``min_score`` compares the very score a hit
     reports, and its parts. Ranking runs on row numbers, cheaper to hash than UUIDs."""
-    ids = list(rows)
+    ids = list(candidates)
     number = {ref: n for n, ref in enumerate(ids)}
-    candidates = [
-        ranking.Candidate(
-            row.similarity, keyword.get(i, 0.0), row.role, row.content, row.occurred_at
-        )
-        for i, row in rows.items()
-    ]
+    listed = list(candidates.values())
     near = [(number[a], number[b], off) for a, b, off in links if a in number and b in number]
+    pairs = [(number[a], number[b], c) for a, b, c in restated if a in number and b in number]
     scored = ranking.score_candidates(
-        dict(enumerate(candidates)), near, ranking.months_named(query), tuning
+        dict(enumerate(listed)), near, ranking.months_named(query), tuning, pairs
     )
     left_out = {number[i] for i in exclude if i in number}
     rankable = {n: s for n, s in scored.items() if n not in left_out}
-    best = ranking.top(rankable, dict(enumerate(c.when for c in candidates)), k)
-    return [
-        (ids[n], round(scored[n].score, 6), _parts(scored[n], candidates[n], tuning)) for n in best
-    ]
+    best = ranking.top(rankable, dict(enumerate(c.when for c in listed)), k)
+    return [(ids[n], round(scored[n].score, 6), _parts(scored[n], listed[n], tuning)) for n in best]
+
+
+def _candidate(row: CandidateRow, keyword: float) -> ranking.Candidate:
+    return ranking.Candidate(row.similarity, keyword, row.role, row.content, row.occurred_at)
 
 
 def _own_bounds(
@@ -167,6 +173,8 @@ def _parts(
         act=scored.act,
         neighbour=scored.borrowed,
         month=scored.month,
+        correction=scored.correction,
+        corrected=scored.corrected,
     )
 
 

@@ -51,6 +51,16 @@ class ScoreParts(Result):
         "a turn with no own relevance borrows nothing into its score, only its place"
     )
     month: bool = Field(description="Said in a month the query names, or the month after")
+    correction: float = Field(
+        default=0.0,
+        description="Score taken from an earlier turn of the same speaker that this turn "
+        "corrects (worded as a revision, similar in meaning; 0: none)",
+    )
+    corrected: bool = Field(
+        default=False,
+        description="A later relevant turn of the same speaker corrects this one: its score "
+        "is multiplied by 0.8 (the factor is part of act)",
+    )
 
 
 class Hit(Result):

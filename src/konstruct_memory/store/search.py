@@ -163,6 +163,26 @@ _NEIGHBOURS = sql.SQL(
     """
 )
 
+# Restatements: pairs of the given turns where the earlier one is by the same speaker, in the
+# same (agent, user) thread, and close in meaning to the later one (what a correction revises).
+# Both sides are found by primary key; only the few candidate corrections are compared.
+_RESTATED = sql.SQL(
+    """
+    SELECT later.id AS later_id, later.user_id, earlier.id AS earlier_id,
+           1 - (earlier.embedding <=> later.embedding) AS similarity
+    FROM conversation_embeddings AS later
+    JOIN conversation_embeddings AS earlier
+      ON earlier.tenant_id = later.tenant_id AND earlier.agent_id = later.agent_id
+     AND earlier.user_id = later.user_id AND earlier.role = later.role
+     AND earlier.embedding_model = later.embedding_model
+     AND (earlier.occurred_at, earlier.seq) < (later.occurred_at, later.seq)
+    WHERE later.tenant_id = %(tenant_id)s AND later.agent_id = %(agent_id)s
+      AND later.id = ANY(%(later)s)
+      AND earlier.tenant_id = %(tenant_id)s AND earlier.id = ANY(%(earlier)s)
+      AND 1 - (earlier.embedding <=> later.embedding) >= %(similarity)s
+    """
+)
+
 
 def candidates(
     tx: TenantConnection, scope: Scope, ids: Sequence[UUID], query_vector: Vectors
@@ -286,3 +306,29 @@ def neighbours(
     params = tx.params(agent_id=scope.agent_id, user_id=scope.user_id, ids=list(ids), width=width)
     rows = tx.conn.execute(_NEIGHBOURS, params)
     return [(r["anchor_id"], r["id"], int(r["offset_"])) for r in rows.fetchall()]
+
+
+def restated(
+    tx: TenantConnection,
+    scope: Scope,
+    later: Sequence[Ref],
+    earlier: Sequence[Ref],
+    similarity: float,
+) -> list[tuple[Ref, Ref, float]]:
+    """(later, earlier, cosine) for ``later`` from the first turns and ``earlier`` from the
+    second: the same speaker of the same (agent, user), said before, at ``similarity`` or
+    more."""
+    params = tx.params(
+        agent_id=scope.agent_id,
+        later=[i for i, _ in later],
+        earlier=[i for i, _ in earlier],
+        similarity=similarity,
+    )
+    wanted_later, wanted_earlier = set(later), set(earlier)
+    pairs = []
+    for r in tx.conn.execute(_RESTATED, params).fetchall():
+        later_ref, earlier_ref = (r["later_id"], r["user_id"]), (r["earlier_id"], r["user_id"])
+        # An id names one turn per (agent, user): across users, keep only the pairs asked for.
+        if later_ref in wanted_later and earlier_ref in wanted_earlier:
+            pairs.append((later_ref, earlier_ref, float(r["similarity"])))
+    return pairs
