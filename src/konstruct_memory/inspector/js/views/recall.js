@@ -100,7 +100,9 @@ function hitTable(hits, across, minScore) {
         `similarity ${figure(parts.similarity)} · vector ${figure(parts.vector)} · `
         + `keyword ${figure(parts.keyword)} · act ${figure(parts.act)} · `
         + `neighbour ${figure(parts.neighbour)}`
-        + (parts.month ? " · month cue" : "")),
+        + (parts.month ? " · month cue" : "")
+        + (parts.correction ? ` · corrects an earlier turn (+${figure(parts.correction)})` : "")
+        + (parts.corrected ? " · corrected later" : "")),
       across ? hit.user_id : null,
       h("span", { class: `role ${hit.role}` }, hit.role),
       h("span", { class: "nowrap" }, when(hit.occurred_at)),
