@@ -255,6 +255,42 @@ CORRECTED = [
         "I switched the order to the walnut table, it arrives next month.",
         "What furniture is being delivered, and when?",
     ),
+    Corrected(
+        "The dentist appointment is on the 9th at 10am.",
+        "Okay, the 9th at 10.",
+        "Oops, wrong date, the dentist is on the 19th at 10am.",
+        "When do I see the dentist?",
+    ),
+    Corrected(
+        "My sister's wedding is in Porto in June.",
+        "How lovely, a wedding in Porto!",
+        "The wedding got postponed to October, same place in Porto.",
+        "When is my sibling getting married?",
+    ),
+    Corrected(
+        "I take 20mg of atorvastatin every evening.",
+        "Thanks, I've noted your medication.",
+        "My doctor lowered my atorvastatin dose to 10mg.",
+        "How much of my cholesterol medicine do I take?",
+    ),
+    Corrected(
+        "The team standup is at 9:15 every morning.",
+        "Noted, standup at 9:15.",
+        "I made a mistake, the standup is at 9:45, not 9:15.",
+        "What time is our daily team meeting?",
+    ),
+    Corrected(
+        "Our landlord is Mr. Okafor, he lives downstairs.",
+        "Good to have him close by.",
+        "Mr. Okafor sold the building, our landlord is a company called Brickline now.",
+        "Who owns the place we rent?",
+    ),
+    Corrected(
+        "I drive a blue Honda Civic.",
+        "Nice, Civics are reliable.",
+        "I traded in the Civic last month, I drive a grey Toyota Corolla these days.",
+        "What car do I have?",
+    ),
 ]
 
 ANSWERED = [

@@ -53,9 +53,14 @@ REACTION_WORDS = 12
 # phrasing; on its own a cue decides nothing: the turn must also restate an earlier one of its
 # speaker in similar words (``RecallTuning.restated_similarity``).
 _REVISION = re.compile(
-    r"\b(actually|correction|typo|i meant|scratch that|change of plans?|changed|moved"
-    r"|rescheduled|postponed|pushed back|brought forward|cancell?ed|switched|replaced|upgraded"
-    r"|instead|no longer|not any ?more|anymore|turns out|update[ds]?|now)\b",
+    # saying one was wrong
+    r"\b(actually|correction|correct(?:ed|ing)? (?:that|myself)|typo|oops|wrong|mistaken?"
+    r"|i meant?|scratch that|turns out"
+    # saying the state of things changed
+    r"|change of plans?|changed|moved|rescheduled|postponed|delayed|pushed back"
+    r"|brought forward|cancell?ed|switched|swapped|replaced|upgraded|downgraded|traded|sold"
+    r"|quit|renamed|lowered|raised|increased|decreased|reduced|extended|instead|no longer"
+    r"|not any ?more|anymore|update[ds]?|now|these days)\b",
     re.IGNORECASE,
 )
 
