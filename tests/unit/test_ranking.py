@@ -132,3 +132,26 @@ def test_lenders_are_relevant_turns_only() -> None:
     scores = {uuid.UUID(int=i): (1.0 if i < 30 else 0.0) for i in range(40)}
     chosen = ranking.lenders(scores, k=5)
     assert len(chosen) == ranking.LENDERS and all(scores[i] > 0 for i in chosen)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Actually the budget review moved to Thursday at 11.",
+        "Oops, wrong date, the dentist is on the 19th.",
+        "The plumber rescheduled, he comes Friday afternoon instead.",
+        "Diane left the company, Marcus Webb is my boss now.",
+        "I no longer work at the bakery.",
+    ],
+)
+def test_revisions_are_told_by_their_words(text: str) -> None:
+    assert ranking.says_revision(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The budget review is on Wednesday at 3pm.", "I know the answer.", "Snowy mornings."],
+)
+def test_statements_are_not_revisions(text: str) -> None:
+    # "know" and "snowy" hold "now" inside a word: only whole words count.
+    assert not ranking.says_revision(text)
