@@ -18,10 +18,10 @@ from typing import Any
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from konstruct_memory.api import create_app
 from konstruct_memory.config import Settings
 from konstruct_memory.db.embedded import EmbeddedServer
 from konstruct_memory.library import Memory
+from konstruct_memory.serving import create_app
 
 ADMIN_TOKEN = "fuzz-admin-token-of-a-throwaway-server"  # noqa: S105 - its 32+ characters
 

@@ -9,8 +9,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from konstruct_memory.api import create_app
 from konstruct_memory.library import Memory
+from konstruct_memory.serving import create_app
 
 
 def bearer(token: str) -> dict[str, str]:

@@ -30,13 +30,13 @@ import pytest
 import uvicorn
 from psycopg_pool import ConnectionPool
 
-from konstruct_memory.api import create_app
 from konstruct_memory.config import Settings, default_data_dir
 from konstruct_memory.db import migrate
 from konstruct_memory.db.embedded import EmbeddedServer
-from konstruct_memory.db.provision import Credentials, provision, url_for
+from konstruct_memory.db.embedded.provision import Credentials, provision, url_for
 from konstruct_memory.db.tenant import Connection, create_pool
 from konstruct_memory.library import Memory, TenantMemory
+from konstruct_memory.serving import create_app
 from tests.fakes import BagOfWordsEmbedder
 from tests.hermetic import sitecustomize as hermetic
 

@@ -1,4 +1,4 @@
-"""The app served the way ``serve`` serves it (``api.server.build_server``: request and write
+"""The app served the way ``serve`` serves it (``serving.server.build_server``: request and write
 deadlines, trusted proxies), on a free loopback port in a thread, and raw sockets to it."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from konstruct_memory.api.server import build_server
 from konstruct_memory.config import Settings
+from konstruct_memory.serving.server import build_server
 
 
 @contextmanager

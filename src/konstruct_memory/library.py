@@ -6,7 +6,6 @@ routes do."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
@@ -16,20 +15,14 @@ import psycopg
 from psycopg_pool import PoolTimeout
 from pydantic_core import PydanticCustomError
 
-from konstruct_memory import embed
 from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, authenticate_key
 from konstruct_memory.config import Settings
-from konstruct_memory.db import runtime, urls
-from konstruct_memory.db.replicas import ReplicaSet
-from konstruct_memory.db.tenant import use_tenant_switch
 from konstruct_memory.embed import Embedder
-from konstruct_memory.embed.model_files import model_dir
 from konstruct_memory.engine import admin, erasure
-from konstruct_memory.engine.prompt import TokenCounter
 from konstruct_memory.engine.ranking import RecallTuning
-from konstruct_memory.engine.retention import RetentionReport, Vacuum, apply_retention
+from konstruct_memory.engine.resources import Observer, Resources
+from konstruct_memory.engine.retention import RetentionReport
 from konstruct_memory.engine.service import Engine
-from konstruct_memory.engine.session import Observer, Resources
 from konstruct_memory.errors import ConfigurationError, InvalidInput, Unavailable
 from konstruct_memory.operations import (
     UNCHANGED,
@@ -54,14 +47,16 @@ from konstruct_memory.operations import (
 from konstruct_memory.operations.base import arguments
 from konstruct_memory.operations.fields import parse_uuid
 from konstruct_memory.operations.lifecycle import LedgerEntry, changes_of
-from konstruct_memory.store import vector_index
+from konstruct_memory.store import health, vector_index
 from konstruct_memory.tenant_memory import TenantMemory
 
 __all__ = ["Memory", "TenantMemory"]
 
 
 class Memory:
-    """Long-term memory over one database.
+    """Long-term memory over one database: the library's face over ``Resources``, which own
+    the pool, the embedder and the workers (``memory.resources``), and the engine that runs
+    every operation on them.
 
     >>> with Memory.open() as memory:                        # embedded server, local model
     ...     acme = memory.tenant(memory.create_tenant("acme").id)
@@ -83,37 +78,20 @@ class Memory:
         auto_migrate: bool = True,
         tuning: RecallTuning | None = None,
         observer: Observer | None = None,
+        serving: bool = False,
     ) -> Memory:
         """Connect (starting the embedded server if no URL is configured), migrate, verify the
-        runtime role cannot bypass row-level security, and load the embedder."""
-        settings = settings or Settings()
-        use_tenant_switch(settings.tenant_switch)
-        database = urls.resolve(settings)
-        pool = runtime.open_pool(settings, auto_migrate=auto_migrate, urls=database)
-        try:
-            # The tokenizer counts context tokens whatever embeds: the local model is needed.
-            tokens = TokenCounter(model_dir(settings))
-            embedder = embedder or embed.from_settings(settings)
-        except BaseException:
-            pool.close()
-            raise
-        resources = Resources(
-            pool=pool,
+        runtime role cannot bypass row-level security, and load the embedder; ``serving``
+        also runs what a long-running service needs (``Resources.open``). Closing the memory
+        closes them all."""
+        resources = Resources.open(
+            settings or Settings(),
             embedder=embedder,
-            settings=settings,
-            tokens=tokens,
-            background=ThreadPoolExecutor(
-                max_workers=settings.pool_max_size, thread_name_prefix="konstruct-memory"
-            ),
-            admin_url=database.admin,
-            tuning=tuning or RecallTuning(),
+            auto_migrate=auto_migrate,
+            tuning=tuning,
+            observer=observer,
+            serving=serving,
         )
-        if observer is not None:
-            resources.observer = observer
-        if database.admin is not None:
-            resources.vacuum = Vacuum(database.admin)
-        if settings.replica_url:
-            resources.replicas = ReplicaSet(pool, settings)
         return cls(resources)
 
     @property
@@ -224,7 +202,7 @@ class Memory:
 
     def apply_retention(self, batch: int | None = None) -> RetentionReport:
         """Remove, in batches of ``batch`` turns, what every tenant's window no longer keeps."""
-        return apply_retention(self.resources, batch)
+        return self.resources.apply_retention(batch)
 
     def export_erasures(self) -> list[LedgerEntry]:
         """Every tenant's erasure ledger (owner connection): keep it apart from backups."""
@@ -278,7 +256,7 @@ class Memory:
         """Raise Unavailable, saying why, unless the database answers within ``timeout``."""
         try:
             with self.resources.pool.connection(timeout=timeout) as conn:
-                conn.execute("SELECT 1")
+                health.probe(conn)
         except PoolTimeout:
             raise Unavailable(f"database unavailable: no connection within {timeout} s") from None
         except psycopg.Error as exc:
@@ -286,15 +264,8 @@ class Memory:
             raise Unavailable(f"database unavailable: {reason}") from None
 
     def close(self) -> None:
-        if self.resources.vacuum is not None:
-            self.resources.vacuum.wait(timeout=60)
-        self.resources.background.shutdown(wait=True)
-        if self.resources.replicas is not None:
-            self.resources.replicas.close()
-        self.resources.pool.close()
-        close = getattr(self.resources.embedder, "close", None)
-        if callable(close):
-            close()
+        """Stop the workers and close the connections (``Resources.close``)."""
+        self.resources.close()
 
     def __enter__(self) -> Memory:
         return self

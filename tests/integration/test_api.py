@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from konstruct_memory.api import create_app
 from konstruct_memory.library import Memory
 from konstruct_memory.operations import Tenant, TenantCreated
+from konstruct_memory.serving import create_app
 
 ADMIN = {"Authorization": "Bearer admin-secret"}
 AGENT = "33333333-3333-4333-8333-333333333333"
@@ -126,7 +126,16 @@ def test_remember_recall_history_context(client: TestClient) -> None:
         "metadata",
     }
     assert 0 < hit["score"] <= 1
-    assert set(hit["parts"]) == {"similarity", "vector", "keyword", "act", "neighbour", "month"}
+    assert set(hit["parts"]) == {
+        "similarity",
+        "vector",
+        "keyword",
+        "act",
+        "neighbour",
+        "month",
+        "correction",
+        "corrected",
+    }
 
     history = client.get("/v1/history", params={"agent_id": AGENT, "user_id": "U1"}, headers=key)
     assert [t["content"] for t in history.json()["turns"]] == ["my cat Pixel loves tuna", "Noted!"]

@@ -8,8 +8,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 
-from konstruct_memory.api import create_app
 from konstruct_memory.library import Memory
+from konstruct_memory.serving import create_app
 
 ADMIN_TOKEN = "fuzz-admin-token"
 

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from konstruct_memory.api import create_app
 from konstruct_memory.library import Memory
+from konstruct_memory.serving import create_app
 from tests.api import bearer
 
 ADMIN = bearer("b" * 40)

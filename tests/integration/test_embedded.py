@@ -17,8 +17,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from konstruct_memory.db import binaries, migrate
-from konstruct_memory.db.embedded import EmbeddedServer
+from konstruct_memory.db import migrate
+from konstruct_memory.db.embedded import EmbeddedServer, binaries
 from tests.conftest import make_data_dir
 
 CLI = [sys.executable, "-m", "konstruct_memory"]

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from konstruct_memory.api import create_app
 from konstruct_memory.library import Memory
+from konstruct_memory.serving import create_app
 from tests.api import bearer
 from tests.serving import head, opened, outcomes, serving
 

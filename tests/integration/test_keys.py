@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from konstruct_memory.api import create_app
 from konstruct_memory.auth import keys
 from konstruct_memory.db import migrate
 from konstruct_memory.errors import Forbidden
 from konstruct_memory.library import Memory
+from konstruct_memory.serving import create_app
 from tests.conftest import DatabaseUnderTest
 
 ADMIN = {"Authorization": "Bearer keys-admin"}

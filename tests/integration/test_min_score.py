@@ -14,12 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from konstruct_memory.api import create_app
 from konstruct_memory.cli import app as cli_app
 from konstruct_memory.client import AsyncClient, Client
 from konstruct_memory.errors import InvalidInput
 from konstruct_memory.library import Memory, TenantMemory
 from konstruct_memory.operations import Hit
+from konstruct_memory.serving import create_app
 from tests.conftest import DatabaseUnderTest
 from tests.scored import (
     AGENT,

@@ -11,9 +11,9 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from konstruct_memory.api import create_app
 from konstruct_memory.config import Settings
 from konstruct_memory.library import Memory
+from konstruct_memory.serving import create_app
 from tests.api import bearer
 from tests.serving import serving
 

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from konstruct_memory.cli import app
 from konstruct_memory.config import Settings
 from konstruct_memory.db import migrate
-from konstruct_memory.db.binaries import server_binary
-from konstruct_memory.db.provision import conninfo_to_url
+from konstruct_memory.db.embedded.binaries import server_binary
+from konstruct_memory.db.embedded.provision import conninfo_to_url
 from konstruct_memory.engine.erasure import ReplayReport
 from konstruct_memory.library import Memory
 from konstruct_memory.operations.lifecycle import LedgerEntry

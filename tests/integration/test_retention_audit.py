@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from konstruct_memory.engine.retention import RetentionSchedule
 from konstruct_memory.library import Memory
 from tests.api import Api, serving
+from tests.fakes import BagOfWordsEmbedder
 
 ADMIN = {"Authorization": "Bearer lifecycle-admin"}
 AGENT = str(uuid.uuid4())
@@ -99,9 +99,9 @@ def test_serve_applies_retention_on_a_schedule(api: Api, memory: Memory) -> None
     stale = [said("U1", "stale", occurred_at=days_ago(3))]
     assert client.post("/v1/turns", json={"turns": stale}, headers=key).status_code == 201
     patch(client, tenant_id, {"retention_days": 1})
-    schedule = RetentionSchedule(memory.resources, interval=0.05)
-    schedule.start()
-    try:
+    every_moment = memory.settings.model_copy(update={"retention_interval_s": 0.05})
+    # As `serve` opens it: the memory runs the schedule until it closes.
+    with Memory.open(every_moment, embedder=BagOfWordsEmbedder(), serving=True):
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             turns = client.get(
@@ -110,8 +110,6 @@ def test_serve_applies_retention_on_a_schedule(api: Api, memory: Memory) -> None
             if not turns:
                 break
             time.sleep(0.05)
-    finally:
-        schedule.stop()
     assert turns == []
 
 

@@ -17,11 +17,11 @@ import httpx
 import pytest
 import uvicorn
 
-from konstruct_memory.api import create_app
 from konstruct_memory.config import Settings
 from konstruct_memory.embed import Vectors
 from konstruct_memory.keyfiles import admin_token
 from konstruct_memory.library import Memory
+from konstruct_memory.serving import create_app
 from tests.conftest import DatabaseUnderTest, process_env
 from tests.fakes import BagOfWordsEmbedder
 

@@ -14,13 +14,12 @@ import pytest
 from fastapi.testclient import TestClient
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from konstruct_memory.api import create_app
 from konstruct_memory.config import Settings
 from konstruct_memory.db.embedded import EmbeddedServer
-from konstruct_memory.db.provision import conninfo_to_url
-from konstruct_memory.db.supervisor import EmbeddedSupervisor
+from konstruct_memory.db.embedded.provision import conninfo_to_url
 from konstruct_memory.errors import ConfigurationError
 from konstruct_memory.library import Memory
+from konstruct_memory.serving import create_app
 from tests.api import bearer
 from tests.conftest import ERASURE_KEY, DatabaseUnderTest, make_data_dir
 from tests.fakes import BagOfWordsEmbedder
@@ -32,7 +31,10 @@ def test_a_killed_embedded_server_is_restarted_and_requests_fail_fast_meanwhile(
     settings = Settings(data_dir=data_dir, erasure_key=ERASURE_KEY, retention_interval_s=0)
     agent = str(uuid.uuid4())
     try:
-        with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
+        # As `serve` opens it: the memory runs the supervisor until it closes.
+        with Memory.open(settings, embedder=BagOfWordsEmbedder(), serving=True) as memory:
+            supervisor = memory.resources.supervisor
+            assert supervisor is not None
             tenant = memory.create_tenant("supervised")
             key = bearer(tenant.api_key)
             turns = [
@@ -40,13 +42,10 @@ def test_a_killed_embedded_server_is_restarted_and_requests_fail_fast_meanwhile(
                 for i in range(20)
             ]
             app = create_app(settings, memory=memory, admin_token="s" * 40)
-            supervisor = EmbeddedSupervisor(server, interval=0.2)
-            app.state.supervisor = supervisor
             where = {"agent_id": agent, "user_id": "U1"}
             with TestClient(app, raise_server_exceptions=False) as client:
                 stored = client.post("/v1/turns", json={"turns": turns}, headers=key)
                 assert stored.status_code == 201
-                supervisor.start()
                 pid = server.postmaster_pid()
                 assert pid is not None
                 os.kill(pid, signal.SIGKILL)
@@ -67,7 +66,6 @@ def test_a_killed_embedded_server_is_restarted_and_requests_fail_fast_meanwhile(
                     if history.status_code == 200:
                         break
                 assert history is not None and len(history.json()["turns"]) == 20
-            supervisor.stop()
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
@@ -12,9 +12,8 @@ import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from konstruct_memory.api import create_app
 from konstruct_memory.auth.principal import Principal
-from konstruct_memory.client import AdminClient, AsyncClient, Client
+from konstruct_memory.client import AdminClient, AsyncAdminClient, AsyncClient, Client
 from konstruct_memory.config import Settings
 from konstruct_memory.library import Memory, TenantMemory
 from konstruct_memory.operations import (
@@ -61,6 +60,7 @@ from konstruct_memory.operations import (
     UpdateTenantRequest,
     WhoAmIRequest,
 )
+from konstruct_memory.serving import create_app
 
 TENANT = UUID("10000000-0000-4000-8000-000000000001")
 AGENT = UUID("20000000-0000-4000-8000-000000000002")
@@ -296,8 +296,8 @@ def app_over(engine: RecordingEngine) -> FastAPI:
 
 
 @contextmanager
-def http_clients(engine: RecordingEngine) -> Iterator[tuple[Client, AdminClient, AsyncClient]]:
-    """The sync clients through the app in-process; the async one through ASGI."""
+def http_clients(engine: RecordingEngine) -> Iterator[tuple[Client, AdminClient]]:
+    """The sync clients through the app in-process."""
     app = app_over(engine)
     served = TestClient(app)
 
@@ -316,4 +316,18 @@ def http_clients(engine: RecordingEngine) -> Iterator[tuple[Client, AdminClient,
         Client(base, API_KEY, transport=transport) as client,
         AdminClient(base, ADMIN_TOKEN, transport=transport) as admin,
     ):
-        yield client, admin, AsyncClient(base, API_KEY, transport=httpx.ASGITransport(app=app))
+        yield client, admin
+
+
+@asynccontextmanager
+async def async_http_clients(
+    engine: RecordingEngine,
+) -> AsyncIterator[tuple[AsyncClient, AsyncAdminClient]]:
+    """The async clients through the app over ASGI."""
+    transport = httpx.ASGITransport(app=app_over(engine))
+    base = "http://testserver"
+    async with (
+        AsyncClient(base, API_KEY, transport=transport) as client,
+        AsyncAdminClient(base, ADMIN_TOKEN, transport=transport) as admin,
+    ):
+        yield client, admin

@@ -6,7 +6,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from konstruct_memory.api.inspector import CONTENT_SECURITY_POLICY, shipped_files
+from konstruct_memory.serving.inspector import CONTENT_SECURITY_POLICY, shipped_files
 
 FILES = shipped_files()
 SCRIPTS = {name: f.body.decode() for name, f in FILES.items() if name.endswith(".js")}

@@ -11,9 +11,15 @@ import typer
 
 from konstruct_memory.cli import app as cli_app
 from konstruct_memory.operations import OPERATIONS, Operation, RememberRequest, Turn
-from tests.unit.faces import CALLS, RecordingEngine, app_over, http_clients, library
+from tests.unit.faces import (
+    CALLS,
+    RecordingEngine,
+    app_over,
+    async_http_clients,
+    http_clients,
+    library,
+)
 
-TENANT_OPERATIONS = [op for op in OPERATIONS if op.access != "admin"]
 # The CLI command of each operation an operator needs there.
 CLI_COMMANDS = {
     "remember": ["remember"],
@@ -74,20 +80,20 @@ def test_the_client_and_the_http_routes_hand_the_engine_the_full_request(
     operation: Operation,
 ) -> None:
     engine = RecordingEngine()
-    with http_clients(engine) as (client, admin, _):
+    with http_clients(engine) as (client, admin):
         face: Any = admin if operation.access == "admin" else client
         getattr(face, operation.name)(**CALLS[operation.name])
     assert engine.requests == [expected(operation)]
 
 
-@pytest.mark.parametrize("operation", TENANT_OPERATIONS, ids=lambda op: op.name)
-def test_the_async_client_hands_the_engine_the_full_request(operation: Operation) -> None:
+@pytest.mark.parametrize("operation", OPERATIONS, ids=lambda op: op.name)
+def test_the_async_clients_hand_the_engine_the_full_request(operation: Operation) -> None:
     engine = RecordingEngine()
 
     async def call() -> None:
-        with http_clients(engine) as (_, _, client):
-            async with client:
-                await getattr(client, operation.name)(**CALLS[operation.name])
+        async with async_http_clients(engine) as (client, admin):
+            face: Any = admin if operation.access == "admin" else client
+            await getattr(face, operation.name)(**CALLS[operation.name])
 
     asyncio.run(call())
     assert engine.requests == [expected(operation)]
@@ -117,7 +123,7 @@ def test_keep_forever_travels_as_a_change_and_an_absent_field_does_not() -> None
     engine = RecordingEngine()
     memory, _ = library(engine)
     memory.update_tenant(CALLS["update_tenant"]["tenant_id"], retention_days=None)
-    with http_clients(engine) as (_, admin, _):
+    with http_clients(engine) as (_, admin):
         admin.update_tenant(CALLS["update_tenant"]["tenant_id"], retention_days=None)
         admin.update_tenant(CALLS["update_tenant"]["tenant_id"], audit_reads=False)
     kept, sent, untouched = engine.requests

@@ -1,5 +1,2 @@
-"""The HTTP face: FastAPI app, errors, limits and metrics."""
-
-from konstruct_memory.api.app import create_app
-
-__all__ = ["create_app"]
+"""The HTTP face: the ``/v1`` routes, their admission, errors, limits and metrics.
+``serving.create_app`` assembles them with ``/mcp`` and the inspector into the served app."""

@@ -35,13 +35,10 @@ def serve(
     SIGTERM/Ctrl-C it stops accepting, lets in-flight requests finish (at most 30 s) and
     exits 0. With the embedded server, a server that dies is started again.
     """
-    from konstruct_memory.api import create_app
-    from konstruct_memory.api.observability import configure_json_logging
-    from konstruct_memory.api.server import serve as run_server
-    from konstruct_memory.db.embedded import EmbeddedServer
-    from konstruct_memory.db.supervisor import EmbeddedSupervisor
-    from konstruct_memory.engine.retention import RetentionSchedule
+    from konstruct_memory.api.observability import Metrics, configure_json_logging
     from konstruct_memory.library import Memory
+    from konstruct_memory.serving import create_app
+    from konstruct_memory.serving.server import serve as run_server
 
     settings = settings_of(ctx)
     token, where = admin_token(settings)
@@ -54,27 +51,14 @@ def serve(
         typer.echo(f"admin token: in {where} (set KONSTRUCT_MEMORY_ADMIN_TOKEN to choose one)")
     ensure_model(settings)
     configure_json_logging()  # before start-up, so the migration's records are JSON too
+    metrics = Metrics()
     # Opened here, not in the app's start-up, so that a refusal (schema behind the code,
-    # unsafe role) is a one-line error rather than a failed lifespan.
-    with Memory.open(settings, auto_migrate=migrate) as memory:
-        app = create_app(settings, memory=memory, admin_token=token, host=host)
-        supervisor = None
-        if settings.uses_embedded_server:
-            supervisor = EmbeddedSupervisor(EmbeddedServer(settings.data_dir))
-            supervisor.start()
-            app.state.supervisor = supervisor
-        retention = None
-        if settings.retention_interval_s > 0:
-            retention = RetentionSchedule(memory.resources, settings.retention_interval_s)
-            retention.start()
+    # unsafe role) is a one-line error rather than a failed lifespan. The memory runs the
+    # supervisor and the retention schedule, and stops them when it closes.
+    with Memory.open(settings, auto_migrate=migrate, observer=metrics, serving=True) as memory:
+        app = create_app(settings, memory=memory, metrics=metrics, admin_token=token, host=host)
         typer.echo(f"serving on http://{host}:{port} (inspector at /inspector, API docs at /docs)")
-        try:
-            run_server(app, host, port, settings)
-        finally:
-            if retention is not None:
-                retention.stop()
-            if supervisor is not None:
-                supervisor.stop()
+        run_server(app, host, port, settings)
 
 
 def mcp(

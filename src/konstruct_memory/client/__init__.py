@@ -9,7 +9,7 @@ needs (the server is the ``[server]`` extra).
 ...     memory.recall(agent, "U1", "what did I say?")
 """
 
-from konstruct_memory.client.asynchronous import AsyncClient
+from konstruct_memory.client.asynchronous import AsyncAdminClient, AsyncClient
 from konstruct_memory.client.sync import AdminClient, Client
 from konstruct_memory.errors import (
     Conflict,
@@ -26,6 +26,7 @@ __all__ = [
     "AdminClient",
     "ApiKey",
     "ApiKeyCreated",
+    "AsyncAdminClient",
     "AsyncClient",
     "Client",
     "Conflict",

@@ -1,12 +1,12 @@
+# Generated from asynchronous.py by tools/async_to_sync.py: do not edit it by hand.
+# Change asynchronous.py, then run `python tools/async_to_sync.py` to write this again.
 """``Client`` and ``AdminClient``: the operations over HTTP, blocking."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Any, Self, TypeVar
-from uuid import UUID
+from typing import Self, TypeVar
 
 import httpx
 
@@ -44,20 +44,33 @@ from konstruct_memory.operations import (
     StoredTurn,
     Tenant,
     TenantCreated,
-    Turn,
     Unchanged,
     UpdateTenantRequest,
     WhoAmIRequest,
     build,
 )
 from konstruct_memory.operations.base import arguments
-from konstruct_memory.operations.fields import Role
 from konstruct_memory.operations.lifecycle import changes_of
+from konstruct_memory.types import (
+    AgentId,
+    ConversationId,
+    Instant,
+    KeyId,
+    KeyScopes,
+    Roles,
+    TenantId,
+    TurnId,
+    TurnIds,
+    TurnInput,
+    UserId,
+)
 
 R = TypeVar("R", bound=Result)
 
 
 class _Http:
+    """The connection both clients share: the service's URL, the credential, the timeout."""
+
     def __init__(
         self,
         base_url: str,
@@ -66,7 +79,8 @@ class _Http:
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._http = httpx.Client(**connection(base_url, token, timeout), transport=transport)
+        opened = connection(base_url, token, timeout)
+        self._http = httpx.Client(**opened, transport=transport)
 
     def _send(self, request: Request[R]) -> R | None:
         try:
@@ -114,108 +128,108 @@ class Client(_Http):
         """The key's tenant, scopes and binding."""
         return self.run(WhoAmIRequest())
 
-    def remember(self, turns: Sequence[Turn | Mapping[str, Any]]) -> list[StoredTurn]:
+    def remember(self, turns: Sequence[TurnInput]) -> list[StoredTurn]:
         return self.run(build(RememberRequest, turns=turns)).turns
 
-    def remember_one(self, turn: Turn | Mapping[str, Any]) -> StoredTurn:
+    def remember_one(self, turn: TurnInput) -> StoredTurn:
         return self.remember([turn])[0]
 
     def recall(
         self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
         query: str | None = None,
         k: int = 10,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        conversation_id: str | None = None,
-        roles: Sequence[Role] | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
+        conversation_id: ConversationId | None = None,
+        roles: Roles | None = None,
         min_score: float | None = None,
     ) -> list[Hit]:
         return self.run(build(RecallRequest, **arguments(locals()))).hits
 
     def recall_across_users(
         self,
-        agent_id: UUID | str | None = None,
+        agent_id: AgentId | None = None,
         query: str | None = None,
         k: int = 10,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        conversation_id: str | None = None,
-        roles: Sequence[Role] | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
+        conversation_id: ConversationId | None = None,
+        roles: Roles | None = None,
         min_score: float | None = None,
     ) -> list[Hit]:
         return self.run(build(RecallAcrossUsersRequest, **arguments(locals()))).hits
 
     def history(
         self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
         limit: int = 20,
-        conversation_id: str | None = None,
-        before: UUID | str | None = None,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        roles: Sequence[Role] | None = None,
+        conversation_id: ConversationId | None = None,
+        before: TurnId | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
+        roles: Roles | None = None,
     ) -> list[StoredTurn]:
         return self.run(build(HistoryRequest, **arguments(locals()))).turns
 
     def get_turn(
         self,
-        turn_id: UUID | str,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        turn_id: TurnId,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
     ) -> StoredTurn:
         return self.run(build(GetTurnRequest, **arguments(locals())))
 
     def list_scopes(
         self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[ScopeSummary]:
-        return (self.run(build(ListScopesRequest, **arguments(locals())))).scopes
+        return self.run(build(ListScopesRequest, **arguments(locals()))).scopes
 
     def context(
         self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
         query: str | None = None,
         recent: int = 10,
         k: int = 5,
         max_tokens: int | None = None,
-        conversation_id: str | None = None,
+        conversation_id: ConversationId | None = None,
         min_score: float | None = None,
     ) -> Context:
         return self.run(build(ContextRequest, **arguments(locals())))
 
     def erase(
         self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
-        turn_ids: Sequence[UUID | str] | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
+        turn_ids: TurnIds | None = None,
     ) -> Erasure:
         """Erase an agent's, a user's or an agent's user's turns (needs the ``erase`` scope)."""
         return self.run(build(EraseRequest, **arguments(locals())))
 
     def list_erasures(
         self,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
         limit: int = 100,
     ) -> list[Erasure]:
-        return (self.run(build(ListErasuresRequest, **arguments(locals())))).erasures
+        return self.run(build(ListErasuresRequest, **arguments(locals()))).erasures
 
     def list_audit(
         self,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
         limit: int = 100,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
     ) -> list[AuditEntry]:
-        return (self.run(build(ListAuditRequest, **arguments(locals())))).entries
+        return self.run(build(ListAuditRequest, **arguments(locals()))).entries
 
 
 class AdminClient(_Http):
@@ -240,24 +254,25 @@ class AdminClient(_Http):
 
     def create_api_key(
         self,
-        tenant_id: UUID | str,
+        tenant_id: TenantId,
         name: str | None = None,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
-        scopes: Sequence[str] | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
+        scopes: KeyScopes | None = None,
     ) -> ApiKeyCreated:
         """A new key; ``scopes`` default to read and write. The secret is shown only now."""
         return self.run(build(CreateApiKeyRequest, **arguments(locals())))
 
-    def list_api_keys(self, tenant_id: UUID | str) -> list[ApiKey]:
+    def list_api_keys(self, tenant_id: TenantId) -> list[ApiKey]:
         return self.run(build(ListApiKeysRequest, tenant_id=tenant_id)).keys
 
-    def revoke_api_key(self, key_id: UUID | str) -> None:
+    def revoke_api_key(self, key_id: KeyId) -> None:
+        # The service answers 204 with no body: nothing to return, and nothing required.
         self._send(build(RevokeApiKeyRequest, key_id=key_id))
 
     def update_tenant(
         self,
-        tenant_id: UUID | str,
+        tenant_id: TenantId,
         *,
         retention_days: int | Unchanged | None = UNCHANGED,
         audit_reads: bool | None = None,
@@ -272,29 +287,31 @@ class AdminClient(_Http):
 
     def erase_for_tenant(
         self,
-        tenant_id: UUID | str,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
-        turn_ids: Sequence[UUID | str] | None = None,
+        tenant_id: TenantId,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
+        turn_ids: TurnIds | None = None,
     ) -> Erasure:
         return self.run(build(EraseForTenantRequest, **arguments(locals())))
 
     def list_erasures_for_tenant(
         self,
-        tenant_id: UUID | str,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
+        tenant_id: TenantId,
+        since: Instant | None = None,
+        until: Instant | None = None,
         limit: int = 100,
     ) -> list[Erasure]:
-        return self.run(build(ListErasuresForTenantRequest, **arguments(locals()))).erasures
+        request = build(ListErasuresForTenantRequest, **arguments(locals()))
+        return self.run(request).erasures
 
     def list_audit_for_tenant(
         self,
-        tenant_id: UUID | str,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
+        tenant_id: TenantId,
+        since: Instant | None = None,
+        until: Instant | None = None,
         limit: int = 100,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
     ) -> list[AuditEntry]:
-        return self.run(build(ListAuditForTenantRequest, **arguments(locals()))).entries
+        request = build(ListAuditForTenantRequest, **arguments(locals()))
+        return self.run(request).entries

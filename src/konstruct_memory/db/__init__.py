@@ -1,2 +1,3 @@
-"""The database: embedded server, provisioning, migrations, URLs, the pool and the one tenant
-transaction."""
+"""The database. Connections: which database (``urls``), migrations, start-up (``runtime``),
+the pool and the one tenant transaction (``tenant``), read replicas, the background VACUUM.
+The embedded server, from its programs to its supervisor, is the ``embedded`` subpackage."""

@@ -8,7 +8,7 @@ from psycopg_pool import ConnectionPool
 
 from konstruct_memory.config import Settings
 from konstruct_memory.db import migrate
-from konstruct_memory.db.provision import conninfo_to_url
+from konstruct_memory.db.embedded.provision import conninfo_to_url
 from konstruct_memory.db.tenant import Connection, assert_least_privilege, create_pool
 from konstruct_memory.db.urls import DatabaseUrls, resolve
 from konstruct_memory.errors import ConfigurationError

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import httpx
 import numpy as np
 
-from konstruct_memory.embed import DIMENSION, Vectors, normalise
+from konstruct_memory.embed.vectors import DIMENSION, Vectors, normalise
 from konstruct_memory.errors import EmbeddingUnavailable
 
 

@@ -28,10 +28,10 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 from konstruct_memory.config import Settings
-from konstruct_memory.embed import length_batches
 from konstruct_memory.embed.model_config import ModelConfig
 from konstruct_memory.embed.model_files import DIMENSION, model_dir, model_name_of, unusable
 from konstruct_memory.embed.onnx_graph import build
+from konstruct_memory.embed.vectors import length_batches
 from konstruct_memory.embed.windows import LongText, plan, pool
 
 Matrix = npt.NDArray[np.float32]

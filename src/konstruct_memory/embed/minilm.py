@@ -29,7 +29,6 @@ import numpy.typing as npt
 from threadpoolctl import ThreadpoolController
 from tokenizers import Tokenizer
 
-from konstruct_memory.embed import length_batches, normalise
 from konstruct_memory.embed.model_config import ModelConfig
 from konstruct_memory.embed.model_files import (
     DIMENSION,
@@ -38,6 +37,7 @@ from konstruct_memory.embed.model_files import (
     load_safetensors,
     model_dir,
 )
+from konstruct_memory.embed.vectors import length_batches, normalise
 from konstruct_memory.embed.windows import LongText, plan, pool
 from konstruct_memory.errors import ConfigurationError
 

@@ -12,7 +12,8 @@ from psycopg.rows import dict_row
 from konstruct_memory.auth import keys
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.db.tenant import Connection
-from konstruct_memory.engine.session import Resources, Session
+from konstruct_memory.engine.resources import Resources
+from konstruct_memory.engine.session import Session
 from konstruct_memory.errors import ConfigurationError, NotFound
 from konstruct_memory.operations import (
     ApiKey,

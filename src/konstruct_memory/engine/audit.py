@@ -14,7 +14,8 @@ from uuid import UUID
 
 from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.engine.admin import owner_session
-from konstruct_memory.engine.session import Resources, Session
+from konstruct_memory.engine.resources import Resources
+from konstruct_memory.engine.session import Session
 from konstruct_memory.operations import (
     AuditEntry,
     AuditTrail,

@@ -21,10 +21,9 @@ from uuid import UUID
 
 from konstruct_memory.db.tenant import TenantConnection, tenant_transaction
 from konstruct_memory.engine.admin import owner_connection, owner_session
-from konstruct_memory.engine.retention import after_removal
-from konstruct_memory.engine.session import Resources, Session, resolved
+from konstruct_memory.engine.resources import Resources
+from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.errors import InvalidInput
-from konstruct_memory.keyfiles import erasure_key
 from konstruct_memory.operations import (
     EraseForTenantRequest,
     EraseRequest,
@@ -63,7 +62,7 @@ def erase(session: Session, request: EraseRequest) -> Erasure:
             turn_ids=request.turn_ids,
         )
     if row.turns_erased or row.audit_rows_erased:
-        after_removal(session.resources)
+        session.resources.after_removal()
     return erasure_of(row)
 
 
@@ -89,8 +88,6 @@ def list_erasures_for_tenant(
 
 def key_of(resources: Resources) -> bytes:
     """The deployment's erasure key, read once per process."""
-    if resources.erasure_key is None:
-        resources.erasure_key = erasure_key(resources.settings)
     return resources.erasure_key
 
 
@@ -199,7 +196,7 @@ def replay(resources: Resources, entries: Iterable[LedgerEntry]) -> ReplayReport
             replayed += 1
             turns += erased
     if turns:
-        after_removal(resources)
+        resources.after_removal()
     return ReplayReport(replayed, turns, present, unmatched)
 
 

@@ -8,7 +8,8 @@ from typing import Any, TypeVar, cast
 
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.engine import access, admin, audit, erasure, reads, recall, remember
-from konstruct_memory.engine.session import Resources, Session
+from konstruct_memory.engine.resources import Resources
+from konstruct_memory.engine.session import Session
 from konstruct_memory.operations import (
     BY_REQUEST,
     ContextRequest,

@@ -1,4 +1,4 @@
-"""What operations share: the process's resources, and a session of one tenant principal.
+"""A session of one tenant principal: its transactions, the embedder, the deployment's limits.
 
 Embedding happens outside transactions, so no connection is held while the model runs. Reads
 open ``read_transaction`` (a replica when one is fit, else the primary); writes that readers
@@ -9,30 +9,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TypeVar
 from uuid import UUID
-
-from psycopg_pool import ConnectionPool
 
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.config import Settings
-from konstruct_memory.db.replicas import ERASED, ReplicaSet, position_after_commit
-from konstruct_memory.db.tenant import (
-    Connection,
-    TenantConnection,
-    tenant_transaction,
-    tenant_transaction_on,
-)
-from konstruct_memory.embed import Embedder, Vectors
-from konstruct_memory.engine.prompt import TokenCounter
-from konstruct_memory.engine.ranking import RecallTuning
+from konstruct_memory.db.replicas import ERASED, position_after_commit
+from konstruct_memory.db.tenant import TenantConnection, tenant_transaction, tenant_transaction_on
+from konstruct_memory.embed import Vectors
+from konstruct_memory.engine.resources import Resources
 from konstruct_memory.errors import Forbidden, InvalidInput, KonstructMemoryError
-
-if TYPE_CHECKING:
-    from konstruct_memory.engine.retention import Vacuum
+from konstruct_memory.store import lifecycle
 
 T = TypeVar("T")
 
@@ -44,45 +32,6 @@ def resolved(value: T | None) -> T:
     if value is None:
         raise KonstructMemoryError("a request reached the engine without its agent, user or tenant")
     return value
-
-
-class Observer(Protocol):
-    """Receives timings (seconds), e.g. for metrics. The default does nothing."""
-
-    def embedding(self, seconds: float) -> None: ...
-
-    def database(self, seconds: float) -> None: ...
-
-    def read_served(self, by: str) -> None:
-        """A read ran on ``by``: 'replica' or 'primary'."""
-
-
-class NullObserver:
-    def embedding(self, seconds: float) -> None:
-        pass
-
-    def database(self, seconds: float) -> None:
-        pass
-
-    def read_served(self, by: str) -> None:
-        pass
-
-
-@dataclass
-class Resources:
-    """Everything an operation may use, built once per process (``Memory.open``)."""
-
-    pool: ConnectionPool[Connection]
-    embedder: Embedder
-    settings: Settings
-    tokens: TokenCounter
-    background: Executor  # runs a recall's keyword stage while its query is embedded
-    admin_url: str | None = None
-    tuning: RecallTuning = field(default_factory=RecallTuning)
-    observer: Observer = field(default_factory=NullObserver)
-    vacuum: Vacuum | None = None  # reclaims removed rows soon after an erasure (owner URL)
-    erasure_key: bytes | None = None  # read on first use (``erasure.key_of``)
-    replicas: ReplicaSet | None = None  # KONSTRUCT_MEMORY_REPLICA_URL
 
 
 class Session:
@@ -167,8 +116,7 @@ class Session:
         if self.principal.audit_reads is not None:
             return self.principal.audit_reads
         with self.transaction() as tx:  # the owner's view authenticates no key: ask
-            row = tx.conn.execute("SELECT konstruct_reads_audited() AS audited").fetchone()
-        return bool(row and row["audited"])
+            return lifecycle.reads_audited(tx)
 
     def embed(self, texts: list[str]) -> Vectors:
         return self._timed(self.resources.embedder.embed, texts)

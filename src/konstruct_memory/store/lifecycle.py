@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
@@ -53,6 +54,9 @@ _ALL_LEDGER = sql.SQL("SELECT tenant_id, {columns} FROM erasures ORDER BY comple
     columns=_LEDGER_COLUMNS
 )
 _LEDGER_IDS = "SELECT id, replay_of FROM erasures"
+_READS_AUDITED = "SELECT konstruct_reads_audited() AS audited"
+# The tables erasure and retention remove rows from (their HNSW and GIN indexes included).
+_VACUUM = "VACUUM conversation_embeddings, read_audit, erased_turns"
 
 
 def erase(
@@ -118,6 +122,12 @@ def record_read(
             "query": query,
         },
     )
+
+
+def reads_audited(tx: TenantConnection) -> bool:
+    """Whether the transaction's tenant audits reads, by its policy."""
+    row = tx.conn.execute(_READS_AUDITED).fetchone()
+    return bool(row and row["audited"])
 
 
 def erased(tx: TenantConnection, ids: Sequence[UUID]) -> set[tuple[UUID, UUID | None, str | None]]:
@@ -201,3 +211,9 @@ def ledger_ids(conn: Connection) -> set[UUID]:
         if row["replay_of"] is not None:
             found.add(row["replay_of"])
     return found
+
+
+def vacuum(conn: psycopg.Connection[Any]) -> None:
+    """VACUUM what erasure and retention remove rows from (owner connection, in autocommit:
+    VACUUM cannot run inside a transaction)."""
+    conn.execute(_VACUUM)

@@ -19,8 +19,8 @@ def healthz(request: Request) -> dict[str, Any]:
     """200 within a second if the database answers, with each read replica's state and lag;
     else 503 saying why (what the embedded server's supervisor is doing under ``serve``, and
     which replicas still serve reads)."""
-    supervisor = getattr(request.app.state, "supervisor", None)
     memory = deps.memory(request)
+    supervisor = memory.resources.supervisor
     replicas = memory.resources.replicas
     states = [asdict(state) for state in replicas.states()] if replicas is not None else None
     try:

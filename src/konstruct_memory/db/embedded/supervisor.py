@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 
-from konstruct_memory.db.embedded import EmbeddedServer
+from konstruct_memory.db.embedded.server import EmbeddedServer
 from konstruct_memory.errors import EmbeddedServerError
 
 log = logging.getLogger(__name__)

@@ -28,9 +28,14 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from konstruct_memory.db.binaries import bin_dir_for_server_user
-from konstruct_memory.db.processes import free_port, port_is_free, process_runs, processes_in
-from konstruct_memory.db.provision import Credentials, provision, url_for
+from konstruct_memory.db.embedded.binaries import bin_dir_for_server_user
+from konstruct_memory.db.embedded.processes import (
+    free_port,
+    port_is_free,
+    process_runs,
+    processes_in,
+)
+from konstruct_memory.db.embedded.provision import Credentials, provision, url_for
 from konstruct_memory.errors import EmbeddedServerError
 
 SERVER_OS_USER = "konstruct-memory"

@@ -1,4 +1,5 @@
-"""The HTTP face: ``create_app(settings)`` builds the FastAPI app over the engine."""
+"""``create_app(settings)``: the served app over the engine. The HTTP API's routes and gates,
+``/mcp`` behind the same keys and bounds, the inspector's files, ``/healthz`` and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from fastapi import FastAPI
 from konstruct_memory.api.admission import PREFIX, KeyGate, NoSniff
 from konstruct_memory.api.backpressure import InFlight, InFlightLimit, Throttles
 from konstruct_memory.api.errors import ErrorOut, install_error_handlers
-from konstruct_memory.api.inspector import inspector_router
 from konstruct_memory.api.limits import BodySizeLimit
 from konstruct_memory.api.observability import Metrics, install_request_observer
 from konstruct_memory.api.routers import admin, health, lifecycle, recall, turns
 from konstruct_memory.config import Settings
-from konstruct_memory.engine.session import NullObserver
 from konstruct_memory.errors import ConfigurationError
 from konstruct_memory.library import Memory
-from konstruct_memory.mcp.http import PATH as MCP_PATH
-from konstruct_memory.mcp.http import mcp_route
+from konstruct_memory.serving.inspector import inspector_router
+from konstruct_memory.serving.mcp_http import PATH as MCP_PATH
+from konstruct_memory.serving.mcp_http import mcp_route
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorOut} for code in (401, 403, 404, 409, 413, 422, 429, 503)
@@ -31,6 +31,7 @@ def create_app(
     settings: Settings,
     *,
     memory: Memory | None = None,
+    metrics: Metrics | None = None,
     admin_token: str | None = None,
     auto_migrate: bool = True,
     host: str = "127.0.0.1",
@@ -40,18 +41,18 @@ def create_app(
     the address served on: on a loopback address the MCP transport refuses requests whose Host
     or Origin is not local (DNS rebinding).
 
-    A ``memory`` passed in belongs to the caller and is not closed on shutdown.
+    A ``memory`` passed in belongs to the caller and is not closed on shutdown; ``/metrics``
+    shows its embedding and database timings when it was opened with ``metrics`` (the app's
+    metrics, new ones if not given) as its observer.
     """
     admin_token = admin_token or settings.admin_token
     if not admin_token:
         raise ConfigurationError("the API needs an admin token (KONSTRUCT_MEMORY_ADMIN_TOKEN)")
-    metrics = Metrics()
+    metrics = metrics or Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         opened = memory or Memory.open(settings, observer=metrics, auto_migrate=auto_migrate)
-        if isinstance(opened.resources.observer, NullObserver):
-            opened.resources.observer = metrics
         app.state.memory = opened
         metrics.watch_pool(opened.resources.pool)
         if opened.resources.replicas is not None:
