@@ -29,6 +29,7 @@ from konstruct_memory.config import Settings
 from konstruct_memory.db import runtime, urls
 from konstruct_memory.db.embedded import EmbeddedServer
 from konstruct_memory.db.embedded.supervisor import EmbeddedSupervisor
+from konstruct_memory.db.leadership import RETENTION_SCHEDULE, Leadership
 from konstruct_memory.db.replicas import ReplicaSet
 from konstruct_memory.db.tenant import Connection, use_tenant_switch
 from konstruct_memory.db.vacuum import Vacuum
@@ -136,7 +137,9 @@ class Resources:
             )
             if serving and settings.retention_interval_s > 0:
                 schedule = retention.RetentionSchedule(
-                    resources.apply_retention, settings.retention_interval_s
+                    resources.apply_retention,
+                    settings.retention_interval_s,
+                    Leadership(database.runtime, RETENTION_SCHEDULE),
                 )
                 schedule.start()
                 opening.callback(schedule.stop)

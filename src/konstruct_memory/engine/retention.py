@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import ConnectionPool
 
+from konstruct_memory.db.leadership import Leadership
 from konstruct_memory.db.tenant import Connection, tenant_transaction
 from konstruct_memory.store import lifecycle as store
 
@@ -54,11 +55,16 @@ def apply_retention(pool: ConnectionPool[Connection], batch: int) -> RetentionRe
 
 class RetentionSchedule:
     """``run`` (a retention run) every ``interval`` seconds on a daemon thread; a failed run
-    is logged and the next one tries again. ``serve`` runs one (``Resources.open``)."""
+    is logged and the next one tries again. ``serve`` runs one (``Resources.open``). With
+    ``leadership``, only the process leading it runs: N processes apply a window once per
+    interval, and another takes over when the leader stops."""
 
-    def __init__(self, run: Callable[[], object], interval: float) -> None:
+    def __init__(
+        self, run: Callable[[], object], interval: float, leadership: Leadership | None = None
+    ) -> None:
         self._run = run
         self._interval = interval
+        self._leadership = leadership
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._loop, name="konstruct-memory-retention", daemon=True
@@ -70,10 +76,13 @@ class RetentionSchedule:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(30)
+        if self._leadership is not None:
+            self._leadership.release()
 
     def _loop(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self._run()
+                if self._leadership is None or self._leadership.leads():
+                    self._run()
             except Exception:  # the next run tries again
                 log.warning("retention run failed", exc_info=True)
