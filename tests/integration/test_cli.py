@@ -50,6 +50,7 @@ COMMANDS = [
     ["server", "start"],
     ["server", "stop"],
     ["server", "status"],
+    ["server", "standby"],
 ]
 
 

@@ -88,6 +88,25 @@ def _cli_status(data_dir: Path) -> str:
     return result.stdout
 
 
+def test_server_standby_makes_a_streaming_replica_once_and_prints_its_url(
+    data_dir: Path,
+) -> None:
+    _cli(data_dir, "migrate")
+    standby = EmbeddedServer(data_dir / "standby")
+    try:
+        line = _cli(data_dir, "server", "standby")
+        name, _, url = line.partition("=")
+        assert name == "KONSTRUCT_MEMORY_REPLICA_URL" and url == standby.runtime_url()
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+            assert conn.execute("SELECT current_user").fetchone() == ("konstruct_runtime",)
+        standby.stop()
+        assert _cli(data_dir, "server", "standby") == line, "run again: the same standby"
+        assert standby.is_running()
+    finally:
+        standby.stop()
+
+
 def test_a_second_process_reuses_the_running_server(data_dir: Path) -> None:
     server = EmbeddedServer(data_dir)
     server.ensure_running()

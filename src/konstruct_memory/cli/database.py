@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import typer
 
@@ -124,6 +126,27 @@ def server_stop(ctx: typer.Context) -> None:
     server = _embedded(ctx)
     server.stop()
     typer.echo("embedded PostgreSQL stopped")
+
+
+@server_app.command("standby")
+def server_standby(
+    ctx: typer.Context,
+    directory: Path | None = typer.Option(
+        None, "--dir", help="The standby's data directory (default: standby/ in the data dir)."
+    ),
+) -> None:
+    """Start a local streaming replica of the embedded server (made on first use), and print the
+    URL to put in KONSTRUCT_MEMORY_REPLICA_URL. Stop it with KONSTRUCT_MEMORY_DATA_DIR=<its
+    directory> konstruct-memory server stop."""
+    primary = _embedded(ctx)
+    primary.ensure_running()
+    standby = EmbeddedServer(directory or primary.data_dir / "standby")
+    if standby.is_initialised():
+        standby.ensure_running()
+    else:
+        standby.make_standby_of(primary)
+    typer.echo(f"standby of the embedded server running, data in {standby.data_dir}", err=True)
+    typer.echo(f"KONSTRUCT_MEMORY_REPLICA_URL={standby.runtime_url()}")
 
 
 @server_app.command("status")

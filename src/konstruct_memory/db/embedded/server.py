@@ -79,6 +79,10 @@ class EmbeddedServer:
             if not state.standby:
                 self._provision(state)
 
+    def is_initialised(self) -> bool:
+        """Whether this data directory holds a server (running or not)."""
+        return self._state_file.exists()
+
     def make_standby_of(self, primary: EmbeddedServer) -> None:
         """Make this (new) data directory a streaming standby of the running ``primary`` with
         the wheel's ``pg_basebackup -R``, and start it on a port of its own. It has the
