@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import socket
+
 import typer
 
 from konstruct_memory.cli.model import ensure_model
 from konstruct_memory.cli.settings import settings_of
+from konstruct_memory.config import Settings
 from konstruct_memory.errors import ConfigurationError
 from konstruct_memory.keyfiles import admin_token
 
 MIN_ADMIN_TOKEN_CHARS = 32
+_WHERE = "(inspector at /inspector, API docs at /docs)"
 
 
 def register(app: typer.Typer) -> None:
@@ -24,6 +28,12 @@ def serve(
     migrate: bool = typer.Option(
         True, "--migrate/--no-migrate", help="Upgrade the schema at start (needs the owner URL)."
     ),
+    workers: int = typer.Option(
+        1,
+        min=1,
+        help="Processes answering on the port, each with its own pool and model (about one per "
+        "core; docs/operations.md, 'Many processes, many hosts').",
+    ),
 ) -> None:
     """Serve the HTTP API (embedded PostgreSQL unless KONSTRUCT_MEMORY_DATABASE_URL is set),
     with the browser inspector at /inspector.
@@ -33,12 +43,12 @@ def serve(
     once and kept in the data directory (owner-only). Every KONSTRUCT_MEMORY_RETENTION_INTERVAL_S
     seconds (default 3600; 0: never) the tenants' retention windows are applied. On
     SIGTERM/Ctrl-C it stops accepting, lets in-flight requests finish (at most 30 s) and
-    exits 0. With the embedded server, a server that dies is started again.
+    exits 0. With the embedded server, a server that dies is started again. With --workers N,
+    N processes share the port; one that dies is started again.
     """
-    from konstruct_memory.api.observability import Metrics, configure_json_logging
+    from konstruct_memory.api.observability import configure_json_logging
     from konstruct_memory.library import Memory
-    from konstruct_memory.serving import create_app
-    from konstruct_memory.serving.server import serve as run_server
+    from konstruct_memory.serving.workers import Workers, bind
 
     settings = settings_of(ctx)
     token, where = admin_token(settings)
@@ -51,14 +61,44 @@ def serve(
         typer.echo(f"admin token: in {where} (set KONSTRUCT_MEMORY_ADMIN_TOKEN to choose one)")
     ensure_model(settings)
     configure_json_logging()  # before start-up, so the migration's records are JSON too
+    if workers == 1:
+        _serve_here(settings, token, host, port, migrate=migrate)
+        return
+    # Checked and migrated once, here: a refusal is one line, and the workers do not race to
+    # migrate. Closed again before the fork, so no thread of it is copied into the workers.
+    with Memory.open(settings, auto_migrate=migrate):
+        pass
+    sock = bind(host, port)
+    typer.echo(f"serving on http://{host}:{port} with {workers} worker processes {_WHERE}")
+    Workers(
+        workers, sock, lambda s: _serve_here(settings, token, host, port, migrate=False, sock=s)
+    ).run()
+
+
+def _serve_here(
+    settings: Settings,
+    token: str,
+    host: str,
+    port: int,
+    *,
+    migrate: bool,
+    sock: socket.socket | None = None,
+) -> None:
+    """One serving process: its memory, its app, its server, until SIGTERM or SIGINT."""
+    from konstruct_memory.api.observability import Metrics
+    from konstruct_memory.library import Memory
+    from konstruct_memory.serving import create_app
+    from konstruct_memory.serving.server import serve as run_server
+
     metrics = Metrics()
     # Opened here, not in the app's start-up, so that a refusal (schema behind the code,
     # unsafe role) is a one-line error rather than a failed lifespan. The memory runs the
     # supervisor and the retention schedule, and stops them when it closes.
     with Memory.open(settings, auto_migrate=migrate, observer=metrics, serving=True) as memory:
         app = create_app(settings, memory=memory, metrics=metrics, admin_token=token, host=host)
-        typer.echo(f"serving on http://{host}:{port} (inspector at /inspector, API docs at /docs)")
-        run_server(app, host, port, settings)
+        if sock is None:
+            typer.echo(f"serving on http://{host}:{port} {_WHERE}")
+        run_server(app, host, port, settings, sock)
 
 
 def mcp(

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import resource
+import socket
 from collections.abc import Iterator
 from typing import Any
 
@@ -127,10 +128,13 @@ def build_server(app: Any, host: str, port: int, settings: Settings) -> uvicorn.
     return _Server(config)
 
 
-def serve(app: Any, host: str, port: int, settings: Settings) -> None:
-    """Run ``app`` until SIGTERM or SIGINT, then drain and return."""
+def serve(
+    app: Any, host: str, port: int, settings: Settings, sock: socket.socket | None = None
+) -> None:
+    """Run ``app`` until SIGTERM or SIGINT, then drain and return; on ``sock`` (bound by a
+    parent process) if given."""
     _raise_open_files_limit(settings.max_connections)
-    build_server(app, host, port, settings).run()
+    build_server(app, host, port, settings).run(sockets=None if sock is None else [sock])
 
 
 def _raise_open_files_limit(connections: int) -> None:
