@@ -16,12 +16,14 @@ from pathlib import Path
 
 import httpx
 
+SERVE = [sys.executable, "-m", "konstruct_memory", "serve"]
 ADMIN_TOKEN = "bench-admin-token-of-a-throwaway-server"  # noqa: S105 - its 32+ characters
 
 
 @contextmanager
-def served() -> Iterator[tuple[str, int]]:
-    """(base URL, server pid) of a fresh service; stopped and deleted afterwards."""
+def served(workers: int = 1) -> Iterator[tuple[str, int]]:
+    """(base URL, server pid) of a fresh service (``serve --workers``); stopped and deleted
+    afterwards."""
     data_dir = Path(tempfile.mkdtemp(prefix="km-bench-"))
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -35,7 +37,7 @@ def served() -> Iterator[tuple[str, int]]:
     }
     env.pop("KONSTRUCT_MEMORY_DATABASE_URL", None)
     server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(port)],
+        [*SERVE, "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
