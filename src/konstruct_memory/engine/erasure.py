@@ -21,6 +21,7 @@ from uuid import UUID
 
 from konstruct_memory.db.tenant import TenantConnection, tenant_transaction
 from konstruct_memory.engine.admin import owner_connection, owner_session
+from konstruct_memory.engine.ledger_file import entry_of, erasure_of
 from konstruct_memory.engine.resources import Resources
 from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.errors import InvalidInput
@@ -61,9 +62,12 @@ def erase(session: Session, request: EraseRequest) -> Erasure:
             requested_at=requested_at,
             turn_ids=request.turn_ids,
         )
+    erasure = erasure_of(row)
+    if session.resources.ledger is not None:
+        session.resources.ledger.append([entry_of(tenant_id, erasure)])
     if row.turns_erased or row.audit_rows_erased:
         session.resources.after_removal()
-    return erasure_of(row)
+    return erasure
 
 
 def erase_for_tenant(resources: Resources, request: EraseForTenantRequest) -> Erasure:
@@ -130,23 +134,6 @@ def _text(agent_id: UUID | None) -> str | None:
     return str(agent_id) if agent_id else None
 
 
-def erasure_of(row: ErasureRow) -> Erasure:
-    return Erasure(
-        id=row.id,
-        kind=row.kind,  # type: ignore[arg-type]  # the table's CHECK constraint lists the kinds
-        turns_erased=row.turns_erased,
-        audit_rows_erased=row.audit_rows_erased,
-        requested_at=row.requested_at,
-        completed_at=row.completed_at,
-        subject_hash=row.subject_hash.hex() if row.subject_hash is not None else None,
-        subject_hash_version=row.subject_hash_version,
-        cutoff=row.cutoff,
-        key_id=row.key_id,
-        replay_of=row.replay_of,
-        turn_ids=row.turn_ids,
-    )
-
-
 # -- after a backup restore ------------------------------------------------------------------
 
 
@@ -157,8 +144,7 @@ def export_ledger(resources: Resources) -> list[LedgerEntry]:
     entries = []
     for row in rows:
         tenant_id = row.pop("tenant_id")
-        entry = erasure_of(ErasureRow(**row)).model_dump()
-        entries.append(LedgerEntry(tenant_id=tenant_id, **entry))
+        entries.append(entry_of(tenant_id, erasure_of(ErasureRow(**row))))
     return entries
 
 
@@ -183,7 +169,11 @@ def replay(resources: Resources, entries: Iterable[LedgerEntry]) -> ReplayReport
     with owner_connection(resources) as conn:
         known = store.ledger_ids(conn)
     replayed = turns = present = unmatched = 0
+    seen: set[UUID] = set()
     for entry in entries:
+        if entry.id in seen:  # a ledger file may hold an entry twice
+            continue
+        seen.add(entry.id)
         if entry.kind == "retention":
             continue
         if entry.id in known:
@@ -226,6 +216,8 @@ def _replay_one(resources: Resources, key: bytes, entry: LedgerEntry) -> int | N
             replay_of=entry.id,
             turn_ids=entry.turn_ids,
         )
+    if resources.ledger is not None:
+        resources.ledger.append([entry_of(entry.tenant_id, erasure_of(row))])
     return row.turns_erased
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import TracebackType
 from typing import Protocol, Self
+from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
@@ -36,9 +37,11 @@ from konstruct_memory.db.vacuum import Vacuum
 from konstruct_memory.embed import Embedder
 from konstruct_memory.embed.model_files import model_dir
 from konstruct_memory.engine import retention
+from konstruct_memory.engine.ledger_file import LedgerFile, entry_of, erasure_of
 from konstruct_memory.engine.prompt import TokenCounter
 from konstruct_memory.engine.ranking import RecallTuning
 from konstruct_memory.store import lifecycle
+from konstruct_memory.store.rows import ErasureRow
 
 
 class Observer(Protocol):
@@ -78,6 +81,7 @@ class Resources:
     vacuum: Vacuum | None = None  # reclaims removed rows soon after an erasure (owner URL)
     replicas: ReplicaSet | None = None  # KONSTRUCT_MEMORY_REPLICA_URL
     supervisor: EmbeddedSupervisor | None = None  # restarts a dead embedded server (serving)
+    ledger: LedgerFile | None = None  # KONSTRUCT_MEMORY_LEDGER_EXPORT
     # What ``open`` started, to be closed in the reverse order; empty in a copy.
     _owned: ExitStack = field(default_factory=ExitStack, init=False, repr=False, compare=False)
 
@@ -134,6 +138,7 @@ class Resources:
                 vacuum=vacuum,
                 replicas=replicas,
                 supervisor=supervisor,
+                ledger=LedgerFile(settings.ledger_export) if settings.ledger_export else None,
             )
             if serving and settings.retention_interval_s > 0:
                 schedule = retention.RetentionSchedule(
@@ -159,10 +164,16 @@ class Resources:
     def apply_retention(self, batch: int | None = None) -> retention.RetentionReport:
         """Apply every tenant's retention window now, ``batch`` turns per transaction
         (default KONSTRUCT_MEMORY_RETENTION_BATCH), then let VACUUM reclaim what went."""
-        report = retention.apply_retention(self.pool, batch or self.settings.retention_batch)
+        report = retention.apply_retention(
+            self.pool, batch or self.settings.retention_batch, self._record
+        )
         if report.turns_erased or report.audit_rows_erased:
             self.after_removal()
         return report
+
+    def _record(self, tenant_id: UUID, row: ErasureRow) -> None:
+        if self.ledger is not None:
+            self.ledger.append([entry_of(tenant_id, erasure_of(row))])
 
     def close(self) -> None:
         """Stop the workers and close the connections, in the reverse order of their opening.

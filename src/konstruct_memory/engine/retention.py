@@ -13,12 +13,14 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
 from konstruct_memory.db.leadership import Leadership
 from konstruct_memory.db.tenant import Connection, tenant_transaction
 from konstruct_memory.store import lifecycle as store
+from konstruct_memory.store.rows import ErasureRow
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,14 @@ class RetentionReport:
     audit_rows_erased: int
 
 
-def apply_retention(pool: ConnectionPool[Connection], batch: int) -> RetentionReport:
+def apply_retention(
+    pool: ConnectionPool[Connection],
+    batch: int,
+    recorded: Callable[[UUID, ErasureRow], None] | None = None,
+) -> RetentionReport:
     """Apply every tenant's retention window now, removing at most ``batch`` turns (and
-    ``batch`` audit rows) per transaction."""
+    ``batch`` audit rows) per transaction; ``recorded`` is told of each batch's ledger entry
+    once its transaction has committed."""
     with pool.connection() as conn:
         due = store.retention_tenants(conn)
     batches = turns = audit = 0
@@ -43,6 +50,8 @@ def apply_retention(pool: ConnectionPool[Connection], batch: int) -> RetentionRe
                 row = store.expire_batch(tx, batch)
             if row is None:
                 break
+            if recorded is not None:
+                recorded(tenant_id, row)
             batches += 1
             turns += row.turns_erased
             audit += row.audit_rows_erased
