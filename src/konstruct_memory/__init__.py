@@ -7,6 +7,7 @@ first) stays light: the library and its database driver load only when asked for
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -75,7 +76,11 @@ __all__ = [
     "Turn",
     "UnsafeRuntimeRole",
 ]
-__version__ = "0.1.0"
+# pyproject.toml is the one place the version is written; the installed metadata carries it.
+try:
+    __version__ = importlib.metadata.version("konstruct-memory")
+except importlib.metadata.PackageNotFoundError:  # run from a source tree that is not installed
+    __version__ = "0+unknown"
 
 
 def __getattr__(name: str) -> Any:

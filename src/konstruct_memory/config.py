@@ -10,6 +10,8 @@ import platformdirs
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from konstruct_memory.operations.fields import DEFAULT_MAX_BATCH_TURNS, DEFAULT_MAX_CONTENT_BYTES
+
 
 def default_data_dir() -> Path:
     """Where the embedded server keeps its data when no directory is configured.
@@ -38,6 +40,9 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(
         default_factory=default_data_dir,
+        json_schema_extra={
+            "shown_default": "the per-user data directory (as root: /var/lib/konstruct-memory)"
+        },
         description="Directory of the embedded PostgreSQL server and its credentials.",
     )
     embedder: Literal["local", "numpy", "http"] = Field(
@@ -78,12 +83,17 @@ class Settings(BaseSettings):
         default=None, description="Bearer key for the HTTP embedder."
     )
     max_content_bytes: int = Field(
-        default=32 * 1024, ge=1, description="Largest turn content (and query) in UTF-8 bytes."
+        default=DEFAULT_MAX_CONTENT_BYTES,
+        ge=1,
+        description="Largest turn content (and query) in UTF-8 bytes.",
     )
-    max_batch_turns: int = Field(default=1000, ge=1, description="Most turns in one remember call.")
+    max_batch_turns: int = Field(
+        default=DEFAULT_MAX_BATCH_TURNS, ge=1, description="Most turns in one remember call."
+    )
     admin_token: str | None = Field(
         default=None,
-        description="Bearer token of the admin routes; `serve` generates one if unset.",
+        description="Bearer token of the admin routes; `serve` generates one if unset and "
+        "refuses one under 32 characters.",
     )
     erasure_key: str | None = Field(
         default=None,
@@ -107,6 +117,7 @@ class Settings(BaseSettings):
     )
     max_in_flight: int = Field(
         default_factory=lambda: 2 * (os.cpu_count() or 1),
+        json_schema_extra={"shown_default": "2 per core"},
         ge=1,
         description="HTTP requests served at once (default 2 per core); more wait "
         "queue_wait_s, then get 503 with Retry-After.",
@@ -163,8 +174,18 @@ class Settings(BaseSettings):
         description="How a transaction's tenant is set: set_config(), or SET LOCAL through "
         "konstruct_set_tenant() (what Citus propagates to its workers; docs/citus.md).",
     )
-    pool_min_size: int = Field(default=1, ge=0)
-    pool_max_size: int = Field(default=10, ge=1)
+    ledger_export: Path | None = Field(
+        default=None,
+        description="A JSON Lines file each erasure ledger entry is appended to (fsync'd) once "
+        "committed; entries it lacks are appended at start. `erase replay` reads it after a "
+        "backup restore (docs/operations.md, 'Erasure, retention and audit').",
+    )
+    pool_min_size: int = Field(default=1, ge=0, description="Database connections kept open.")
+    pool_max_size: int = Field(
+        default=10,
+        ge=1,
+        description="Most database connections (also the threads that run recall's keyword stage).",
+    )
     pool_timeout: float = Field(
         default=0.5,
         gt=0,

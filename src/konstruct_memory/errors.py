@@ -4,50 +4,42 @@ from __future__ import annotations
 
 
 class KonstructMemoryError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose. A subclass declares its HTTP status
+    and code where it is named: ``class NotFound(KonstructMemoryError, status=404, code=…)``."""
 
     status_code = 500
     code = "internal_error"
 
+    def __init_subclass__(cls, *, status: int | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status_code = status
+        if code is not None:
+            cls.code = code
 
-class ConfigurationError(KonstructMemoryError):
+
+class ConfigurationError(KonstructMemoryError, status=500, code="configuration_error"):
     """The configuration cannot work; the message says what to change."""
 
-    status_code = 500
-    code = "configuration_error"
 
-
-class UnsafeRuntimeRole(ConfigurationError):
+class UnsafeRuntimeRole(ConfigurationError, code="unsafe_runtime_role"):
     """The runtime connection could bypass row-level security, so tenants would not be isolated."""
 
-    code = "unsafe_runtime_role"
 
-
-class EmbeddedServerError(KonstructMemoryError):
+class EmbeddedServerError(KonstructMemoryError, status=503, code="database_unavailable"):
     """The embedded PostgreSQL server could not be initialised, started or stopped."""
 
-    status_code = 503
-    code = "database_unavailable"
 
-
-class SchemaOutOfDate(ConfigurationError):
+class SchemaOutOfDate(ConfigurationError, code="schema_out_of_date"):
     """The database schema is behind the code; run ``konstruct-memory migrate``."""
 
-    code = "schema_out_of_date"
 
-
-class EmbeddingUnavailable(KonstructMemoryError):
+class EmbeddingUnavailable(KonstructMemoryError, status=503, code="embedding_unavailable"):
     """The embedding model could not embed (endpoint down, wrong shape, …)."""
 
-    status_code = 503
-    code = "embedding_unavailable"
 
-
-class InvalidInput(KonstructMemoryError):
+class InvalidInput(KonstructMemoryError, status=422, code="invalid_input"):
     """A field of the request is invalid; ``field`` names it (e.g. ``turns[2].content``)."""
-
-    status_code = 422
-    code = "invalid_input"
 
     def __init__(self, field: str, problem: str) -> None:
         super().__init__(f"{field}: {problem}")
@@ -55,64 +47,41 @@ class InvalidInput(KonstructMemoryError):
         self.problem = problem
 
 
-class Conflict(KonstructMemoryError):
+class Conflict(KonstructMemoryError, status=409, code="conflict"):
     """A turn id is already stored with different fields."""
 
-    status_code = 409
-    code = "conflict"
 
-
-class NotFound(KonstructMemoryError):
+class NotFound(KonstructMemoryError, status=404, code="not_found"):
     """No such object for this tenant (whether or not it exists for another)."""
 
-    status_code = 404
-    code = "not_found"
 
-
-class Unauthorized(KonstructMemoryError):
+class Unauthorized(KonstructMemoryError, status=401, code="unauthorized"):
     """Missing, unknown or revoked credential."""
 
-    status_code = 401
-    code = "unauthorized"
 
-
-class Forbidden(KonstructMemoryError):
+class Forbidden(KonstructMemoryError, status=403, code="forbidden"):
     """The credential is valid but may not do this (a missing scope, or outside its binding)."""
 
-    status_code = 403
-    code = "forbidden"
 
-
-class Unavailable(KonstructMemoryError):
+class Unavailable(KonstructMemoryError, status=503, code="unavailable"):
     """The database is unreachable or overloaded; retry later."""
 
-    status_code = 503
-    code = "unavailable"
 
-
-class Overloaded(Unavailable):
+class Overloaded(Unavailable, code="overloaded"):
     """Too many requests are in flight; retry after ``Retry-After`` seconds."""
 
-    code = "overloaded"
 
-
-class RateLimited(KonstructMemoryError):
+class RateLimited(KonstructMemoryError, status=429, code="rate_limited"):
     """Over a rate (the tenant's, or failed authentications from an address); retry after
     ``retry_after`` seconds (the ``Retry-After`` header)."""
-
-    status_code = 429
-    code = "rate_limited"
 
     def __init__(self, message: str, retry_after: float = 1.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class PayloadTooLarge(KonstructMemoryError):
+class PayloadTooLarge(KonstructMemoryError, status=413, code="too_large"):
     """The request body is over the configured limit."""
-
-    status_code = 413
-    code = "too_large"
 
 
 def error_for(code: str, message: str) -> KonstructMemoryError:

@@ -5,10 +5,10 @@ routes do."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from types import TracebackType
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -44,11 +44,12 @@ from konstruct_memory.operations import (
     UpdateTenantRequest,
     build,
 )
-from konstruct_memory.operations.base import arguments
+from konstruct_memory.operations.base import R, Request, arguments
 from konstruct_memory.operations.fields import parse_uuid
 from konstruct_memory.operations.lifecycle import LedgerEntry, changes_of
 from konstruct_memory.store import health, vector_index
 from konstruct_memory.tenant_memory import TenantMemory
+from konstruct_memory.types import AgentId, Instant, KeyId, KeyScopes, TenantId, TurnIds, UserId
 
 __all__ = ["Memory", "TenantMemory"]
 
@@ -92,13 +93,18 @@ class Memory:
             observer=observer,
             serving=serving,
         )
+        try:
+            _catch_up_ledger(resources)
+        except BaseException:
+            resources.close()
+            raise
         return cls(resources)
 
     @property
     def settings(self) -> Settings:
         return self.resources.settings
 
-    def tenant(self, tenant_id: UUID | str) -> TenantMemory:
+    def tenant(self, tenant_id: TenantId) -> TenantMemory:
         """Memory as the tenant's owner sees it; every call is confined to that tenant."""
         return TenantMemory(self.engine, Principal.owner(_uuid(tenant_id, "tenant_id")))
 
@@ -121,6 +127,11 @@ class Memory:
 
     # -- administration (owner connection) ------------------------------------------------
 
+    def _administer(self, request_type: type[Request[R]], local_names: dict[str, Any]) -> R:
+        """Runs the request a method's arguments make (its ``locals()``: they are named after
+        the request's fields) as the administrator."""
+        return self.engine.run(ADMINISTRATOR, build(request_type, **arguments(local_names)))
+
     def create_tenant(self, name: str) -> TenantCreated:
         """Create a tenant and its first API key (read and write; the key is shown only now)."""
         return self.engine.run(ADMINISTRATOR, build(CreateTenantRequest, name=name))
@@ -130,29 +141,28 @@ class Memory:
 
     def create_api_key(
         self,
-        tenant_id: UUID | str,
+        tenant_id: TenantId,
         name: str | None = None,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
-        scopes: Sequence[str] | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
+        scopes: KeyScopes | None = None,
     ) -> ApiKeyCreated:
         """A new key for the tenant, optionally bound to one agent and/or user; ``scopes``
         default to read and write. The secret is returned here and never again."""
-        request = build(CreateApiKeyRequest, **arguments(locals()))
-        return self.engine.run(ADMINISTRATOR, request)
+        return self._administer(CreateApiKeyRequest, locals())
 
-    def list_api_keys(self, tenant_id: UUID | str) -> list[ApiKey]:
+    def list_api_keys(self, tenant_id: TenantId) -> list[ApiKey]:
         """The tenant's keys with their scopes and bindings (never their secrets)."""
         request = build(ListApiKeysRequest, tenant_id=tenant_id)
         return self.engine.run(ADMINISTRATOR, request).keys
 
-    def revoke_api_key(self, key_id: UUID | str) -> None:
+    def revoke_api_key(self, key_id: KeyId) -> None:
         """Refuse the key from now on. Raises NotFound for an unknown key id."""
         self.engine.run(ADMINISTRATOR, build(RevokeApiKeyRequest, key_id=key_id))
 
     def update_tenant(
         self,
-        tenant_id: UUID | str,
+        tenant_id: TenantId,
         *,
         retention_days: int | Unchanged | None = UNCHANGED,
         audit_reads: bool | None = None,
@@ -168,35 +178,33 @@ class Memory:
 
     def erase_for_tenant(
         self,
-        tenant_id: UUID | str,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
-        turn_ids: Sequence[UUID | str] | None = None,
+        tenant_id: TenantId,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
+        turn_ids: TurnIds | None = None,
     ) -> Erasure:
         """``tenant(tenant_id).erase(...)``, as the admin route does it."""
-        return self.engine.run(ADMINISTRATOR, build(EraseForTenantRequest, **arguments(locals())))
+        return self._administer(EraseForTenantRequest, locals())
 
     def list_erasures_for_tenant(
         self,
-        tenant_id: UUID | str,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
+        tenant_id: TenantId,
+        since: Instant | None = None,
+        until: Instant | None = None,
         limit: int = 100,
     ) -> list[Erasure]:
-        request = build(ListErasuresForTenantRequest, **arguments(locals()))
-        return self.engine.run(ADMINISTRATOR, request).erasures
+        return self._administer(ListErasuresForTenantRequest, locals()).erasures
 
     def list_audit_for_tenant(
         self,
-        tenant_id: UUID | str,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
+        tenant_id: TenantId,
+        since: Instant | None = None,
+        until: Instant | None = None,
         limit: int = 100,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
     ) -> list[AuditEntry]:
-        request = build(ListAuditForTenantRequest, **arguments(locals()))
-        return self.engine.run(ADMINISTRATOR, request).entries
+        return self._administer(ListAuditForTenantRequest, locals()).entries
 
     # -- the data lifecycle (erasure ledger, retention, VACUUM) -----------------------------
 
@@ -279,8 +287,21 @@ class Memory:
         self.close()
 
 
-def _uuid(value: UUID | str, name: str) -> UUID:
+def _uuid(value: TenantId, name: str) -> UUID:
     try:
         return parse_uuid(value)
     except PydanticCustomError as exc:
         raise InvalidInput(name, exc.message()) from None
+
+
+def _catch_up_ledger(resources: Resources) -> None:
+    """With KONSTRUCT_MEMORY_LEDGER_EXPORT, append the ledger entries the file lacks (an entry
+    whose process stopped between its commit and its append)."""
+    if resources.ledger is None:
+        return
+    if resources.admin_url is None:
+        raise ConfigurationError(
+            "KONSTRUCT_MEMORY_LEDGER_EXPORT needs the owner connection to read every tenant's "
+            "ledger: set KONSTRUCT_MEMORY_ADMIN_DATABASE_URL as well"
+        )
+    resources.ledger.catch_up(erasure.export_ledger(resources))

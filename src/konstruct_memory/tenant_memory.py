@@ -4,8 +4,7 @@ exactly as the HTTP routes do."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -29,12 +28,20 @@ from konstruct_memory.operations import (
     RememberRequest,
     ScopeSummary,
     StoredTurn,
-    Turn,
     WhoAmIRequest,
     build,
 )
-from konstruct_memory.operations.base import arguments
-from konstruct_memory.operations.fields import Role
+from konstruct_memory.operations.base import R, Request, arguments
+from konstruct_memory.types import (
+    AgentId,
+    ConversationId,
+    Instant,
+    Roles,
+    TurnId,
+    TurnIds,
+    TurnInput,
+    UserId,
+)
 
 
 class TenantMemory:
@@ -49,11 +56,16 @@ class TenantMemory:
     def tenant_id(self) -> UUID | None:
         return self.principal.tenant_id
 
+    def _run(self, request_type: type[Request[R]], local_names: dict[str, Any]) -> R:
+        """Runs the request a method's arguments make (its ``locals()``: they are named after
+        the request's fields) as this principal."""
+        return self._engine.run(self.principal, build(request_type, **arguments(local_names)))
+
     def whoami(self) -> Identity:
         """This principal's tenant, scopes and binding."""
         return self._engine.run(self.principal, WhoAmIRequest())
 
-    def remember(self, turns: Sequence[Turn | Mapping[str, Any]]) -> list[StoredTurn]:
+    def remember(self, turns: Sequence[TurnInput]) -> list[StoredTurn]:
         """Store a batch of turns atomically; returns them as stored, in input order.
 
         A turn whose ``id`` is already stored with the same fields is not stored again and
@@ -61,20 +73,20 @@ class TenantMemory:
         """
         return self._engine.run(self.principal, build(RememberRequest, turns=turns)).turns
 
-    def remember_one(self, turn: Turn | Mapping[str, Any]) -> StoredTurn:
+    def remember_one(self, turn: TurnInput) -> StoredTurn:
         """``remember`` for a single turn."""
         return self.remember([turn])[0]
 
     def recall(
         self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
         query: str | None = None,
         k: int = 10,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        conversation_id: str | None = None,
-        roles: Sequence[Role] | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
+        conversation_id: ConversationId | None = None,
+        roles: Roles | None = None,
         min_score: float | None = None,
     ) -> list[Hit]:
         """The ``k`` older turns of this (agent, user) most relevant to ``query``, best first.
@@ -84,69 +96,65 @@ class TenantMemory:
         similarity with keyword (full-text) matches, and lends part of a turn's score to its
         neighbours.
         """
-        request = build(RecallRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).hits
+        return self._run(RecallRequest, locals()).hits
 
     def recall_across_users(
         self,
-        agent_id: UUID | str | None = None,
+        agent_id: AgentId | None = None,
         query: str | None = None,
         k: int = 10,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        conversation_id: str | None = None,
-        roles: Sequence[Role] | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
+        conversation_id: ConversationId | None = None,
+        roles: Roles | None = None,
         min_score: float | None = None,
     ) -> list[Hit]:
         """Like ``recall``, over every user of the agent. Never the default: ask for it."""
-        request = build(RecallAcrossUsersRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).hits
+        return self._run(RecallAcrossUsersRequest, locals()).hits
 
     def history(
         self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
         limit: int = 20,
-        conversation_id: str | None = None,
-        before: UUID | str | None = None,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
-        roles: Sequence[Role] | None = None,
+        conversation_id: ConversationId | None = None,
+        before: TurnId | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
+        roles: Roles | None = None,
     ) -> list[StoredTurn]:
         """The newest ``limit`` turns, oldest first. Page back with ``before=<oldest id>``."""
-        request = build(HistoryRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).turns
+        return self._run(HistoryRequest, locals()).turns
 
     def get_turn(
         self,
-        turn_id: UUID | str,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        turn_id: TurnId,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
     ) -> StoredTurn:
         """One stored turn by id (NotFound outside the key's binding, or once erased); an id
         names one turn per (agent, user): ``agent_id`` and ``user_id`` pick one."""
-        return self._engine.run(self.principal, build(GetTurnRequest, **arguments(locals())))
+        return self._run(GetTurnRequest, locals())
 
     def list_scopes(
         self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[ScopeSummary]:
         """The (agent, user, conversation) scopes holding turns, with their turn counts."""
-        request = build(ListScopesRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).scopes
+        return self._run(ListScopesRequest, locals()).scopes
 
     def context(
         self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
         query: str | None = None,
         recent: int = 10,
         k: int = 5,
         max_tokens: int | None = None,
-        conversation_id: str | None = None,
+        conversation_id: ConversationId | None = None,
         min_score: float | None = None,
     ) -> Context:
         """Recent turns, older relevant turns not among them, and a prompt-ready block.
@@ -156,38 +164,35 @@ class TenantMemory:
         scoring below it. With ``max_tokens`` the block fits the budget: the least relevant
         recalled turns go first, then the oldest recent ones; the newest turn is always kept.
         """
-        request = build(ContextRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request)
+        return self._run(ContextRequest, locals())
 
     def erase(
         self,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
-        turn_ids: Sequence[UUID | str] | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
+        turn_ids: TurnIds | None = None,
     ) -> Erasure:
         """Erase every stored turn of an agent, a user, or the agent's user (and their read-audit
         rows), or only the turns named in ``turn_ids``; recorded in the ledger. Erasing again
         erases 0. Needs the ``erase`` scope."""
-        return self._engine.run(self.principal, build(EraseRequest, **arguments(locals())))
+        return self._run(EraseRequest, locals())
 
     def list_erasures(
         self,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
         limit: int = 100,
     ) -> list[Erasure]:
         """The tenant's erasure ledger (requests and retention batches), oldest first."""
-        request = build(ListErasuresRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).erasures
+        return self._run(ListErasuresRequest, locals()).erasures
 
     def list_audit(
         self,
-        since: datetime | str | None = None,
-        until: datetime | str | None = None,
+        since: Instant | None = None,
+        until: Instant | None = None,
         limit: int = 100,
-        agent_id: UUID | str | None = None,
-        user_id: str | None = None,
+        agent_id: AgentId | None = None,
+        user_id: UserId | None = None,
     ) -> list[AuditEntry]:
         """Audited reads (while the tenant's ``audit_reads`` is on), oldest first."""
-        request = build(ListAuditRequest, **arguments(locals()))
-        return self._engine.run(self.principal, request).entries
+        return self._run(ListAuditRequest, locals()).entries

@@ -114,7 +114,9 @@ def test_the_cli_takes_every_parameter(operation: Operation) -> None:
 def test_every_operation_has_its_route_and_status() -> None:
     paths = app_over(RecordingEngine()).openapi()["paths"]
     for operation in OPERATIONS:
-        route = paths[operation.path][operation.method.lower()]
+        route = paths.get(operation.path, {}).get(operation.method.lower())
+        assert route is not None, f"{operation.name}: no {operation.method} {operation.path} route"
+        assert route["operationId"].startswith(operation.name), operation.name
         assert str(operation.status) in route["responses"], operation.name
 
 

@@ -400,28 +400,35 @@ export type RecallAcrossUsersParams = RecallAcrossUsersRequest;
 
 /** History */
 export type HistoryParams = {
+  /** Turns at or after it */
+  since?: string | null;
+  /** Turns before it (exclusive) */
+  until?: string | null;
+  conversation_id?: string | null;
+  roles?: Array<"user" | "assistant"> | null;
+  /** Required unless the API key is bound to an agent (then it may be omitted) */
   agent_id?: string | null;
+  /** Required unless the API key is bound to a user (then it may be omitted) */
   user_id?: string | null;
   /** @default 20 */
   limit?: number;
-  conversation_id?: string | null;
   before?: string | null;
-  since?: string | null;
-  until?: string | null;
-  /** Repeat for several */
-  roles?: string[] | null;
 };
 
 /** Get turn */
 export type GetTurnParams = {
   turn_id: string;
+  /** Only a turn of this agent */
   agent_id?: string | null;
+  /** Only a turn of this user */
   user_id?: string | null;
 };
 
 /** List scopes */
 export type ListScopesParams = {
+  /** Only this agent's scopes */
   agent_id?: string | null;
+  /** Only this user's scopes */
   user_id?: string | null;
   /** @default 100 */
   limit?: number;
@@ -466,7 +473,9 @@ export type EraseParams = EraseRequest;
 
 /** List erasures */
 export type ListErasuresParams = {
+  /** Inclusive */
   since?: string | null;
+  /** Exclusive */
   until?: string | null;
   /** @default 100 */
   limit?: number;
@@ -474,12 +483,14 @@ export type ListErasuresParams = {
 
 /** List audit */
 export type ListAuditParams = {
-  agent_id?: string | null;
-  user_id?: string | null;
+  /** Inclusive */
   since?: string | null;
+  /** Exclusive */
   until?: string | null;
   /** @default 100 */
   limit?: number;
+  agent_id?: string | null;
+  user_id?: string | null;
 };
 
 /** Erase for tenant */
@@ -490,7 +501,9 @@ export type EraseForTenantParams = {
 /** List erasures for tenant */
 export type ListErasuresForTenantParams = {
   tenant_id: string;
+  /** Inclusive */
   since?: string | null;
+  /** Exclusive */
   until?: string | null;
   /** @default 100 */
   limit?: number;
@@ -499,12 +512,14 @@ export type ListErasuresForTenantParams = {
 /** List audit for tenant */
 export type ListAuditForTenantParams = {
   tenant_id: string;
-  agent_id?: string | null;
-  user_id?: string | null;
+  /** Inclusive */
   since?: string | null;
+  /** Exclusive */
   until?: string | null;
   /** @default 100 */
   limit?: number;
+  agent_id?: string | null;
+  user_id?: string | null;
 };
 
 /** Each operation's parameters (one object) and result. */
@@ -536,7 +551,7 @@ export const OPERATIONS = {
   remember: { name: "remember", operationId: "remember_v1_turns_post", access: "write", method: "POST", path: "/v1/turns", status: 201, pathFields: [], query: [] },
   recall: { name: "recall", operationId: "recall_v1_recall_post", access: "read", method: "POST", path: "/v1/recall", status: 200, pathFields: [], query: [] },
   recallAcrossUsers: { name: "recall_across_users", operationId: "recall_across_users_v1_recall_across_users_post", access: "read", method: "POST", path: "/v1/recall/across-users", status: 200, pathFields: [], query: [] },
-  history: { name: "history", operationId: "history_v1_history_get", access: "read", method: "GET", path: "/v1/history", status: 200, pathFields: [], query: ["agent_id", "user_id", "limit", "conversation_id", "before", "since", "until", "roles"] },
+  history: { name: "history", operationId: "history_v1_history_get", access: "read", method: "GET", path: "/v1/history", status: 200, pathFields: [], query: ["since", "until", "conversation_id", "roles", "agent_id", "user_id", "limit", "before"] },
   getTurn: { name: "get_turn", operationId: "get_turn_v1_turns__turn_id__get", access: "read", method: "GET", path: "/v1/turns/{turn_id}", status: 200, pathFields: ["turn_id"], query: ["agent_id", "user_id"] },
   listScopes: { name: "list_scopes", operationId: "list_scopes_v1_scopes_get", access: "read", method: "GET", path: "/v1/scopes", status: 200, pathFields: [], query: ["agent_id", "user_id", "limit", "offset"] },
   context: { name: "context", operationId: "context_v1_context_post", access: "read", method: "POST", path: "/v1/context", status: 200, pathFields: [], query: [] },
@@ -549,10 +564,10 @@ export const OPERATIONS = {
   updateTenant: { name: "update_tenant", operationId: "update_tenant_v1_tenants__tenant_id__patch", access: "admin", method: "PATCH", path: "/v1/tenants/{tenant_id}", status: 200, pathFields: ["tenant_id"], query: [] },
   erase: { name: "erase", operationId: "erase_v1_erasures_post", access: "erase", method: "POST", path: "/v1/erasures", status: 201, pathFields: [], query: [] },
   listErasures: { name: "list_erasures", operationId: "list_erasures_v1_erasures_get", access: "erase", method: "GET", path: "/v1/erasures", status: 200, pathFields: [], query: ["since", "until", "limit"] },
-  listAudit: { name: "list_audit", operationId: "list_audit_v1_audit_get", access: "audit", method: "GET", path: "/v1/audit", status: 200, pathFields: [], query: ["agent_id", "user_id", "since", "until", "limit"] },
+  listAudit: { name: "list_audit", operationId: "list_audit_v1_audit_get", access: "audit", method: "GET", path: "/v1/audit", status: 200, pathFields: [], query: ["since", "until", "limit", "agent_id", "user_id"] },
   eraseForTenant: { name: "erase_for_tenant", operationId: "erase_for_tenant_v1_tenants__tenant_id__erasures_post", access: "admin", method: "POST", path: "/v1/tenants/{tenant_id}/erasures", status: 201, pathFields: ["tenant_id"], query: [] },
   listErasuresForTenant: { name: "list_erasures_for_tenant", operationId: "list_erasures_for_tenant_v1_tenants__tenant_id__erasures_get", access: "admin", method: "GET", path: "/v1/tenants/{tenant_id}/erasures", status: 200, pathFields: ["tenant_id"], query: ["since", "until", "limit"] },
-  listAuditForTenant: { name: "list_audit_for_tenant", operationId: "list_audit_for_tenant_v1_tenants__tenant_id__audit_get", access: "admin", method: "GET", path: "/v1/tenants/{tenant_id}/audit", status: 200, pathFields: ["tenant_id"], query: ["agent_id", "user_id", "since", "until", "limit"] },
+  listAuditForTenant: { name: "list_audit_for_tenant", operationId: "list_audit_for_tenant_v1_tenants__tenant_id__audit_get", access: "admin", method: "GET", path: "/v1/tenants/{tenant_id}/audit", status: 200, pathFields: ["tenant_id"], query: ["since", "until", "limit", "agent_id", "user_id"] },
 } as const;
 
 export type OperationName = keyof typeof OPERATIONS;

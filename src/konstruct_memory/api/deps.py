@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -12,9 +11,7 @@ from konstruct_memory.api.admission import KEY_REFUSAL
 from konstruct_memory.api.backpressure import Throttles, client_address
 from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, is_admin_token
 from konstruct_memory.engine.service import Engine
-from konstruct_memory.errors import InvalidInput
 from konstruct_memory.library import Memory
-from konstruct_memory.operations import Operation
 
 _bearer = HTTPBearer(auto_error=False, description="A tenant API key, or the admin token")
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -59,29 +56,3 @@ def admin_principal(request: Request, credentials: Credentials) -> Principal:
 EngineDep = Annotated[Engine, Depends(engine)]
 KeyPrincipal = Annotated[Principal, Depends(key_principal)]
 AdminPrincipal = Annotated[Principal, Depends(admin_principal)]
-
-
-def _known_query(operation: Operation) -> Callable[[Request], Awaitable[None]]:
-    """A dependency refusing query parameters that are not fields of the operation: a misspelt
-    ``limt=5`` must not silently fall back to the default."""
-    fields = set(operation.request.model_fields) - set(operation.path_fields)
-
-    async def check(request: Request) -> None:
-        for name in request.query_params:
-            if name not in fields:
-                raise InvalidInput(name, "unknown field")
-
-    return check
-
-
-def route_options(operation: Operation) -> dict[str, Any]:
-    """Path, method and status of an operation's route, from the contract."""
-    return {
-        "path": operation.path,
-        "methods": [operation.method],
-        "status_code": operation.status,
-        "name": operation.name,
-        "summary": operation.name.replace("_", " ").capitalize(),
-        "description": operation.request.__doc__ or "",
-        "dependencies": [Depends(_known_query(operation))] if operation.in_query else [],
-    }

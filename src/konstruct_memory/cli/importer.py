@@ -13,6 +13,7 @@ import typer
 
 from konstruct_memory.cli.access import ApiKey, TenantId, Url, memory_for
 from konstruct_memory.errors import InvalidInput
+from konstruct_memory.operations.fields import DEFAULT_MAX_BATCH_TURNS
 
 # Turns without an id get one derived from their line, so a re-run stores nothing twice.
 IMPORT_NAMESPACE = uuid.UUID("0b8f6d3e-2c41-4f7a-9e15-6a2d8c4b7f90")
@@ -25,7 +26,13 @@ def register(app: typer.Typer) -> None:
 def import_turns(
     ctx: typer.Context,
     path: Path = typer.Argument(..., exists=True, dir_okay=False, help="JSON Lines of turns."),
-    batch_size: int = typer.Option(500, min=1, max=1000, help="Turns per atomic batch."),
+    batch_size: int = typer.Option(
+        500,
+        min=1,
+        max=DEFAULT_MAX_BATCH_TURNS,
+        help=f"Turns per atomic batch (1-{DEFAULT_MAX_BATCH_TURNS}, the service's default "
+        "KONSTRUCT_MEMORY_MAX_BATCH_TURNS).",
+    ),
     restart: bool = typer.Option(False, help="Ignore the progress file and start over."),
     defer_vector_index: bool = typer.Option(
         False,

@@ -14,8 +14,9 @@ import typer
 
 from konstruct_memory.cli.access import ApiKey, TenantId, Url, memory_for
 from konstruct_memory.cli.settings import settings_of
+from konstruct_memory.errors import InvalidInput
 from konstruct_memory.operations import AuditEntry, Erasure
-from konstruct_memory.operations.lifecycle import LedgerEntry
+from konstruct_memory.operations.fields import MAX_LISTED
 
 # Its help is the callback's docstring: `erase --tenant T --user U` erases, its subcommands
 # keep the ledger across backups.
@@ -24,7 +25,7 @@ retention_app = typer.Typer(help="Apply the tenants' retention windows.", no_arg
 
 Since = typer.Option(None, help="Only entries at or after this RFC 3339 time.")
 Until = typer.Option(None, help="Only entries before this RFC 3339 time.")
-Limit = typer.Option(100, help="At most this many entries (1-1000), oldest first.")
+Limit = typer.Option(100, help=f"At most this many entries (1-{MAX_LISTED}), oldest first.")
 AsJson = typer.Option(False, "--json", help="One JSON object per line.")
 
 
@@ -92,16 +93,25 @@ def export(
 @erase_app.command("replay")
 def replay(
     ctx: typer.Context,
-    ledger: Path = typer.Argument(..., help="A file written by `erase export`."),
+    ledger: Path | None = typer.Argument(
+        None,
+        help="A file written by `erase export` (default: KONSTRUCT_MEMORY_LEDGER_EXPORT, the file "
+        "the ledger is appended to as it is written).",
+    ),
 ) -> None:
     """After restoring a backup: erase again what the exported ledger records and the restored
     database lacks (only turns stored before each original erasure). Safe to repeat."""
+    from konstruct_memory.engine.ledger_file import read_entries
     from konstruct_memory.library import Memory
 
-    entries = [
-        LedgerEntry.model_validate_json(line) for line in ledger.read_text().splitlines() if line
-    ]
-    with Memory.open(settings_of(ctx)) as memory:
+    settings = settings_of(ctx)
+    path = ledger or settings.ledger_export
+    if path is None:
+        raise InvalidInput(
+            "ledger", "name the exported ledger file, or set KONSTRUCT_MEMORY_LEDGER_EXPORT"
+        )
+    entries = read_entries(path)
+    with Memory.open(settings) as memory:
         report = memory.replay_erasures(entries)
     typer.echo(
         f"replayed {report.entries_replayed} erasures ({report.turns_erased} turns); "

@@ -16,6 +16,7 @@ import typer
 from konstruct_memory.cli.access import ApiKey, TenantId, Url, memory_for
 from konstruct_memory.errors import InvalidInput
 from konstruct_memory.operations import Hit, ScopeSummary, StoredTurn
+from konstruct_memory.operations.fields import MAX_HISTORY, MAX_K, MAX_LISTED
 
 AsJson = typer.Option(False, "--json", help="One JSON object per line.")
 Agent = typer.Option(None, "--agent-id", help="Agent UUID (omit it with an agent-bound key).")
@@ -89,7 +90,7 @@ def recall(
     query: str = typer.Argument(..., help="The new message to find older relevant turns for."),
     agent_id: str | None = Agent,
     user_id: str | None = User,
-    k: int = typer.Option(10, help="How many turns (1-100)."),
+    k: int = typer.Option(10, help=f"How many turns (1-{MAX_K})."),
     since: str | None = Since,
     until: str | None = Until,
     conversation_id: str | None = Thread,
@@ -112,7 +113,7 @@ def recall_across_users(
     ctx: typer.Context,
     query: str = typer.Argument(..., help="The new message to find older relevant turns for."),
     agent_id: str | None = Agent,
-    k: int = typer.Option(10, help="How many turns (1-100)."),
+    k: int = typer.Option(10, help=f"How many turns (1-{MAX_K})."),
     since: str | None = Since,
     until: str | None = Until,
     conversation_id: str | None = Thread,
@@ -135,7 +136,7 @@ def history(
     ctx: typer.Context,
     agent_id: str | None = Agent,
     user_id: str | None = User,
-    limit: int = typer.Option(20, help="How many turns (1-1000)."),
+    limit: int = typer.Option(20, help=f"How many turns (1-{MAX_HISTORY})."),
     before: str | None = typer.Option(None, help="Turn id: show turns older than it."),
     conversation_id: str | None = Thread,
     since: str | None = Since,
@@ -159,8 +160,8 @@ def context(
     query: str = typer.Argument(..., help="The new message the agent is about to answer."),
     agent_id: str | None = Agent,
     user_id: str | None = User,
-    recent: int = typer.Option(10, help="How many recent turns (0-1000)."),
-    k: int = typer.Option(5, help="How many recalled older turns (0-100)."),
+    recent: int = typer.Option(10, help=f"How many recent turns (0-{MAX_HISTORY})."),
+    k: int = typer.Option(5, help=f"How many recalled older turns (0-{MAX_K})."),
     max_tokens: int | None = typer.Option(None, help="Budget of the text block, in tokens."),
     conversation_id: str | None = Thread,
     min_score: float | None = typer.Option(
@@ -202,7 +203,7 @@ def scopes(
     ctx: typer.Context,
     agent_id: str | None = Agent,
     user_id: str | None = User,
-    limit: int = typer.Option(100, help="How many scopes (1-1000)."),
+    limit: int = typer.Option(100, help=f"How many scopes (1-{MAX_LISTED})."),
     offset: int = typer.Option(0, help="Skip this many (paging)."),
     api_key: str | None = ApiKey,
     url: str = Url,

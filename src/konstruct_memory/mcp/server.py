@@ -35,6 +35,7 @@ from konstruct_memory.operations import (
     Result,
     build,
 )
+from konstruct_memory.operations.fields import DEFAULT_MAX_CONTENT_BYTES, MAX_HISTORY, MAX_K
 
 INSTRUCTIONS = (
     "Long-term memory of your conversations with people. Call `context` before replying to a "
@@ -121,7 +122,9 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         description=(
             "Store one turn of the conversation: what the user said (role 'user') or what you "
             "replied (role 'assistant'). Call it for every message you want to be able to "
-            "recall later. Returns the stored turn with its id and time."
+            "recall later. content is at most the service's limit of UTF-8 bytes "
+            f"({DEFAULT_MAX_CONTENT_BYTES} unless configured otherwise). Returns the stored "
+            "turn with its id and time."
         ),
     )
     async def remember(
@@ -147,8 +150,9 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         name="recall",
         description=(
             "Search older turns of the conversation with this person for ones relevant to a "
-            "query (a question or the new message). Returns up to k turns, most relevant "
-            "first, each with id, role, content, occurred_at and score. Optionally narrow to "
+            f"query (a question or the new message). Returns up to k (1 to {MAX_K}) turns, most "
+            "relevant first, each with id, role, content, occurred_at and score. Optionally "
+            "narrow to "
             "a time window (RFC 3339 since/until) or one conversation thread, and drop weak "
             "matches with min_score."
         ),
@@ -180,7 +184,8 @@ def _register(server: MemoryServer, backend: Backend) -> None:
     @server.tool(
         name="history",
         description=(
-            "The latest turns with this person, oldest first (up to limit). To page back, "
+            f"The latest turns with this person, oldest first (up to limit, 1 to {MAX_HISTORY}). "
+            "To page back, "
             "pass the id of the oldest turn shown as before."
         ),
     )
@@ -199,7 +204,8 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         description=(
             "Call before replying to a new message: the recent turns with this person and "
             "the older turns most relevant to the message, ready to read. max_tokens bounds "
-            "the size; recent and k set how many of each; min_score drops weak older turns."
+            f"the size; recent (0 to {MAX_HISTORY}) and k (0 to {MAX_K}) set how many of each; "
+            "min_score drops weak older turns."
         ),
     )
     async def context(

@@ -78,6 +78,8 @@ class KeySpec(Request[ApiKeyCreated]):
 
 
 class CreateApiKeyRequest(KeySpec):
+    """Without a body: read and write, bound to no agent or user."""
+
     tenant_id: Uuid
 
 

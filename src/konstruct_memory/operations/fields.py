@@ -33,6 +33,11 @@ MAX_HISTORY = 1000
 MAX_TOKENS = 1_000_000
 MAX_LISTED = 1000
 MAX_OFFSET = 1_000_000
+# The deployment's limits are settings (config.py), checked by the engine; their defaults are
+# named here, in the contract, so that every face (CLI help, MCP tool descriptions, the
+# inspector) can state them without the server's dependencies.
+DEFAULT_MAX_CONTENT_BYTES = 32 * 1024
+DEFAULT_MAX_BATCH_TURNS = 1000
 
 Role = Literal["user", "assistant"]
 ROLES: tuple[Role, ...] = ("user", "assistant")

@@ -194,6 +194,8 @@ class TenantChanges(Request[Tenant]):
 
 
 class UpdateTenantRequest(TenantChanges):
+    """Only the fields present change; ``"retention_days": null`` keeps turns forever."""
+
     tenant_id: Uuid
 
 

@@ -1,8 +1,8 @@
 """Every operation once: its name on the library and the client, what it needs, its HTTP route.
 
-The faces are written against this table: the HTTP routers and the client read their method,
-path and status from it, and a test walks it to prove that the library, HTTP and the client
-reach every operation with the same parameters.
+The faces are written against this table: the HTTP routes are built from it, the client reads
+its method, path and status from it, and a test walks it to prove that the library, HTTP and
+the client reach every operation with the same parameters.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ class Operation:
     method: Literal["GET", "POST", "PATCH", "DELETE"]
     path: str  # {fields} of the request travel in the path
     status: int = 200
+    # POST and PATCH: whether a request may leave its JSON body out (every field's default).
+    body_optional: bool = False
 
     @property
     def result(self) -> type[Result]:
@@ -65,6 +67,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         "/v1/tenants/{tenant_id}/api-keys",
         201,
+        body_optional=True,
     ),
     Operation(
         "list_api_keys",

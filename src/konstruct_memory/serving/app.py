@@ -9,12 +9,14 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from konstruct_memory import __version__
 from konstruct_memory.api.admission import PREFIX, KeyGate, NoSniff
 from konstruct_memory.api.backpressure import InFlight, InFlightLimit, Throttles
 from konstruct_memory.api.errors import ErrorOut, install_error_handlers
 from konstruct_memory.api.limits import BodySizeLimit
 from konstruct_memory.api.observability import Metrics, install_request_observer
-from konstruct_memory.api.routers import admin, health, lifecycle, recall, turns
+from konstruct_memory.api.routers import health
+from konstruct_memory.api.routes import operation_router
 from konstruct_memory.config import Settings
 from konstruct_memory.errors import ConfigurationError
 from konstruct_memory.library import Memory
@@ -66,7 +68,7 @@ def create_app(
 
     app = FastAPI(
         title="Konstruct Memory",
-        version="0.1.0",
+        version=__version__,
         description="Long-term conversational memory for multi-tenant AI agents.",
         lifespan=lifespan,
     )
@@ -95,8 +97,7 @@ def create_app(
     app.add_middleware(InFlightLimit, in_flight=in_flight, gated=(PREFIX, MCP_PATH))
     app.add_middleware(NoSniff)
     install_error_handlers(app)
-    for router in (turns.router, recall.router, admin.router, lifecycle.router):
-        app.include_router(router, responses=_ERRORS)
+    app.include_router(operation_router(), responses=_ERRORS)
     app.include_router(health.router)
     app.include_router(inspector_router())
     route, mcp_server = mcp_route(lambda: app.state.memory, host, throttles, in_flight)

@@ -11,6 +11,7 @@ path from the URL ever reaches the file system.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from importlib import resources
 
@@ -18,6 +19,7 @@ from fastapi import APIRouter
 from fastapi.responses import RedirectResponse, Response
 
 from konstruct_memory.errors import NotFound
+from konstruct_memory.operations import fields
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -79,8 +81,23 @@ def shipped_files() -> dict[str, StaticFile]:
     return files
 
 
+def limits() -> StaticFile:
+    """``limits.json``: the contract's limits, which the views read instead of restating them
+    (the same values the CLI help and the MCP tool descriptions name)."""
+    values = {
+        "max_k": fields.MAX_K,
+        "max_history": fields.MAX_HISTORY,
+        "max_listed": fields.MAX_LISTED,
+        "max_tokens": fields.MAX_TOKENS,
+        "max_offset": fields.MAX_OFFSET,
+        "default_max_content_bytes": fields.DEFAULT_MAX_CONTENT_BYTES,
+        "default_max_batch_turns": fields.DEFAULT_MAX_BATCH_TURNS,
+    }
+    return StaticFile(json.dumps(values).encode(), "application/json")
+
+
 def inspector_router() -> APIRouter:
-    files = shipped_files()
+    files = {**shipped_files(), "limits.json": limits()}
     router = APIRouter(include_in_schema=False)
 
     def answer(name: str) -> Response:

@@ -1,1 +1,1 @@
-"""Routes by resource: turns, recall, administration, service health."""
+"""Routes that are not operations of the contract: service health."""

@@ -5,10 +5,11 @@ import { confirmAction } from "../confirm.js";
 import {
   boundInput, empty, field, h, input, instant, loading, notice, replace, short, table, values, when,
 } from "../dom.js";
+import { LIMITS } from "../limits.js";
 import { can } from "../session.js";
 import { turnsIn } from "./scopes.js";
 
-const LEDGER_ROWS = 1000;
+const LEDGER_ROWS = LIMITS.max_listed;
 
 export function erasuresView(region, who) {
   const counter = can(who, "read") ? (subject) => turnsHeld(who.api, subject) : null;
@@ -21,9 +22,9 @@ export function erasuresView(region, who) {
 // How many turns an agent, a user or an agent's user holds, from the scope listing.
 async function turnsHeld(api, subject) {
   const { scopes } = await api.get("/v1/scopes",
-    { agent_id: subject.agent_id, user_id: subject.user_id, limit: 1000 });
+    { agent_id: subject.agent_id, user_id: subject.user_id, limit: LIMITS.max_listed });
   const turns = turnsIn(scopes);
-  return scopes.length === 1000 ? `At least ${turns}` : String(turns);
+  return scopes.length === LIMITS.max_listed ? `At least ${turns}` : String(turns);
 }
 
 export function auditView(region, who) {
@@ -116,7 +117,7 @@ export function auditPanel(api, path) {
     field("User id", input("user_id", { placeholder: "any" })),
     field("Since", input("since", { type: "datetime-local" })),
     field("Until", input("until", { type: "datetime-local" })),
-    field("Limit", input("limit", { type: "number", min: 1, max: 1000, value: 100 })),
+    field("Limit", input("limit", { type: "number", min: 1, max: LIMITS.max_listed, value: 100 })),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Show")));
   const show = () => loading(results, async () => {
     const chosen = values(form);

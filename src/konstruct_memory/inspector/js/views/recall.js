@@ -4,6 +4,7 @@
 import {
   boundInput, checkbox, empty, field, h, input, instant, json, loading, notice, replace, table, values, when,
 } from "../dom.js";
+import { LIMITS } from "../limits.js";
 
 export function recallView(region, who) {
   const { agent_id: boundAgent, user_id: boundUser } = who.identity;
@@ -16,7 +17,7 @@ export function recallView(region, who) {
     field("User id", boundInput("user_id", boundUser,
       { placeholder: boundUser ? "" : "empty: across all users" }),
     boundUser ? null : "Leave empty to recall across every user of the agent."),
-    field("k", input("k", { type: "number", min: 1, max: 100, value: 10 })),
+    field("k", input("k", { type: "number", min: 1, max: LIMITS.max_k, value: 10 })),
     field("Minimum score", input("min_score",
       { type: "number", min: 0, max: 1, step: 0.05, placeholder: "none" }),
     "Hits scoring below it are left out (recall and prompt context); empty: none."),
@@ -26,9 +27,9 @@ export function recallView(region, who) {
     h("fieldset", {}, h("legend", {}, "Roles"),
       checkbox("roles", "user", "user", true), checkbox("roles", "assistant", "assistant", true)),
     h("fieldset", { class: "wide" }, h("legend", {}, "Prompt context"),
-      field("Recent turns", input("recent", { type: "number", min: 0, max: 1000, value: 10 })),
-      field("Recalled turns", input("context_k", { type: "number", min: 0, max: 100, value: 5 })),
-      field("Token budget", input("max_tokens", { type: "number", min: 1, placeholder: "none" }))),
+      field("Recent turns", input("recent", { type: "number", min: 0, max: LIMITS.max_history, value: 10 })),
+      field("Recalled turns", input("context_k", { type: "number", min: 0, max: LIMITS.max_k, value: 5 })),
+      field("Token budget", input("max_tokens", { type: "number", min: 1, max: LIMITS.max_tokens, placeholder: "none" }))),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Recall")));
   const hits = h("div", { class: "results", "aria-label": "Hits" });
   const context = h("div", { class: "results", "aria-label": "Prompt context" });

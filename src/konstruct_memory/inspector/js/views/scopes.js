@@ -7,10 +7,11 @@ import {
   boundInput, button, checkbox, empty, field, h, input, instant, json, loading, notice, pager, replace, select,
   table, values, when,
 } from "../dom.js";
+import { LIMITS } from "../limits.js";
 import { can } from "../session.js";
 
 const SCOPES_PAGE = 200;
-const MAX_HISTORY = 1000; // the most /v1/history gives at once
+const MAX_HISTORY = LIMITS.max_history; // the most /v1/history gives at once
 
 export function scopesView(region, who) {
   const { agent_id: boundAgent, user_id: boundUser } = who.identity;
@@ -82,7 +83,7 @@ function openTimeline(who, region, pair) {
       checkbox("roles", "user", "user", true), checkbox("roles", "assistant", "assistant", true)),
     field("Since", input("since", { type: "datetime-local" })),
     field("Until", input("until", { type: "datetime-local" })),
-    field("Page size", input("limit", { type: "number", min: 1, max: 1000, value: 20 })),
+    field("Page size", input("limit", { type: "number", min: 1, max: MAX_HISTORY, value: 20 })),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Show")));
   const turns = h("div", { class: "results" });
   form.addEventListener("submit", (event) => {
