@@ -15,7 +15,9 @@ as before) and ``whole`` (windows pooled into one vector):
 - vector-only: the answer's rank among its user's turns by the cosine of the stored vector and
   the query's, computed with the embedder (no database); also the pooling alternatives;
 - library: the answer's rank in ``recall`` (k=10) through the public library, whatever the
-  ranking is, on an embedded server in a temporary data directory;
+  ranking is, on an embedded server in a temporary data directory: start only, the pooled
+  vector alone (the window vectors withheld, as before ``turn_windows``), and the default
+  (pooled vector and window vectors);
 - ingest cost: median milliseconds to embed one turn, and to remember one turn through the
   library, for long and for short turns.
 """
@@ -50,6 +52,10 @@ AGENT = uuid.UUID("10e6c0de-0000-4000-8000-000000000001")
 POSITIONS = ("start", "middle", "end")
 LENGTHS = (300, 600, 900, 1200, 1500)  # target words of the answer holding the fact
 MODES: tuple[LongText, ...] = ("first_window", "whole")
+# Through the library: start only; the pooled vector alone (before turn_windows); the pooled
+# vector and the window vectors (the default).
+LIBRARY_MODES = ("first_window", "whole, pooled only", "whole + windows")
+POOLED_ONLY = ("first_window", "whole, pooled only")
 STOPWORDS = set(
     [
         "a",
@@ -226,12 +232,15 @@ def pooled(vectors: Any, last: Any, new: list[int]) -> dict[str, Any]:
     weighted = unit((unaligned * np.asarray(new, dtype=np.float32)[:, None]).sum(axis=0))
     return {
         "first_window (start only, as before)": vectors[0],
-        "whole: mean of windows (the default)": unit(vectors.mean(axis=0)),
+        "whole: mean of windows (the turn's own vector)": unit(vectors.mean(axis=0)),
         "whole: length-weighted, last window unaligned": weighted,
         "whole: mean, first window counted twice": unit(
             vectors.mean(axis=0) + vectors[0] / len(vectors)
         ),
         "best window (reference: a row per window)": vectors,
+        "whole + windows: best of the mean and each window (the default)": np.vstack(
+            [unit(vectors.mean(axis=0)), vectors]
+        ),
     }
 
 
@@ -252,18 +261,36 @@ def vector_ranks(cases: list[Case]) -> dict[str, dict[str, list[int]]]:
     return ranks
 
 
+class PooledOnly:
+    """The local embedder without its window vectors: turns are stored with their pooled
+    vector alone, as before ``turn_windows`` (migration 013)."""
+
+    def __init__(self, embedder: LocalEmbedder) -> None:
+        self._embedder = embedder
+        self.model_name = embedder.model_name
+        self.dimension = embedder.dimension
+
+    def embed(self, texts: list[str]) -> Any:
+        return self._embedder.embed(texts)
+
+    def embed_queries(self, texts: list[str]) -> Any:
+        return self._embedder.embed_queries(texts)
+
+
 def library_ranks(
-    cases: list[Case], mode: LongText, data_dir: Path
+    cases: list[Case], library_mode: str, data_dir: Path
 ) -> tuple[dict[str, list[int]], dict[str, list[float]]]:
     """The answer's rank in recall (11 when not in the top 10), per position; and the seconds
     of single-turn remember calls, long and short."""
     ranks: dict[str, list[int]] = defaultdict(list)
     seconds: dict[str, list[float]] = defaultdict(list)
+    mode: LongText = "first_window" if library_mode == "first_window" else "whole"
     settings = Settings(
         data_dir=data_dir, database_url=None, admin_database_url=None, long_text=mode
     )
+    embedder = PooledOnly(LocalEmbedder(long_text=mode)) if library_mode in POOLED_ONLY else None
     start = datetime(2026, 3, 1, 9, tzinfo=UTC)
-    with Memory.open(settings) as memory:
+    with Memory.open(settings, embedder=embedder) as memory:
         tenant = memory.tenant(memory.create_tenant(f"long-{mode}-{uuid.uuid4().hex[:6]}").id)
         for case in cases:
             turns = [
@@ -339,22 +366,22 @@ def main() -> None:
         library: dict[str, dict[str, list[int]]] = {}
         remembered: dict[str, dict[str, list[float]]] = {}
         with tempfile.TemporaryDirectory(prefix="km-long-") as data_dir:
-            for mode in MODES:
+            for mode in LIBRARY_MODES:
                 library[f"library recall, {mode}"], remembered[mode] = library_ranks(
                     cases, mode, Path(data_dir)
                 )
         table("Library recall (k=10; rank 11 = not returned)", library)
     costs = embed_seconds(cases)
     print("\nIngest cost per turn, median ms (one turn per call)")
-    print(
-        "mode | embed long | embed short"
-        + ("" if args.no_library else " | remember long | remember short")
-    )
+    print("mode | embed long | embed short")
     for mode in MODES:
         row = [statistics.median(costs[(mode, k)]) * 1000 for k in ("long", "short")]
-        if not args.no_library:
-            row += [statistics.median(remembered[mode][k]) * 1000 for k in ("long", "short")]
         print(f"{mode} | " + " | ".join(f"{v:.1f}" for v in row))
+    if not args.no_library:
+        print("library mode | remember long | remember short")
+        for mode in LIBRARY_MODES:
+            row = [statistics.median(remembered[mode][k]) * 1000 for k in ("long", "short")]
+            print(f"{mode} | " + " | ".join(f"{v:.1f}" for v in row))
 
 
 if __name__ == "__main__":

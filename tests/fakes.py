@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from konstruct_memory.embed import DIMENSION, Vectors, normalise
+from konstruct_memory.embed.windows import Windowed, windowed
 
 
 def _seed(text: str) -> int:
@@ -40,3 +41,20 @@ class BlindEmbedder:
     def embed(self, texts: Sequence[str]) -> Vectors:
         rows = [np.random.default_rng(_seed(t)).normal(size=DIMENSION) for t in texts]
         return normalise(np.asarray(rows, dtype=np.float32).reshape(len(texts), DIMENSION))
+
+
+class ParagraphWindowsEmbedder(BagOfWordsEmbedder):
+    """Bag of words, with each paragraph of a text of several as one window: the text's vector
+    is the mean of its paragraphs', and ``embed_windowed`` gives them, as the local models give
+    the windows of a text longer than theirs."""
+
+    model_name = "test/paragraph-windows"
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        return self.embed_windowed(texts).vectors
+
+    def embed_windowed(self, texts: Sequence[str]) -> Windowed:
+        pieces = [text.split("\n\n") for text in texts]
+        flat = [piece for text in pieces for piece in text]
+        owners = [i for i, text in enumerate(pieces) for _ in text]
+        return windowed(super().embed(flat), owners, len(texts))

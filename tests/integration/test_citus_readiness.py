@@ -21,12 +21,18 @@ from konstruct_memory.db import tenant as tenant_module
 from konstruct_memory.db.tenant import use_tenant_switch
 from konstruct_memory.errors import Conflict
 from konstruct_memory.library import Memory
-from konstruct_memory.store import search, turns
+from konstruct_memory.store import search, turns, windows
 from tests.conftest import ERASURE_KEY, DatabaseUnderTest
-from tests.fakes import BagOfWordsEmbedder
+from tests.fakes import BagOfWordsEmbedder, ParagraphWindowsEmbedder
 
 # Distributed by tenant_id; tenants, api_keys and alembic_version are reference tables.
-DISTRIBUTED = ("conversation_embeddings", "erasures", "erased_turns", "read_audit")
+DISTRIBUTED = (
+    "conversation_embeddings",
+    "turn_windows",
+    "erasures",
+    "erased_turns",
+    "read_audit",
+)
 FUNCTION = re.compile(r"konstruct_\w+\(")
 NAMES_A_TENANT = re.compile(r"tenant_id = '[0-9a-f-]{36}'::uuid")
 AGENT = uuid.uuid4()
@@ -58,7 +64,9 @@ def recording(database: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch) -> I
         admin_database_url=database.admin_url,
         erasure_key=ERASURE_KEY,
     )
-    with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
+    # Turns of two paragraphs are long turns for this embedder: their windows are stored and
+    # searched (through HNSW too, with the scope bound lowered above).
+    with Memory.open(settings, embedder=ParagraphWindowsEmbedder()) as memory:
         yield memory
 
 
@@ -71,7 +79,12 @@ def run_every_operation(memory: Memory) -> None:
         [
             {"id": chosen, "agent_id": AGENT, "user_id": "U1", "role": "user", "content": "hi"},
             *[
-                {"agent_id": AGENT, "user_id": f"U{i % 2}", "role": "user", "content": f"dog {i}"}
+                {
+                    "agent_id": AGENT,
+                    "user_id": f"U{i % 2}",
+                    "role": "user",
+                    "content": f"dog {i}\n\ncat",
+                }
                 for i in range(6)
             ],
             {
@@ -96,7 +109,7 @@ def run_every_operation(memory: Memory) -> None:
     tenant.erase(agent_id=AGENT, user_id="U0")
     with pytest.raises(Conflict):
         tenant.remember([{"id": stored[1].id, "agent_id": AGENT, "user_id": "U0",
-                          "role": "user", "content": "dog 0"}])  # fmt: skip
+                          "role": "user", "content": "dog 0\n\ncat"}])  # fmt: skip
     tenant.list_erasures()
     memory.apply_retention()
 
@@ -114,7 +127,8 @@ def test_every_statement_on_a_distributed_table_names_the_tenant(
     checked: set[str] = set()
     with psycopg.connect(database.runtime_url) as conn:
         register_vector(conn)
-        conn.execute(turns._STAGING)  # the batch insert reads the session's staging table
+        conn.execute(turns._STAGING)  # the batch inserts read the session's staging tables
+        conn.execute(windows._STAGING)
         for query, params in RecordingCursor.statements:
             text = query.as_string(conn) if isinstance(query, sql.Composable) else str(query)
             if not any(table in text for table in DISTRIBUTED) or FUNCTION.search(text):

@@ -32,7 +32,7 @@ from konstruct_memory.embed.model_config import ModelConfig
 from konstruct_memory.embed.model_files import DIMENSION, model_dir, model_name_of, unusable
 from konstruct_memory.embed.onnx_graph import build
 from konstruct_memory.embed.vectors import length_batches
-from konstruct_memory.embed.windows import LongText, plan, pool
+from konstruct_memory.embed.windows import LongText, Windowed, plan, pool, windowed
 
 Matrix = npt.NDArray[np.float32]
 
@@ -86,15 +86,21 @@ class LocalEmbedder:
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         """Embed stored turns; row i is the vector of texts[i]."""
-        return self._embed(texts, self.config.passage_prefix, self.long_text)
+        return pool(*self._embed(texts, self.config.passage_prefix, self.long_text), len(texts))
+
+    def embed_windowed(self, texts: Sequence[str]) -> Windowed:
+        """``embed``, with the window vectors of the texts longer than one window."""
+        vectors, owners = self._embed(texts, self.config.passage_prefix, self.long_text)
+        return windowed(vectors, owners, len(texts))
 
     def embed_queries(self, texts: Sequence[str]) -> Matrix:
         """Embed queries (with the model's query prefix, if it has one)."""
-        return self._embed(texts, self.config.query_prefix, "first_window")
+        return pool(*self._embed(texts, self.config.query_prefix, "first_window"), len(texts))
 
-    def _embed(self, texts: Sequence[str], prefix: str, mode: LongText) -> Matrix:
+    def _embed(self, texts: Sequence[str], prefix: str, mode: LongText) -> tuple[Matrix, list[int]]:
+        """One row per window run, and for each the index of its text."""
         if not texts:
-            return np.empty((0, DIMENSION), dtype=np.float32)
+            return np.empty((0, DIMENSION), dtype=np.float32), []
         with self._lock:
             encodings = self._tokenizer.encode_batch([prefix + text for text in texts])
         sequences, owners = plan(
@@ -103,7 +109,7 @@ class LocalEmbedder:
         out = np.empty((len(sequences), DIMENSION), dtype=np.float32)
         for chunk in length_batches(sequences, self.batch_size):
             out[chunk] = self._forward([sequences[i] for i in chunk])
-        return pool(out, owners, len(texts))
+        return out, owners
 
     def _forward(self, batch: list[list[int]]) -> Matrix:
         length = max(len(tokens) for tokens in batch)

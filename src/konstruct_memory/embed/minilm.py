@@ -38,7 +38,7 @@ from konstruct_memory.embed.model_files import (
     model_dir,
 )
 from konstruct_memory.embed.vectors import length_batches, normalise
-from konstruct_memory.embed.windows import LongText, plan, pool
+from konstruct_memory.embed.windows import LongText, Windowed, plan, pool, windowed
 from konstruct_memory.errors import ConfigurationError
 
 __all__ = ["DIMENSION", "MAX_TOKENS", "MODEL_NAME", "MiniLMEmbedder", "model_dir"]
@@ -114,15 +114,21 @@ class MiniLMEmbedder:
 
     def embed(self, texts: Sequence[str]) -> Matrix:
         """Embed stored turns; row i is the vector of texts[i]."""
-        return self._embed(texts, self.long_text)
+        return pool(*self._embed(texts, self.long_text), len(texts))
+
+    def embed_windowed(self, texts: Sequence[str]) -> Windowed:
+        """``embed``, with the window vectors of the texts longer than one window."""
+        vectors, owners = self._embed(texts, self.long_text)
+        return windowed(vectors, owners, len(texts))
 
     def embed_queries(self, texts: Sequence[str]) -> Matrix:
         """Embed queries: as turns, but a query longer than the window is read from its start."""
-        return self._embed(texts, "first_window")
+        return pool(*self._embed(texts, "first_window"), len(texts))
 
-    def _embed(self, texts: Sequence[str], mode: LongText) -> Matrix:
+    def _embed(self, texts: Sequence[str], mode: LongText) -> tuple[Matrix, list[int]]:
+        """One row per window run, and for each the index of its text."""
         if not texts:
-            return np.empty((0, DIMENSION), dtype=np.float32)
+            return np.empty((0, DIMENSION), dtype=np.float32), []
         with self._lock:
             encodings = self._tokenizer.encode_batch(list(texts))
         sequences, owners = plan(encodings, 0, MAX_TOKENS, mode)
@@ -131,10 +137,10 @@ class MiniLMEmbedder:
         if len(ids) == 1:
             with _one_blas_thread():
                 out[0] = self._forward(ids)[0]
-            return out
+            return out, owners
         for chunk in length_batches(ids, self.batch_size):
             out[chunk] = self._forward([ids[i] for i in chunk])
-        return pool(out, owners, len(texts))
+        return out, owners
 
     def _forward(self, batch: list[npt.NDArray[np.int64]]) -> Matrix:
         w = self._w

@@ -12,11 +12,16 @@ made unit length again: one 384-d vector per text, in the model's own space.
 A text within the window is one window: its tokens and its batch run exactly as before, so
 the vectors of short turns do not change. ``first_window`` keeps the earlier behaviour (the
 start only) for every text.
+
+The window vectors of a longer text are kept as well (``Windowed``): the store records them
+beside the turn (``turn_windows``), and recall scores a long turn by its best window too, as a
+fact of one sentence moves the mean of many windows too little to be found by it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -63,6 +68,31 @@ def pool(vectors: Matrix, owners: Sequence[int], count: int) -> Matrix:
     single = np.bincount(owner, minlength=count) == 1
     out[single] = vectors[np.searchsorted(owner, np.flatnonzero(single))]
     return out
+
+
+@dataclass(frozen=True)
+class Windowed:
+    """Texts embedded for storage: one pooled row per text (``vectors``), and the window rows
+    of the texts longer than one window (``windows``; row i belongs to text ``owners[i]``, a
+    text's windows consecutive and in order). Embedders that do not cut texts give none."""
+
+    vectors: Matrix
+    windows: Matrix = field(default_factory=lambda: np.empty((0, 0), dtype=np.float32))
+    owners: list[int] = field(default_factory=list)
+
+    def by_text(self) -> dict[int, Matrix]:
+        """The window rows of each text that has several, by the text's number."""
+        rows: dict[int, list[int]] = {}
+        for i, owner in enumerate(self.owners):
+            rows.setdefault(owner, []).append(i)
+        return {text: self.windows[picked] for text, picked in rows.items()}
+
+
+def windowed(vectors: Matrix, owners: Sequence[int], count: int) -> Windowed:
+    """``pool`` of the rows, with the rows of the texts of several windows kept."""
+    counts = np.bincount(np.asarray(owners, dtype=np.int64), minlength=count)
+    kept = [i for i, owner in enumerate(owners) if counts[owner] > 1]
+    return Windowed(pool(vectors, owners, count), vectors[kept], [owners[i] for i in kept])
 
 
 def plan(

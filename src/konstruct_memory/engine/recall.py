@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from konstruct_memory.db.tenant import TenantConnection
+from konstruct_memory.embed import Vectors
 from konstruct_memory.engine import ranking
 from konstruct_memory.engine.audit import ReadAudit
 from konstruct_memory.engine.session import Session, resolved
@@ -19,6 +20,7 @@ from konstruct_memory.errors import Conflict
 from konstruct_memory.operations import Hit, RecallAcrossUsersRequest, Recalled, RecallRequest
 from konstruct_memory.operations.reads import ScoreParts
 from konstruct_memory.store import search, turns
+from konstruct_memory.store import windows as turn_windows
 from konstruct_memory.store.rows import CandidateRow
 from konstruct_memory.store.scope import Scope
 from konstruct_memory.store.search import Ref
@@ -83,8 +85,8 @@ def ranked(
         # Enough candidates that k remain once the excluded turns are left out.
         wanted = k + len(exclude)
         limit = max(wanted, tuning.vector_candidates)
-        by_vector = search.nearest(tx, scope, query_vector, limit)
-        own = _own_bounds(by_vector, keyword, limit, tuning)  # by id: enough to choose rows
+        by_vector, beyond = _nearest(tx, scope, query_vector, limit)
+        own = _own_bounds(by_vector, keyword, beyond, tuning)  # by id: enough to choose rows
         anchors = ranking.lenders(own, wanted)
         links: list[tuple[UUID, UUID, int]] = []
         if tuning.lends_to_neighbours(scope.user_id is not None):
@@ -143,17 +145,32 @@ def _candidate(row: CandidateRow, keyword: float) -> ranking.Candidate:
     return ranking.Candidate(row.similarity, keyword, row.role, row.content, row.occurred_at)
 
 
+def _nearest(
+    tx: TenantConnection, scope: Scope, query_vector: Vectors, limit: int
+) -> tuple[dict[UUID, float], float | None]:
+    """The vector candidates, each with its similarity (a long turn's: the best of its own
+    vector's and its windows'), and a bound on the similarity of every turn of the scope left
+    out (None when none was: every turn was read)."""
+    by_turn = search.nearest(tx, scope, query_vector, limit)
+    by_window, windows_beyond = turn_windows.nearest(tx, scope, query_vector, limit)
+    similarity = dict(by_turn)
+    for turn_id, best_window in by_window:
+        similarity[turn_id] = max(best_window, similarity.get(turn_id, best_window))
+    if len(by_turn) < limit:
+        return similarity, None  # every turn in scope is a candidate already
+    beyond = by_turn[-1][1]
+    return similarity, beyond if windows_beyond is None else max(beyond, windows_beyond)
+
+
 def _own_bounds(
-    by_vector: list[tuple[UUID, float]],
+    similarity: dict[UUID, float],
     keyword: dict[Ref, float],
-    limit: int,
+    beyond: float | None,
     tuning: ranking.RecallTuning,
 ) -> dict[UUID, float]:
     """Each candidate id's own relevance, or a bound above it: a keyword match that was not
-    among the vector candidates is no closer to the query than the last of them (when the
-    vector stage stopped at its limit), so that similarity bounds its own."""
-    similarity = dict(by_vector)
-    beyond = by_vector[-1][1] if len(by_vector) >= limit else None
+    among the vector candidates is no closer to the query than ``beyond`` (when the vector
+    stage stopped at its limit), so that similarity bounds its own."""
     coverage: dict[UUID, float] = {}
     for (turn_id, _), share in keyword.items():
         coverage[turn_id] = max(share, coverage.get(turn_id, 0.0))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from konstruct_memory.embed import Vectors
+from konstruct_memory.embed.windows import Windowed
 from konstruct_memory.engine import idempotency
 from konstruct_memory.engine.reads import stored_turn
 from konstruct_memory.engine.session import Session, resolved
@@ -14,6 +15,7 @@ from konstruct_memory.errors import InvalidInput
 from konstruct_memory.operations import Remembered, RememberRequest, Turn
 from konstruct_memory.store import lifecycle
 from konstruct_memory.store import turns as store
+from konstruct_memory.store import windows as turn_windows
 from konstruct_memory.store.rows import TurnRow
 from konstruct_memory.store.turns import TurnKey
 
@@ -38,10 +40,18 @@ def remember(session: Session, request: RememberRequest) -> Remembered:
             stored = store.turns_by_keys(tx, chosen)
     idempotency.check_retries(valid, keys, stored)
     new = idempotency.unique_new(valid, keys, stored)
-    vectors = _vectors_for(session, [turn for _, turn in new])
+    vectors, windows = _vectors_for(session, [turn for _, turn in new])
     written = sorted({(resolved(t.agent_id), resolved(t.user_id)) for t in valid}, key=str)
     with session.write_transaction(written) as tx:
         inserted = store.insert_turns(tx, session.embedding_model, new, vectors)
+        # Windows of the turns inserted here only: a turn already stored has its own.
+        by_turn = windows.by_text()
+        new_windows = [
+            (key, by_turn[i])
+            for i, key in enumerate(idempotency.key_of(turn_id, turn) for turn_id, turn in new)
+            if i in by_turn and key in inserted
+        ]
+        turn_windows.insert_windows(tx, session.embedding_model, new_windows)
         if chosen:
             # Checked after the insert, in its transaction: an erasure that committed while
             # this batch waited is seen here, and the whole batch rolls back.
@@ -54,12 +64,17 @@ def remember(session: Session, request: RememberRequest) -> Remembered:
     return Remembered(turns=[stored_turn(rows[key]) for key in keys])
 
 
-def _vectors_for(session: Session, turns: Sequence[Turn]) -> Vectors:
-    """The model's vectors, except for turns that brought their own (normalised here)."""
+def _vectors_for(session: Session, turns: Sequence[Turn]) -> tuple[Vectors, Windowed]:
+    """The model's vectors, except for turns that brought their own (normalised here); and
+    the window vectors of the long turns the model embedded (owners index ``turns``)."""
     vectors = np.empty((len(turns), session.resources.embedder.dimension), dtype=np.float32)
+    windows = Windowed(vectors[:0])
     to_embed = [i for i, t in enumerate(turns) if t.embedding is None]
     if to_embed:
-        vectors[to_embed] = session.embed([turns[i].content for i in to_embed])
+        embedded = session.embed_turns([turns[i].content for i in to_embed])
+        vectors[to_embed] = embedded.vectors
+        owners = [to_embed[owner] for owner in embedded.owners]
+        windows = Windowed(vectors, embedded.windows, owners)
     given = [i for i, t in enumerate(turns) if t.embedding is not None]
     if given:
         brought = np.array([turns[i].embedding for i in given], dtype=np.float64)
@@ -67,4 +82,4 @@ def _vectors_for(session: Session, turns: Sequence[Turn]) -> Vectors:
         brought /= np.abs(brought).max(axis=1, keepdims=True)
         brought /= np.linalg.norm(brought, axis=1, keepdims=True)
         vectors[given] = brought
-    return vectors
+    return vectors, windows

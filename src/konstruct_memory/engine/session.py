@@ -19,6 +19,7 @@ from konstruct_memory.db.replicas import ERASED, position_after_commit
 from konstruct_memory.db.tenant import TenantConnection, tenant_transaction, tenant_transaction_on
 from konstruct_memory.embed import Vectors
 from konstruct_memory.engine.resources import Resources
+from konstruct_memory.embed.windows import Windowed
 from konstruct_memory.errors import Forbidden, InvalidInput, KonstructMemoryError
 from konstruct_memory.store import lifecycle
 
@@ -120,6 +121,20 @@ class Session:
 
     def embed(self, texts: list[str]) -> Vectors:
         return self._timed(self.resources.embedder.embed, texts)
+
+    def embed_turns(self, texts: list[str]) -> Windowed:
+        """Turns' vectors, with the window vectors of long turns where the embedder cuts texts
+        into windows (the local models); others (an HTTP endpoint) give no windows."""
+        embedder = self.resources.embedder
+        windowed_embed = getattr(embedder, "embed_windowed", None)
+        started = time.perf_counter()
+        try:
+            if windowed_embed is not None:
+                result: Windowed = windowed_embed(texts)
+                return result
+            return Windowed(embedder.embed(texts))
+        finally:
+            self.resources.observer.embedding(time.perf_counter() - started)
 
     def embed_query(self, text: str) -> Vectors:
         """A query's vector: with the model's query prefix where the embedder has one."""

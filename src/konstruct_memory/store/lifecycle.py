@@ -56,7 +56,7 @@ _ALL_LEDGER = sql.SQL("SELECT tenant_id, {columns} FROM erasures ORDER BY comple
 _LEDGER_IDS = "SELECT id, replay_of FROM erasures"
 _READS_AUDITED = "SELECT konstruct_reads_audited() AS audited"
 # The tables erasure and retention remove rows from (their HNSW and GIN indexes included).
-_VACUUM = "VACUUM conversation_embeddings, read_audit, erased_turns"
+_VACUUM = "VACUUM conversation_embeddings, turn_windows, read_audit, erased_turns"
 
 
 def erase(

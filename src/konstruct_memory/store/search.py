@@ -26,14 +26,20 @@ Ref = tuple[UUID, str]
 # to the query is computed here, as a neighbour need not have been a vector candidate. The rows
 # are found by primary key behind an OFFSET 0 fence, then filtered: otherwise the planner may
 # walk the whole scope on its index and test each row against the id list (linear in the
-# scope).
+# scope). A long turn's similarity is the best of its own vector's and its windows' (one probe
+# of the windows' primary key per row; a short turn has none, and keeps its own).
 _CANDIDATES = sql.SQL(
     """
     SELECT {columns}
     FROM (
-        SELECT tenant_id, id, agent_id, user_id, role, content, conversation_id, occurred_at,
-               embedding_model, 1 - (embedding <=> %(query_vector)s) AS similarity
-        FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s AND id = ANY(%(ids)s)
+        SELECT t.tenant_id, t.id, t.agent_id, t.user_id, t.role, t.content, t.conversation_id,
+               t.occurred_at, t.embedding_model,
+               greatest(1 - (t.embedding <=> %(query_vector)s), (
+                   SELECT max(1 - (w.embedding <=> %(query_vector)s)) FROM turn_windows w
+                   WHERE w.tenant_id = %(tenant_id)s AND w.turn_id = t.id
+                     AND w.agent_id = t.agent_id AND w.user_id = t.user_id
+               )) AS similarity
+        FROM conversation_embeddings t WHERE t.tenant_id = %(tenant_id)s AND t.id = ANY(%(ids)s)
         OFFSET 0
     ) AS candidate
     WHERE {where}
@@ -98,12 +104,12 @@ _GATED_EXACT_NEAREST = sql.SQL(
 # For the indexed statement only: with sorting disabled, the planner cannot answer a user's
 # scope by walking the scope index and sorting it (its choice when it underestimates the
 # scope, linear in it); the HNSW index is the one path left that yields the order.
-_HNSW_SETTINGS = """
+HNSW_SETTINGS = """
 SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
        set_config('hnsw.ef_search', %(ef_search)s, true),
        set_config('enable_sort', 'off', true)
 """
-_SORT_AGAIN = "SELECT set_config('enable_sort', 'on', true)"
+SORT_AGAIN = "SELECT set_config('enable_sort', 'on', true)"
 
 # Keyword relevance on a fixed scale: the share of the query's idf weight that a turn holds.
 # Each query lexeme weighs its inverse document frequency within the scope (BM25's idf, which
@@ -234,14 +240,14 @@ def nearest(
     settings = {"ef_search": str(ef_search(limit))}
     if plans is None:
         with conn.pipeline():  # the settings travel with the search: one round trip
-            conn.execute(_HNSW_SETTINGS, settings)
+            conn.execute(HNSW_SETTINGS, settings)
             search = conn.execute(_INDEXED_NEAREST.format(where=where), params)
-            conn.execute(_SORT_AGAIN)
+            conn.execute(SORT_AGAIN)
         rows = search.fetchall()
     else:
-        conn.execute(_HNSW_SETTINGS, settings)
+        conn.execute(HNSW_SETTINGS, settings)
         rows = run(_INDEXED_NEAREST)
-        conn.execute(_SORT_AGAIN)
+        conn.execute(SORT_AGAIN)
     if len(rows) < limit:  # filters (model, thread, role…) left the index scan short
         rows = run(_EXACT_NEAREST)
     return _hits(rows)
