@@ -18,8 +18,8 @@ from konstruct_memory.config import Settings
 from konstruct_memory.db.replicas import ERASED, position_after_commit
 from konstruct_memory.db.tenant import TenantConnection, tenant_transaction, tenant_transaction_on
 from konstruct_memory.embed import Vectors
-from konstruct_memory.engine.resources import Resources
 from konstruct_memory.embed.windows import Windowed
+from konstruct_memory.engine.resources import Resources
 from konstruct_memory.errors import Forbidden, InvalidInput, KonstructMemoryError
 from konstruct_memory.store import lifecycle
 
