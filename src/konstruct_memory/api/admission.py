@@ -19,6 +19,7 @@ import anyio
 from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from konstruct_memory import tracing
 from konstruct_memory.api.backpressure import InFlight, Throttles, client_address
 from konstruct_memory.api.errors import DATABASE_ERRORS, database_error, refusal
 from konstruct_memory.auth.principal import Principal, is_admin_token
@@ -86,7 +87,8 @@ class KeyGate:
             await self.in_flight.run(self.app, scope, receive, send)
             return
         try:
-            principal = await authenticated(self.throttles, self.memory(), scope, credential)
+            with tracing.stage("authenticate"):
+                principal = await authenticated(self.throttles, self.memory(), scope, credential)
             self.throttles.claim(principal)
         except (Unauthorized, RateLimited) as exc:
             await refusal(exc)(scope, receive, send)

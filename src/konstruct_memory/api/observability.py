@@ -15,6 +15,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
 from psycopg_pool import ConnectionPool
 
+from konstruct_memory import tracing
 from konstruct_memory.api.errors import error_response
 from konstruct_memory.db.replicas import ReplicaSet
 
@@ -188,24 +189,6 @@ def configure_json_logging(level: int = logging.INFO) -> None:
     come out in the same format; ours at ``level``, theirs at WARNING and above.
     """
 
-    class JsonLines(logging.Formatter):
-        def format(self, record: logging.LogRecord) -> str:
-            message = record.getMessage()
-            try:
-                payload = json.loads(message)
-            except ValueError:
-                payload = None
-            if not isinstance(payload, dict):
-                payload = {"message": message}
-            payload |= {
-                "ts": round(record.created, 3),
-                "level": record.levelname,
-                "logger": record.name,
-            }
-            if hasattr(record, "error_class"):
-                payload["error_class"] = record.error_class
-            return json.dumps(payload)
-
     handler = logging.StreamHandler()
     handler.setFormatter(JsonLines())
     root = logging.getLogger()
@@ -220,6 +203,31 @@ def configure_json_logging(level: int = logging.INFO) -> None:
         theirs.handlers = []  # whatever they installed themselves
         theirs.propagate = True
         theirs.disabled = False  # a dictConfig elsewhere may have disabled existing loggers
+
+
+class JsonLines(logging.Formatter):
+    """A record as one JSON object: its message's own fields if it is one, the time, level
+    and logger, and, within a traced request, the trace's id."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        try:
+            payload = json.loads(message)
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            payload = {"message": message}
+        payload |= {
+            "ts": round(record.created, 3),
+            "level": record.levelname,
+            "logger": record.name,
+        }
+        if hasattr(record, "error_class"):
+            payload["error_class"] = record.error_class
+        trace_id = tracing.active().trace_id()
+        if trace_id is not None:
+            payload["trace_id"] = trace_id
+        return json.dumps(payload)
 
 
 def _route_label(request: Request) -> str:

@@ -6,6 +6,7 @@ import socket
 
 import typer
 
+from konstruct_memory import tracing
 from konstruct_memory.cli.model import ensure_model
 from konstruct_memory.cli.settings import settings_of
 from konstruct_memory.config import Settings
@@ -44,12 +45,15 @@ def serve(
     seconds (default 3600; 0: never) the tenants' retention windows are applied. On
     SIGTERM/Ctrl-C it stops accepting, lets in-flight requests finish (at most 30 s) and
     exits 0. With the embedded server, a server that dies is started again. With --workers N,
-    N processes share the port; one that dies is started again.
+    N processes share the port; one that dies is started again. With OTEL_EXPORTER_OTLP_ENDPOINT
+    (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) set, traces go there over OTLP/HTTP (needs the
+    [otel] extra; docs/operations.md, 'Traces').
     """
     from konstruct_memory.api.observability import configure_json_logging
     from konstruct_memory.library import Memory
     from konstruct_memory.serving.workers import Workers, bind
 
+    refuse_tracing_without_extra()
     settings = settings_of(ctx)
     token, where = admin_token(settings)
     if len(token) < MIN_ADMIN_TOKEN_CHARS:
@@ -91,14 +95,44 @@ def _serve_here(
     from konstruct_memory.serving.server import serve as run_server
 
     metrics = Metrics()
+    # Before the memory opens: its pool's connections report their statements as spans.
+    stages = start_tracing()
     # Opened here, not in the app's start-up, so that a refusal (schema behind the code,
     # unsafe role) is a one-line error rather than a failed lifespan. The memory runs the
     # supervisor and the retention schedule, and stops them when it closes.
-    with Memory.open(settings, auto_migrate=migrate, observer=metrics, serving=True) as memory:
-        app = create_app(settings, memory=memory, metrics=metrics, admin_token=token, host=host)
-        if sock is None:
-            typer.echo(f"serving on http://{host}:{port} {_WHERE}")
-        run_server(app, host, port, settings, sock)
+    try:
+        with Memory.open(settings, auto_migrate=migrate, observer=metrics, serving=True) as memory:
+            app = create_app(settings, memory=memory, metrics=metrics, admin_token=token, host=host)
+            if sock is None:
+                typer.echo(f"serving on http://{host}:{port} {_WHERE}")
+            run_server(app, host, port, settings, sock)
+    finally:
+        stages.close()  # the spans still queued are sent
+
+
+def refuse_tracing_without_extra() -> None:
+    """An OTLP endpoint configured without the packages to reach it is a one-line refusal:
+    serving untraced would hide that the traces asked for are not coming."""
+    if tracing.endpoint_configured():
+        missing = tracing.extra_missing()
+        if missing is not None:
+            raise ConfigurationError(
+                f"an OTLP endpoint is set ({' or '.join(tracing.ENDPOINT_VARIABLES)}) but "
+                f"tracing's packages are not installed ({missing} is missing): "
+                f"{tracing.INSTALL_HINT}"
+            )
+
+
+def start_tracing() -> tracing.Stages:
+    """The process's stage hooks: exporting over OTLP/HTTP when an endpoint is configured,
+    else the null ones, with nothing of OpenTelemetry's SDK loaded."""
+    if not tracing.endpoint_configured():
+        return tracing.active()
+    from konstruct_memory.serving.traces import export_over_otlp
+
+    stages = export_over_otlp()
+    tracing.use(stages)
+    return stages
 
 
 def mcp(

@@ -18,6 +18,7 @@ from pgvector.psycopg import register_vector
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from konstruct_memory import tracing
 from konstruct_memory.errors import ConfigurationError, UnsafeRuntimeRole
 
 Connection = psycopg.Connection[dict[str, Any]]
@@ -77,6 +78,7 @@ class TenantConnection:
 
 def _configure(conn: psycopg.Connection[Any]) -> None:
     register_vector(conn)
+    tracing.active().instrument(conn)  # a span per statement when tracing is on
 
 
 def create_pool(

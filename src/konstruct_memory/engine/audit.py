@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from uuid import UUID
 
+from konstruct_memory import tracing
 from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.engine.admin import owner_session
 from konstruct_memory.engine.resources import Resources
@@ -42,15 +43,16 @@ class ReadAudit:
             # Reads reach a replica only for tenants that do not audit reads
             # (Session.read_transaction), and a standby could not write the row anyway.
             return
-        store.record_read(
-            tx,
-            operation=self.operation,
-            key_id=session.principal.key_id,
-            agent_id=scope.agent_id,
-            user_id=scope.user_id,
-            turn_ids=[*self.shown, *turn_ids],
-            query=self.query,
-        )
+        with tracing.stage("write audit"):
+            store.record_read(
+                tx,
+                operation=self.operation,
+                key_id=session.principal.key_id,
+                agent_id=scope.agent_id,
+                user_id=scope.user_id,
+                turn_ids=[*self.shown, *turn_ids],
+                query=self.query,
+            )
 
 
 def list_audit(session: Session, request: ListAuditRequest) -> AuditTrail:

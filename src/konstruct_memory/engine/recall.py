@@ -11,6 +11,7 @@ from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
+from konstruct_memory import tracing
 from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.embed import Vectors
 from konstruct_memory.engine import ranking
@@ -76,7 +77,8 @@ def ranked(
     session.check_size(query, "query")
     resources = session.resources
     tuning = resources.tuning
-    keywords = resources.background.submit(_keyword_matches, session, scope, query)
+    # Carried: the pool's thread would otherwise start a trace of its own.
+    keywords = resources.background.submit(tracing.carried(_keyword_matches), session, scope, query)
     query_vector = session.embed_query(query)
     keyword = dict(keywords.result())
     with session.read_transaction(scope.agent_id, scope.user_id) as tx:
@@ -85,32 +87,36 @@ def ranked(
         # Enough candidates that k remain once the excluded turns are left out.
         wanted = k + len(exclude)
         limit = max(wanted, tuning.vector_candidates)
-        by_vector, beyond = _nearest(tx, scope, query_vector, limit)
+        with tracing.stage("vector stage"):
+            by_vector, beyond = _nearest(tx, scope, query_vector, limit)
         own = _own_bounds(by_vector, keyword, beyond, tuning)  # by id: enough to choose rows
         anchors = ranking.lenders(own, wanted)
-        links: list[tuple[UUID, UUID, int]] = []
-        if tuning.lends_to_neighbours(scope.user_id is not None):
-            links = search.neighbours(tx, scope, anchors, tuning.neighbour_width)
-        neighbours = {near for _, near, _ in links}
-        # Zero scores included: a recall always returns min(k, turns in scope).
-        pool = sorted(own, key=own.__getitem__, reverse=True)[: max(SHORTLIST, 3 * wanted)]
-        rows = search.candidates(tx, scope, list({*pool, *neighbours}), query_vector)
-        # Rows are keyed by (id, user) from here on: across users, two turns may share an id.
-        candidates = {ref: _candidate(row, keyword.get(ref, 0.0)) for ref, row in rows.items()}
-        revising = [ref for ref, c in candidates.items() if ranking.may_correct(c, tuning)]
-        restated = (
-            search.restated(tx, scope, revising, list(rows), tuning.restated_similarity)
-            if revising
-            else []
-        )
-        user = scope.user_id or ""
-        near = [((a, user), (b, user), offset) for a, b, offset in links]
-        left_out = {(i, user) for i in exclude}
-        best = _best(tuning, query, candidates, near, restated, left_out, k)
-        if request.min_score is not None:
-            best = [hit for hit in best if hit[1] >= request.min_score]
+        with tracing.stage("fetch candidates"):
+            links: list[tuple[UUID, UUID, int]] = []
+            if tuning.lends_to_neighbours(scope.user_id is not None):
+                links = search.neighbours(tx, scope, anchors, tuning.neighbour_width)
+            neighbours = {near for _, near, _ in links}
+            # Zero scores included: a recall always returns min(k, turns in scope).
+            pool = sorted(own, key=own.__getitem__, reverse=True)[: max(SHORTLIST, 3 * wanted)]
+            rows = search.candidates(tx, scope, list({*pool, *neighbours}), query_vector)
+            # Rows are keyed by (id, user) from here on: across users, two turns may share an id.
+            candidates = {ref: _candidate(row, keyword.get(ref, 0.0)) for ref, row in rows.items()}
+            revising = [ref for ref, c in candidates.items() if ranking.may_correct(c, tuning)]
+            restated = (
+                search.restated(tx, scope, revising, list(rows), tuning.restated_similarity)
+                if revising
+                else []
+            )
+        with tracing.stage("rank"):
+            user = scope.user_id or ""
+            near = [((a, user), (b, user), offset) for a, b, offset in links]
+            left_out = {(i, user) for i in exclude}
+            best = _best(tuning, query, candidates, near, restated, left_out, k)
+            if request.min_score is not None:
+                best = [hit for hit in best if hit[1] >= request.min_score]
         refs = [ref for ref, _, _ in best]
-        metadata = turns.metadata_of(tx, scope, refs)
+        with tracing.stage("fetch metadata"):
+            metadata = turns.metadata_of(tx, scope, refs)
         audit.record(tx, session, scope, [turn_id for turn_id, _ in refs])
     return [_hit(rows[ref], metadata[ref], score, parts) for ref, score, parts in best]
 
@@ -209,7 +215,10 @@ def _refuse_mixed_models(tx: TenantConnection, scope: Scope) -> None:
 
 
 def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[Ref, float]]:
-    with session.read_transaction(scope.agent_id, scope.user_id) as tx:
+    with (
+        tracing.stage("keyword stage"),
+        session.read_transaction(scope.agent_id, scope.user_id) as tx,
+    ):
         return search.keyword_matches(tx, scope, query, session.resources.tuning.keyword_candidates)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from konstruct_memory import tracing
 from konstruct_memory.embed import Vectors
 from konstruct_memory.embed.windows import Windowed
 from konstruct_memory.engine import idempotency
@@ -36,13 +37,13 @@ def remember(session: Session, request: RememberRequest) -> Remembered:
     chosen = [key for key, turn in zip(keys, valid, strict=True) if turn.id is not None]
     stored: dict[TurnKey, TurnRow] = {}
     if chosen:
-        with session.transaction() as tx:
+        with tracing.stage("read retried turns"), session.transaction() as tx:
             stored = store.turns_by_keys(tx, chosen)
     idempotency.check_retries(valid, keys, stored)
     new = idempotency.unique_new(valid, keys, stored)
     vectors, windows = _vectors_for(session, [turn for _, turn in new])
     written = sorted({(resolved(t.agent_id), resolved(t.user_id)) for t in valid}, key=str)
-    with session.write_transaction(written) as tx:
+    with tracing.stage("store turns"), session.write_transaction(written) as tx:
         inserted = store.insert_turns(tx, session.embedding_model, new, vectors)
         # Windows of the turns inserted here only: a turn already stored has its own.
         by_turn = windows.by_text()

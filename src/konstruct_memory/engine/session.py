@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 from uuid import UUID
 
+from konstruct_memory import tracing
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.config import Settings
 from konstruct_memory.db.replicas import ERASED, position_after_commit
@@ -129,17 +130,19 @@ class Session:
         windowed_embed = getattr(embedder, "embed_windowed", None)
         started = time.perf_counter()
         try:
-            if windowed_embed is not None:
-                result: Windowed = windowed_embed(texts)
-                return result
-            return Windowed(embedder.embed(texts))
+            with tracing.stage("embed turns"):
+                if windowed_embed is not None:
+                    result: Windowed = windowed_embed(texts)
+                    return result
+                return Windowed(embedder.embed(texts))
         finally:
             self.resources.observer.embedding(time.perf_counter() - started)
 
     def embed_query(self, text: str) -> Vectors:
         """A query's vector: with the model's query prefix where the embedder has one."""
         embedder = self.resources.embedder
-        vectors = self._timed(getattr(embedder, "embed_queries", embedder.embed), [text])
+        with tracing.stage("embed query"):
+            vectors = self._timed(getattr(embedder, "embed_queries", embedder.embed), [text])
         vector: Vectors = vectors[0]
         return vector
 

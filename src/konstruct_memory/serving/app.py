@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from konstruct_memory import __version__
+from konstruct_memory import __version__, tracing
 from konstruct_memory.api.admission import PREFIX, KeyGate, NoSniff
 from konstruct_memory.api.backpressure import InFlight, InFlightLimit, Throttles
 from konstruct_memory.api.errors import ErrorOut, install_error_handlers
@@ -96,6 +96,12 @@ def create_app(
     # slots themselves, once a request has been admitted and has arrived.
     app.add_middleware(InFlightLimit, in_flight=in_flight, gated=(PREFIX, MCP_PATH))
     app.add_middleware(NoSniff)
+    stages = tracing.active()
+    if stages.enabled:  # outermost: authentication and refusals are inside the request's span
+        from konstruct_memory.serving.traces import OtelStages, TraceRequests
+
+        if isinstance(stages, OtelStages):
+            app.add_middleware(TraceRequests, stages=stages)
     install_error_handlers(app)
     app.include_router(operation_router(), responses=_ERRORS)
     app.include_router(health.router)

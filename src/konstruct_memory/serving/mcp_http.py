@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from konstruct_memory import tracing
 from konstruct_memory.api.admission import authenticated, bearer_credential, read_body, replay
 from konstruct_memory.api.backpressure import InFlight, Throttles
 from konstruct_memory.api.errors import DATABASE_ERRORS, database_error, retry_after
@@ -64,16 +65,19 @@ class McpGate:
             )
             return
         try:
-            principal = await authenticated(
-                self.throttles, self.memory(), scope, bearer_credential(scope)
-            )
+            with tracing.stage("authenticate"):
+                principal = await authenticated(
+                    self.throttles, self.memory(), scope, bearer_credential(scope)
+                )
         except (Unauthorized, RateLimited) as exc:
             await _refuse(send, exc.status_code, exc.code, str(exc), exc)
             return
         except DATABASE_ERRORS as exc:
             await database_error(exc)(scope, receive, send)
             return
-        scope.setdefault("state", {})["tenant_id"] = principal.tenant_id  # the access log's
+        state = scope.setdefault("state", {})
+        state["tenant_id"] = principal.tenant_id  # the access log's, and the trace's
+        state["key_id"] = principal.key_id
         problem = refuse_unbound(identity_of(principal))
         if problem is not None:
             await _refuse(send, 403, "forbidden", problem)
