@@ -2,17 +2,22 @@
 
 Vectors are real all-MiniLM-L6-v2 embeddings of a few thousand varied sentences plus small
 noise, renormalised: clustered like real chat, not uniform noise (on which every index looks
-perfect or hopeless). Sizes are Zipf-skewed: a few large tenants, a long tail of small ones;
+perfect or hopeless). The sentences are templates by default, or real chat turns
+(``locomo_texts``): a keyword search needs words as frequent as in real chat.
+Sizes are Zipf-skewed: a few large tenants, a long tail of small ones;
 per tenant 1-5 agents; per agent Zipf-skewed users; occurred_at spread over a year.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -107,11 +112,43 @@ def layout(rows: int, tenants: int, seed: int = 11) -> list[Scope]:
     return scopes
 
 
-class VectorSource:
-    """Real MiniLM vectors of varied sentences, plus noise: clustered like real traffic."""
+def locomo_texts(path: Path) -> list[str]:
+    """Every turn of a LoCoMo-format file as "<speaker>: <text>" (retrieval_quality's mapping):
+    real chat, with its common words as frequent as they are."""
+    texts = []
+    for conv in (sample["conversation"] for sample in _locomo(path)):
+        n = 1
+        while f"session_{n}" in conv:
+            texts += [f"{t['speaker']}: {t['text']}" for t in conv[f"session_{n}"]]
+            n += 1
+    return texts
 
-    def __init__(self, n_base: int = 3000, noise: float = 0.35, seed: int = 5) -> None:
-        self.texts = sentences(n_base)
+
+def locomo_questions(path: Path) -> list[str]:
+    """The questions of a LoCoMo-format file (categories 1-4, as retrieval_quality asks)."""
+    return [
+        qa["question"] for sample in _locomo(path) for qa in sample["qa"] if qa["category"] <= 4
+    ]
+
+
+def _locomo(path: Path) -> list[dict[str, Any]]:
+    with path.open() as f:
+        samples: list[dict[str, Any]] = json.load(f)
+    return samples
+
+
+class VectorSource:
+    """Real MiniLM vectors of varied sentences (``texts``, or templates), plus noise: clustered
+    like real traffic."""
+
+    def __init__(
+        self,
+        n_base: int = 3000,
+        noise: float = 0.35,
+        seed: int = 5,
+        texts: list[str] | None = None,
+    ) -> None:
+        self.texts = sentences(n_base) if texts is None else texts
         self.base = MiniLMEmbedder().embed(self.texts)
         self.noise = noise
         self.rng = np.random.default_rng(seed)

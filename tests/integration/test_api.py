@@ -135,6 +135,7 @@ def test_remember_recall_history_context(client: TestClient) -> None:
         "month",
         "correction",
         "corrected",
+        "keyword_window",
     }
 
     history = client.get("/v1/history", params={"agent_id": AGENT, "user_id": "U1"}, headers=key)

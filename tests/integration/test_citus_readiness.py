@@ -154,7 +154,7 @@ def test_every_statement_on_a_distributed_table_names_the_tenant(
             checked.add(" ".join(text.split()))
     reached = [
         "INSERT INTO conversation_embeddings",  # remember
-        "WITH terms AS MATERIALIZED",  # keywords
+        "WITH searched AS MATERIALIZED",  # keywords
         "ORDER BY embedding <=>",  # HNSW (large scopes)
         "ORDER BY distance, seq DESC",  # exact
         "CROSS JOIN LATERAL",  # neighbours

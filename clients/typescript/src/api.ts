@@ -293,6 +293,8 @@ export interface ScoreParts {
    * @default false
    */
   corrected?: boolean;
+  /** Set when the scope holds more turns than this: keyword matches were looked for among its most recent this many turns (5,000 by default) and among the turns the vector search found, and keyword weighs the query's words within the window; null when every turn was searched. The same for every hit of a recall */
+  keyword_window?: number | null;
 }
 
 /** A turn as stored: what `remember` returns and `history` lists. */

@@ -71,6 +71,11 @@ class RecallTuning:
 
     vector_candidates: int = 60
     keyword_candidates: int = 120
+    # The keyword stage searches a scope's most recent this many turns (every turn of a
+    # smaller scope, which ranks as if there were no bound); the vector stage searches all.
+    # Row-level security leaves the GIN index unused, so every turn searched is read: on a
+    # 200,000-turn scope that was most of a recall's time (BENCHMARKS.md, "Heavy scopes").
+    keyword_window: int = 5_000
     similarity_floor: float = RELEVANCE_FLOOR
     similarity_full: float = 0.7
     # Keyword coverage weighs this many times the vector signal in a turn's own relevance.

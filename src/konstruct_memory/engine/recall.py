@@ -20,6 +20,7 @@ from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.errors import Conflict
 from konstruct_memory.operations import Hit, RecallAcrossUsersRequest, Recalled, RecallRequest
 from konstruct_memory.operations.reads import ScoreParts
+from konstruct_memory.store import keywords as keyword_stage
 from konstruct_memory.store import search, turns
 from konstruct_memory.store import windows as turn_windows
 from konstruct_memory.store.rows import CandidateRow
@@ -80,7 +81,8 @@ def ranked(
     # Carried: the pool's thread would otherwise start a trace of its own.
     keywords = resources.background.submit(tracing.carried(_keyword_matches), session, scope, query)
     query_vector = session.embed_query(query)
-    keyword = dict(keywords.result())
+    found = keywords.result()
+    keyword = dict(found.matches)
     with session.read_transaction(scope.agent_id, scope.user_id) as tx:
         if scope.user_id is not None:
             _refuse_mixed_models(tx, scope)
@@ -89,6 +91,10 @@ def ranked(
         limit = max(wanted, tuning.vector_candidates)
         with tracing.stage("vector stage"):
             by_vector, beyond = _nearest(tx, scope, query_vector, limit)
+        if found.window is not None:  # vector candidates older than the keyword window
+            older = list(by_vector)
+            for ref, share in keyword_stage.coverage(tx, scope, older, found.weights).items():
+                keyword[ref] = max(share, keyword.get(ref, 0.0))
         own = _own_bounds(by_vector, keyword, beyond, tuning)  # by id: enough to choose rows
         anchors = ranking.lenders(own, wanted)
         with tracing.stage("fetch candidates"):
@@ -111,7 +117,7 @@ def ranked(
             user = scope.user_id or ""
             near = [((a, user), (b, user), offset) for a, b, offset in links]
             left_out = {(i, user) for i in exclude}
-            best = _best(tuning, query, candidates, near, restated, left_out, k)
+            best = _best(tuning, query, candidates, near, restated, left_out, k, found.window)
             if request.min_score is not None:
                 best = [hit for hit in best if hit[1] >= request.min_score]
         refs = [ref for ref, _, _ in best]
@@ -129,6 +135,7 @@ def _best(
     restated: list[tuple[Ref, Ref, float]],
     exclude: Collection[Ref],
     k: int,
+    keyword_window: int | None,
 ) -> list[tuple[Ref, float, ScoreParts]]:
     """The ``k`` best of ``candidates`` but ``exclude`` (which still lend to their neighbours),
     each with its score, rounded once here so that ``min_score`` compares the very score a hit
@@ -144,7 +151,10 @@ def _best(
     left_out = {number[i] for i in exclude if i in number}
     rankable = {n: s for n, s in scored.items() if n not in left_out}
     best = ranking.top(rankable, dict(enumerate(c.when for c in listed)), k)
-    return [(ids[n], round(scored[n].score, 6), _parts(scored[n], listed[n], tuning)) for n in best]
+    return [
+        (ids[n], round(scored[n].score, 6), _parts(scored[n], listed[n], tuning, keyword_window))
+        for n in best
+    ]
 
 
 def _candidate(row: CandidateRow, keyword: float) -> ranking.Candidate:
@@ -187,7 +197,10 @@ def _own_bounds(
 
 
 def _parts(
-    scored: ranking.Scored, candidate: ranking.Candidate, tuning: ranking.RecallTuning
+    scored: ranking.Scored,
+    candidate: ranking.Candidate,
+    tuning: ranking.RecallTuning,
+    keyword_window: int | None,
 ) -> ScoreParts:
     return ScoreParts(
         similarity=candidate.similarity,
@@ -198,6 +211,7 @@ def _parts(
         month=scored.month,
         correction=scored.correction,
         corrected=scored.corrected,
+        keyword_window=keyword_window,
     )
 
 
@@ -214,12 +228,15 @@ def _refuse_mixed_models(tx: TenantConnection, scope: Scope) -> None:
         )
 
 
-def _keyword_matches(session: Session, scope: Scope, query: str) -> list[tuple[Ref, float]]:
+def _keyword_matches(session: Session, scope: Scope, query: str) -> keyword_stage.KeywordMatches:
+    tuning = session.resources.tuning
     with (
         tracing.stage("keyword stage"),
         session.read_transaction(scope.agent_id, scope.user_id) as tx,
     ):
-        return search.keyword_matches(tx, scope, query, session.resources.tuning.keyword_candidates)
+        return keyword_stage.keyword_matches(
+            tx, scope, query, tuning.keyword_candidates, tuning.keyword_window
+        )
 
 
 def _hit(row: CandidateRow, metadata: dict[str, Any], score: float, parts: ScoreParts) -> Hit:

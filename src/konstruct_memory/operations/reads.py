@@ -61,6 +61,13 @@ class ScoreParts(Result):
         description="A later relevant turn of the same speaker corrects this one: its score "
         "is multiplied by 0.8 (the factor is part of act)",
     )
+    keyword_window: int | None = Field(
+        default=None,
+        description="Set when the scope holds more turns than this: keyword matches were "
+        "looked for among its most recent this many turns (5,000 by default) and among the "
+        "turns the vector search found, and keyword weighs the query's words within the "
+        "window; null when every turn was searched. The same for every hit of a recall",
+    )
 
 
 class Hit(Result):

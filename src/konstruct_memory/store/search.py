@@ -111,41 +111,6 @@ SELECT set_config('hnsw.iterative_scan', 'strict_order', true),
 """
 SORT_AGAIN = "SELECT set_config('enable_sort', 'on', true)"
 
-# Keyword relevance on a fixed scale: the share of the query's idf weight that a turn holds.
-# Each query lexeme weighs its inverse document frequency within the scope (BM25's idf, which
-# PostgreSQL's ts_rank lacks), lexemes no turn holds included; a turn scores the weights of the
-# lexemes it holds over the query's total, in [0, 1]. Only the turns holding some lexeme are
-# read (the planner picks the GIN index or the scope index, whichever is smaller), and the scope
-# is counted on ix_conv_embed_scope_model alone: the cost follows the matches, not the scope
-# (BENCHMARKS.md, "Heavy scopes").
-_KEYWORD_MATCHES = sql.SQL(
-    """
-    WITH terms AS MATERIALIZED (
-        SELECT DISTINCT t.lexeme, to_tsquery('simple', quote_literal(t.lexeme)) AS q
-        FROM unnest(to_tsvector('english', %(query)s)) AS t(lexeme, positions, weights)
-    ), matches AS MATERIALIZED (
-        SELECT id, user_id, content_tsv FROM conversation_embeddings
-        WHERE {where} AND content_tsv @@ (
-            SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) FROM terms
-        )
-    ), total AS (
-        SELECT count(*)::float8 AS n FROM conversation_embeddings WHERE {where}
-    ), weights AS MATERIALIZED (  -- once per term: inlined, it was recounted per matching row
-        SELECT terms.q,
-               ln(1 + (total.n - df.n + 0.5) / (df.n + 0.5)) AS idf
-        FROM terms CROSS JOIN total
-        CROSS JOIN LATERAL (
-            SELECT count(*)::float8 AS n FROM matches WHERE matches.content_tsv @@ terms.q
-        ) AS df
-    )
-    SELECT matches.id, matches.user_id, sum(weights.idf) / (SELECT sum(idf) FROM weights) AS score
-    FROM matches JOIN weights ON matches.content_tsv @@ weights.q
-    GROUP BY matches.id, matches.user_id
-    ORDER BY score DESC, matches.id, matches.user_id
-    LIMIT %(limit)s
-    """
-)
-
 # Neighbours: the turns just before and after each given turn in its own (agent, user) thread.
 _NEIGHBOURS = sql.SQL(
     """
@@ -291,17 +256,6 @@ def other_model(tx: TenantConnection, scope: Scope) -> str | None:
     params = tx.params(agent_id=scope.agent_id, user_id=scope.user_id, model=scope.embedding_model)
     row = tx.conn.execute(_OTHER_MODEL, params).fetchone()
     return None if row is None else str(row["embedding_model"])
-
-
-def keyword_matches(
-    tx: TenantConnection, scope: Scope, query: str, limit: int
-) -> list[tuple[Ref, float]]:
-    """Turns in scope sharing lexemes with ``query``, by the share of the query's idf weight
-    they hold (in [0, 1]), best first."""
-    where, params = scope.where(tx)
-    params |= {"query": query, "limit": limit}
-    rows = tx.conn.execute(_KEYWORD_MATCHES.format(where=where), params).fetchall()
-    return [((r["id"], r["user_id"]), float(r["score"])) for r in rows]
 
 
 def neighbours(
