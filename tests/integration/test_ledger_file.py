@@ -8,10 +8,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from typer.testing import CliRunner
 
 from konstruct_memory.cli import app
@@ -22,24 +19,14 @@ from konstruct_memory.errors import ConfigurationError
 from konstruct_memory.library import Memory
 from tests.conftest import ERASURE_KEY, DatabaseUnderTest
 from tests.fakes import BagOfWordsEmbedder
-from tests.integration.test_replay import AGENT, elsewhere, program, said, settings_for
-
-
-def restore(db: DatabaseUnderTest, superuser_url: str, dump: Path) -> str:
-    """The dump restored into a new database of the cluster; its name."""
-    restored = f"{conninfo_to_dict(db.admin_url)['dbname']}_from_file"
-    owner = str(conninfo_to_dict(db.admin_url)["user"])
-    with psycopg.connect(superuser_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(restored), sql.Identifier(owner)
-            )
-        )
-    target = elsewhere(db.superuser_url, restored)
-    subprocess.run(
-        [program("pg_restore"), "--exit-on-error", "--dbname", target, str(dump)], check=True
-    )
-    return restored
+from tests.integration.test_replay import (
+    AGENT,
+    elsewhere,
+    program,
+    restore,
+    said,
+    settings_for,
+)
 
 
 def test_a_restored_backup_is_put_right_from_the_ledger_file_alone(
@@ -74,7 +61,7 @@ def test_a_restored_backup_is_put_right_from_the_ledger_file_alone(
     assert [entry.id for entry in read_entries(ledger)] == [e.id for e in erasures]
     assert "U1" not in ledger.read_text(), "the file names subjects by their hash only"
 
-    restored = restore(db, superuser_url, dump)
+    restored = restore(db, superuser_url, dump, "from_file")
     monkeypatch.setenv("KONSTRUCT_MEMORY_DATABASE_URL", elsewhere(db.runtime_url, restored))
     monkeypatch.setenv("KONSTRUCT_MEMORY_ADMIN_DATABASE_URL", elsewhere(db.admin_url, restored))
     monkeypatch.setenv("KONSTRUCT_MEMORY_ERASURE_KEY", ERASURE_KEY)

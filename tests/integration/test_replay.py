@@ -47,6 +47,24 @@ def elsewhere(url: str, database: str) -> str:
     return conninfo_to_url(make_conninfo(url, dbname=database))
 
 
+def restore(db: DatabaseUnderTest, superuser_url: str, dump: Path, suffix: str) -> str:
+    """The dump restored into a new database of the same cluster, as an operator would; its
+    name."""
+    restored = f"{conninfo_to_dict(db.admin_url)['dbname']}_{suffix}"
+    owner = str(conninfo_to_dict(db.admin_url)["user"])
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(restored), sql.Identifier(owner)
+            )
+        )
+    target = elsewhere(db.superuser_url, restored)
+    subprocess.run(
+        [program("pg_restore"), "--exit-on-error", "--dbname", target, str(dump)], check=True
+    )
+    return restored
+
+
 def settings_for(db: DatabaseUnderTest, database: str | None = None) -> Settings:
     runtime, admin = db.runtime_url, db.admin_url
     if database is not None:
@@ -85,25 +103,7 @@ def test_replay_after_restoring_a_backup_taken_before_an_erasure(
     assert exported.exit_code == 0, exported.output
     assert str(erased.id) in ledger.read_text() and "U1" not in ledger.read_text()
 
-    # Restore the dump into a new database of the same cluster, as an operator would.
-    restored = f"{conninfo_to_dict(db.admin_url)['dbname']}_restored"
-    owner = str(conninfo_to_dict(db.admin_url)["user"])
-    with psycopg.connect(superuser_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(restored), sql.Identifier(owner)
-            )
-        )
-    subprocess.run(
-        [
-            program("pg_restore"),
-            "--exit-on-error",
-            "--dbname",
-            elsewhere(db.superuser_url, restored),
-            str(dump),
-        ],
-        check=True,
-    )
+    restored = restore(db, superuser_url, dump, "restored")
     with Memory.open(settings_for(db, restored), embedder=BagOfWordsEmbedder()) as memory:
         turns = memory.tenant(tenant.id)
         assert len(turns.history(AGENT, "U1")) == 3, "the backup brought the erased turns back"
