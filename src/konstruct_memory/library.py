@@ -49,7 +49,17 @@ from konstruct_memory.operations.fields import parse_uuid
 from konstruct_memory.operations.lifecycle import LedgerEntry, changes_of
 from konstruct_memory.store import health, vector_index
 from konstruct_memory.tenant_memory import TenantMemory
-from konstruct_memory.types import AgentId, Instant, KeyId, KeyScopes, TenantId, TurnIds, UserId
+from konstruct_memory.types import (
+    AgentId,
+    ErasureId,
+    Instant,
+    KeyId,
+    KeyScopes,
+    ListingOrder,
+    TenantId,
+    TurnIds,
+    UserId,
+)
 
 __all__ = ["Memory", "TenantMemory"]
 
@@ -192,6 +202,8 @@ class Memory:
         since: Instant | None = None,
         until: Instant | None = None,
         limit: int = 100,
+        order: ListingOrder = "asc",
+        before: ErasureId | None = None,
     ) -> list[Erasure]:
         return self._administer(ListErasuresForTenantRequest, locals()).erasures
 
@@ -203,6 +215,8 @@ class Memory:
         limit: int = 100,
         agent_id: AgentId | None = None,
         user_id: UserId | None = None,
+        order: ListingOrder = "asc",
+        before: int | None = None,
     ) -> list[AuditEntry]:
         return self._administer(ListAuditForTenantRequest, locals()).entries
 

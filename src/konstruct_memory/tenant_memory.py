@@ -35,7 +35,9 @@ from konstruct_memory.operations.base import R, Request, arguments
 from konstruct_memory.types import (
     AgentId,
     ConversationId,
+    ErasureId,
     Instant,
+    ListingOrder,
     Roles,
     TurnId,
     TurnIds,
@@ -182,6 +184,8 @@ class TenantMemory:
         since: Instant | None = None,
         until: Instant | None = None,
         limit: int = 100,
+        order: ListingOrder = "asc",
+        before: ErasureId | None = None,
     ) -> list[Erasure]:
         """The tenant's erasure ledger (requests and retention batches), oldest first."""
         return self._run(ListErasuresRequest, locals()).erasures
@@ -193,6 +197,8 @@ class TenantMemory:
         limit: int = 100,
         agent_id: AgentId | None = None,
         user_id: UserId | None = None,
+        order: ListingOrder = "asc",
+        before: int | None = None,
     ) -> list[AuditEntry]:
         """Audited reads (while the tenant's ``audit_reads`` is on), oldest first."""
         return self._run(ListAuditRequest, locals()).entries

@@ -19,6 +19,7 @@ from typing import Any, TypeAlias
 from uuid import UUID
 
 from konstruct_memory.operations.fields import Role
+from konstruct_memory.operations.lifecycle import ListingOrder
 from konstruct_memory.operations.turns import Turn
 
 TenantId: TypeAlias = UUID | str
@@ -28,6 +29,7 @@ UserId: TypeAlias = str
 ConversationId: TypeAlias = str
 TurnId: TypeAlias = UUID | str
 KeyId: TypeAlias = UUID | str
+ErasureId: TypeAlias = UUID | str
 
 # A point in time: a datetime with its offset, or the same as RFC 3339 text.
 Instant: TypeAlias = datetime | str
@@ -42,9 +44,11 @@ TurnInput: TypeAlias = Turn | Mapping[str, Any]
 __all__ = [
     "AgentId",
     "ConversationId",
+    "ErasureId",
     "Instant",
     "KeyId",
     "KeyScopes",
+    "ListingOrder",
     "Roles",
     "TenantId",
     "TurnId",

@@ -20,7 +20,7 @@ def open_tenant(inspector: Inspector, name: str) -> None:
 
 def ledger_text(inspector: Inspector) -> str:
     tables = inspector.driver.find_elements(By.CSS_SELECTOR, "table")
-    ledgers = [t.text for t in tables if "Oldest first (at most" in t.text]
+    ledgers = [t.text for t in tables if "Newest first (at most" in t.text]
     return ledgers[0] if ledgers else ""
 
 

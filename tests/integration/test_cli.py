@@ -144,6 +144,10 @@ def test_erasure_retention_and_audit_from_the_command_line(cli: CliRunner) -> No
     assert "name --agent, --user" in run(cli, "erase", "--tenant", tenant, ok=False)
     ledger = run(cli, "erasures", "--tenant", tenant)
     assert "retention  turns_erased=1" in ledger and "user  turns_erased=1" in ledger
+    newest = run(cli, "erasures", "--tenant", tenant, "--order", "desc", "--json").splitlines()
+    assert [json.loads(line)["kind"] for line in newest] == ["user", "retention"]
+    older = run(cli, "erasures", "--tenant", tenant, "--before", json.loads(newest[0])["id"])
+    assert "retention  turns_erased=1" in older and "user  turns_erased" not in older
     kept = run(cli, "tenant", "update", tenant, "--retention-days", "keep", "--no-audit-reads")
     assert "retention: forever  audit_reads: false" in kept
 

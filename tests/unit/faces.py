@@ -66,6 +66,7 @@ TENANT = UUID("10000000-0000-4000-8000-000000000001")
 AGENT = UUID("20000000-0000-4000-8000-000000000002")
 KEY = UUID("30000000-0000-4000-8000-000000000003")
 TURN = UUID("40000000-0000-4000-8000-000000000004")
+ERASURE = UUID("60000000-0000-4000-8000-000000000006")
 T1 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T2 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 ADMIN_TOKEN = "unit-admin-token"
@@ -152,13 +153,21 @@ CALLS: dict[str, dict[str, Any]] = {
         "rate_limit_per_s": 2.5,
     },
     "erase": {"agent_id": str(AGENT), "user_id": "U1", "turn_ids": [str(TURN)]},
-    "list_erasures": {"since": T1.isoformat(), "until": T2.isoformat(), "limit": 5},
+    "list_erasures": {
+        "since": T1.isoformat(),
+        "until": T2.isoformat(),
+        "limit": 5,
+        "order": "desc",
+        "before": str(ERASURE),
+    },
     "list_audit": {
         "since": T1.isoformat(),
         "until": T2.isoformat(),
         "limit": 5,
         "agent_id": str(AGENT),
         "user_id": "U1",
+        "order": "desc",
+        "before": 7,
     },
     "erase_for_tenant": {
         "tenant_id": str(TENANT),
@@ -171,6 +180,8 @@ CALLS: dict[str, dict[str, Any]] = {
         "since": T1.isoformat(),
         "until": T2.isoformat(),
         "limit": 5,
+        "order": "desc",
+        "before": str(ERASURE),
     },
     "list_audit_for_tenant": {
         "tenant_id": str(TENANT),
@@ -179,6 +190,8 @@ CALLS: dict[str, dict[str, Any]] = {
         "limit": 5,
         "agent_id": str(AGENT),
         "user_id": "U1",
+        "order": "desc",
+        "before": 7,
     },
 }
 

@@ -51,7 +51,7 @@ export interface AuditEntry {
 }
 
 export interface AuditTrail {
-  /** Oldest first */
+  /** Oldest first, or newest first (order=desc) */
   entries: AuditEntry[];
 }
 
@@ -148,7 +148,7 @@ export interface Erasure {
 }
 
 export interface Erasures {
-  /** Oldest first */
+  /** Oldest first, or newest first (order=desc) */
   erasures: Erasure[];
 }
 
@@ -481,6 +481,13 @@ export type ListErasuresParams = {
   until?: string | null;
   /** @default 100 */
   limit?: number;
+  /**
+   * asc: oldest first; desc: newest first
+   * @default "asc"
+   */
+  order?: "asc" | "desc";
+  /** Only entries older than this one (its id): the next page of a newest-first listing */
+  before?: string | null;
 };
 
 /** List audit */
@@ -493,6 +500,13 @@ export type ListAuditParams = {
   limit?: number;
   agent_id?: string | null;
   user_id?: string | null;
+  /**
+   * asc: oldest first; desc: newest first
+   * @default "asc"
+   */
+  order?: "asc" | "desc";
+  /** Only entries older than this one (its id): the next page of a newest-first listing */
+  before?: number | null;
 };
 
 /** Erase for tenant */
@@ -509,6 +523,13 @@ export type ListErasuresForTenantParams = {
   until?: string | null;
   /** @default 100 */
   limit?: number;
+  /**
+   * asc: oldest first; desc: newest first
+   * @default "asc"
+   */
+  order?: "asc" | "desc";
+  /** Only entries older than this one (its id): the next page of a newest-first listing */
+  before?: string | null;
 };
 
 /** List audit for tenant */
@@ -522,6 +543,13 @@ export type ListAuditForTenantParams = {
   limit?: number;
   agent_id?: string | null;
   user_id?: string | null;
+  /**
+   * asc: oldest first; desc: newest first
+   * @default "asc"
+   */
+  order?: "asc" | "desc";
+  /** Only entries older than this one (its id): the next page of a newest-first listing */
+  before?: number | null;
 };
 
 /** Each operation's parameters (one object) and result. */
@@ -565,11 +593,11 @@ export const OPERATIONS = {
   revokeApiKey: { name: "revoke_api_key", operationId: "revoke_api_key_v1_api_keys__key_id__delete", access: "admin", method: "DELETE", path: "/v1/api-keys/{key_id}", status: 204, pathFields: ["key_id"], query: [] },
   updateTenant: { name: "update_tenant", operationId: "update_tenant_v1_tenants__tenant_id__patch", access: "admin", method: "PATCH", path: "/v1/tenants/{tenant_id}", status: 200, pathFields: ["tenant_id"], query: [] },
   erase: { name: "erase", operationId: "erase_v1_erasures_post", access: "erase", method: "POST", path: "/v1/erasures", status: 201, pathFields: [], query: [] },
-  listErasures: { name: "list_erasures", operationId: "list_erasures_v1_erasures_get", access: "erase", method: "GET", path: "/v1/erasures", status: 200, pathFields: [], query: ["since", "until", "limit"] },
-  listAudit: { name: "list_audit", operationId: "list_audit_v1_audit_get", access: "audit", method: "GET", path: "/v1/audit", status: 200, pathFields: [], query: ["since", "until", "limit", "agent_id", "user_id"] },
+  listErasures: { name: "list_erasures", operationId: "list_erasures_v1_erasures_get", access: "erase", method: "GET", path: "/v1/erasures", status: 200, pathFields: [], query: ["since", "until", "limit", "order", "before"] },
+  listAudit: { name: "list_audit", operationId: "list_audit_v1_audit_get", access: "audit", method: "GET", path: "/v1/audit", status: 200, pathFields: [], query: ["since", "until", "limit", "agent_id", "user_id", "order", "before"] },
   eraseForTenant: { name: "erase_for_tenant", operationId: "erase_for_tenant_v1_tenants__tenant_id__erasures_post", access: "admin", method: "POST", path: "/v1/tenants/{tenant_id}/erasures", status: 201, pathFields: ["tenant_id"], query: [] },
-  listErasuresForTenant: { name: "list_erasures_for_tenant", operationId: "list_erasures_for_tenant_v1_tenants__tenant_id__erasures_get", access: "admin", method: "GET", path: "/v1/tenants/{tenant_id}/erasures", status: 200, pathFields: ["tenant_id"], query: ["since", "until", "limit"] },
-  listAuditForTenant: { name: "list_audit_for_tenant", operationId: "list_audit_for_tenant_v1_tenants__tenant_id__audit_get", access: "admin", method: "GET", path: "/v1/tenants/{tenant_id}/audit", status: 200, pathFields: ["tenant_id"], query: ["since", "until", "limit", "agent_id", "user_id"] },
+  listErasuresForTenant: { name: "list_erasures_for_tenant", operationId: "list_erasures_for_tenant_v1_tenants__tenant_id__erasures_get", access: "admin", method: "GET", path: "/v1/tenants/{tenant_id}/erasures", status: 200, pathFields: ["tenant_id"], query: ["since", "until", "limit", "order", "before"] },
+  listAuditForTenant: { name: "list_audit_for_tenant", operationId: "list_audit_for_tenant_v1_tenants__tenant_id__audit_get", access: "admin", method: "GET", path: "/v1/tenants/{tenant_id}/audit", status: 200, pathFields: ["tenant_id"], query: ["since", "until", "limit", "agent_id", "user_id", "order", "before"] },
 } as const;
 
 export type OperationName = keyof typeof OPERATIONS;

@@ -8,6 +8,7 @@ every tenant and need the owner connection.
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -25,7 +26,17 @@ retention_app = typer.Typer(help="Apply the tenants' retention windows.", no_arg
 
 Since = typer.Option(None, help="Only entries at or after this RFC 3339 time.")
 Until = typer.Option(None, help="Only entries before this RFC 3339 time.")
-Limit = typer.Option(100, help=f"At most this many entries (1-{MAX_LISTED}), oldest first.")
+Limit = typer.Option(100, help=f"At most this many entries (1-{MAX_LISTED}).")
+
+
+class Order(StrEnum):
+    """The order of a listing: oldest first (asc) or newest first (desc)."""
+
+    asc = "asc"
+    desc = "desc"
+
+
+ByTime = typer.Option(Order.asc, "--order", help="asc: oldest first; desc: newest first.")
 AsJson = typer.Option(False, "--json", help="One JSON object per line.")
 
 
@@ -125,14 +136,21 @@ def erasures(
     since: str | None = Since,
     until: str | None = Until,
     limit: int = Limit,
+    order: Order = ByTime,
+    before: str | None = typer.Option(
+        None, "--before", help="Only entries older than this erasure (its id): the next page."
+    ),
     tenant_id: str | None = TenantId,
     api_key: str | None = ApiKey,
     url: str = Url,
     as_json: bool = AsJson,
 ) -> None:
-    """List the tenant's erasure ledger (requests and retention batches), oldest first."""
+    """List the tenant's erasure ledger (requests and retention batches), oldest first
+    (--order desc: newest first)."""
     with memory_for(ctx, api_key, url, tenant_id) as memory:
-        entries = memory.list_erasures(since=since, until=until, limit=limit)
+        entries = memory.list_erasures(
+            since=since, until=until, limit=limit, order=order.value, before=before
+        )
     for entry in entries:
         _print_erasure(entry, as_json)
 
@@ -144,15 +162,26 @@ def audit(
     limit: int = Limit,
     agent_id: str | None = typer.Option(None, "--agent-id", help="Only reads of this agent."),
     user_id: str | None = typer.Option(None, "--user-id", help="Only reads of this user."),
+    order: Order = ByTime,
+    before: int | None = typer.Option(
+        None, "--before", min=1, help="Only entries older than this one (its id): the next page."
+    ),
     tenant_id: str | None = TenantId,
     api_key: str | None = ApiKey,
     url: str = Url,
     as_json: bool = AsJson,
 ) -> None:
-    """List audited reads (recorded while the tenant's audit_reads is on), oldest first."""
+    """List audited reads (recorded while the tenant's audit_reads is on), oldest first
+    (--order desc: newest first)."""
     with memory_for(ctx, api_key, url, tenant_id) as memory:
         entries = memory.list_audit(
-            since=since, until=until, limit=limit, agent_id=agent_id, user_id=user_id
+            since=since,
+            until=until,
+            limit=limit,
+            agent_id=agent_id,
+            user_id=user_id,
+            order=order.value,
+            before=before,
         )
     for entry in entries:
         _print_audit(entry, as_json)

@@ -60,9 +60,11 @@ from konstruct_memory.operations.lifecycle import changes_of
 from konstruct_memory.types import (
     AgentId,
     ConversationId,
+    ErasureId,
     Instant,
     KeyId,
     KeyScopes,
+    ListingOrder,
     Roles,
     TenantId,
     TurnId,
@@ -224,6 +226,8 @@ class AsyncClient(_AsyncHttp):
         since: Instant | None = None,
         until: Instant | None = None,
         limit: int = 100,
+        order: ListingOrder = "asc",
+        before: ErasureId | None = None,
     ) -> list[Erasure]:
         return (await self.run(build(ListErasuresRequest, **arguments(locals())))).erasures
 
@@ -234,6 +238,8 @@ class AsyncClient(_AsyncHttp):
         limit: int = 100,
         agent_id: AgentId | None = None,
         user_id: UserId | None = None,
+        order: ListingOrder = "asc",
+        before: int | None = None,
     ) -> list[AuditEntry]:
         return (await self.run(build(ListAuditRequest, **arguments(locals())))).entries
 
@@ -306,6 +312,8 @@ class AsyncAdminClient(_AsyncHttp):
         since: Instant | None = None,
         until: Instant | None = None,
         limit: int = 100,
+        order: ListingOrder = "asc",
+        before: ErasureId | None = None,
     ) -> list[Erasure]:
         request = build(ListErasuresForTenantRequest, **arguments(locals()))
         return (await self.run(request)).erasures
@@ -318,6 +326,8 @@ class AsyncAdminClient(_AsyncHttp):
         limit: int = 100,
         agent_id: AgentId | None = None,
         user_id: UserId | None = None,
+        order: ListingOrder = "asc",
+        before: int | None = None,
     ) -> list[AuditEntry]:
         request = build(ListAuditForTenantRequest, **arguments(locals()))
         return (await self.run(request)).entries

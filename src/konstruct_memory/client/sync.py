@@ -54,9 +54,11 @@ from konstruct_memory.operations.lifecycle import changes_of
 from konstruct_memory.types import (
     AgentId,
     ConversationId,
+    ErasureId,
     Instant,
     KeyId,
     KeyScopes,
+    ListingOrder,
     Roles,
     TenantId,
     TurnId,
@@ -218,6 +220,8 @@ class Client(_Http):
         since: Instant | None = None,
         until: Instant | None = None,
         limit: int = 100,
+        order: ListingOrder = "asc",
+        before: ErasureId | None = None,
     ) -> list[Erasure]:
         return self.run(build(ListErasuresRequest, **arguments(locals()))).erasures
 
@@ -228,6 +232,8 @@ class Client(_Http):
         limit: int = 100,
         agent_id: AgentId | None = None,
         user_id: UserId | None = None,
+        order: ListingOrder = "asc",
+        before: int | None = None,
     ) -> list[AuditEntry]:
         return self.run(build(ListAuditRequest, **arguments(locals()))).entries
 
@@ -300,6 +306,8 @@ class AdminClient(_Http):
         since: Instant | None = None,
         until: Instant | None = None,
         limit: int = 100,
+        order: ListingOrder = "asc",
+        before: ErasureId | None = None,
     ) -> list[Erasure]:
         request = build(ListErasuresForTenantRequest, **arguments(locals()))
         return self.run(request).erasures
@@ -312,6 +320,8 @@ class AdminClient(_Http):
         limit: int = 100,
         agent_id: AgentId | None = None,
         user_id: UserId | None = None,
+        order: ListingOrder = "asc",
+        before: int | None = None,
     ) -> list[AuditEntry]:
         request = build(ListAuditForTenantRequest, **arguments(locals()))
         return self.run(request).entries

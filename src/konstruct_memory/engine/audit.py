@@ -15,6 +15,7 @@ from uuid import UUID
 from konstruct_memory import tracing
 from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.engine.admin import owner_session
+from konstruct_memory.engine.erasure import known_cursor
 from konstruct_memory.engine.resources import Resources
 from konstruct_memory.engine.session import Session
 from konstruct_memory.operations import (
@@ -56,7 +57,7 @@ class ReadAudit:
 
 
 def list_audit(session: Session, request: ListAuditRequest) -> AuditTrail:
-    with session.transaction() as tx:
+    with session.transaction() as tx, known_cursor("an entry of this tenant's audit trail"):
         rows = store.list_audit(
             tx,
             since=request.since,
@@ -64,6 +65,8 @@ def list_audit(session: Session, request: ListAuditRequest) -> AuditTrail:
             limit=request.limit,
             agent_id=request.agent_id,
             user_id=request.user_id,
+            newest_first=request.order == "desc",
+            before=request.before,
         )
     return AuditTrail(entries=[AuditEntry(**asdict(row)) for row in rows])
 

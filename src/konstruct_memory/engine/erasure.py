@@ -14,7 +14,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -78,16 +79,32 @@ def erase_for_tenant(resources: Resources, request: EraseForTenantRequest) -> Er
 
 
 def list_erasures(session: Session, request: ListErasuresRequest) -> Erasures:
-    with session.transaction() as tx:
-        rows = store.list_erasures(tx, request.since, request.until, request.limit)
+    with session.transaction() as tx, known_cursor("an erasure of this tenant's ledger"):
+        rows = store.list_erasures(
+            tx,
+            request.since,
+            request.until,
+            request.limit,
+            newest_first=request.order == "desc",
+            before=request.before,
+        )
     return Erasures(erasures=[erasure_of(row) for row in rows])
 
 
 def list_erasures_for_tenant(
     resources: Resources, request: ListErasuresForTenantRequest
 ) -> Erasures:
-    window = ListErasuresRequest(since=request.since, until=request.until, limit=request.limit)
-    return list_erasures(owner_session(resources, request.tenant_id), window)
+    page = ListErasuresRequest(**request.model_dump(exclude={"tenant_id"}))
+    return list_erasures(owner_session(resources, request.tenant_id), page)
+
+
+@contextmanager
+def known_cursor(what: str) -> Iterator[None]:
+    """A ``before`` cursor naming no entry is the caller's mistake: 422 naming the field."""
+    try:
+        yield
+    except store.UnknownCursor as unknown:
+        raise InvalidInput("before", f"{unknown.args[0]} is not {what}") from None
 
 
 def key_of(resources: Resources) -> bytes:

@@ -8,7 +8,14 @@ from enum import Enum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BeforeValidator, Field, StrictBool, ValidationInfo, field_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PositiveInt,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 
 from konstruct_memory.operations.admin import Tenant
 from konstruct_memory.operations.base import Request, Result
@@ -117,7 +124,7 @@ class EraseForTenantRequest(EraseRequest):
 
 
 class Erasures(Result):
-    erasures: list[Erasure] = Field(description="Oldest first")
+    erasures: list[Erasure] = Field(description="Oldest first, or newest first (order=desc)")
 
 
 def _after_since(cls: type, until: datetime | None, info: ValidationInfo) -> datetime | None:
@@ -127,12 +134,23 @@ def _after_since(cls: type, until: datetime | None, info: ValidationInfo) -> dat
     return until
 
 
+ListingOrder = Literal["asc", "desc"]
+ORDER = "asc: oldest first; desc: newest first"
+
+
 class ListErasuresRequest(Request[Erasures]):
-    """The tenant's erasure ledger (requests and retention runs), oldest first."""
+    """The tenant's erasure ledger (requests and retention runs), oldest first (or newest
+    first with ``order=desc``)."""
 
     since: Timestamp | None = Field(default=None, description="Inclusive")
     until: Timestamp | None = Field(default=None, description="Exclusive")
     limit: Listed = 100
+    order: ListingOrder = Field(default="asc", description=ORDER)
+    before: Uuid | None = Field(
+        default=None,
+        description="Only entries older than this one (its id): the next page of a "
+        "newest-first listing",
+    )
 
     _until = field_validator("until")(_after_since)
 
@@ -155,18 +173,25 @@ class AuditEntry(Result):
 
 
 class AuditTrail(Result):
-    entries: list[AuditEntry] = Field(description="Oldest first")
+    entries: list[AuditEntry] = Field(description="Oldest first, or newest first (order=desc)")
 
 
 class ListAuditRequest(Request[AuditTrail]):
-    """Audited reads of the tenant (recorded while its ``audit_reads`` is on), oldest first.
-    A key bound to an agent or user sees only the reads of its binding."""
+    """Audited reads of the tenant (recorded while its ``audit_reads`` is on), oldest first
+    (or newest first with ``order=desc``). A key bound to an agent or user sees only the reads
+    of its binding."""
 
     since: Timestamp | None = Field(default=None, description="Inclusive")
     until: Timestamp | None = Field(default=None, description="Exclusive")
     limit: Listed = 100
     agent_id: Uuid | None = None
     user_id: UserId | None = None
+    order: ListingOrder = Field(default="asc", description=ORDER)
+    before: PositiveInt | None = Field(
+        default=None,
+        description="Only entries older than this one (its id): the next page of a "
+        "newest-first listing",
+    )
 
     _until = field_validator("until")(_after_since)
 

@@ -152,17 +152,53 @@ def _window(
 
 
 def list_erasures(
-    tx: TenantConnection, since: datetime | None, until: datetime | None, limit: int
+    tx: TenantConnection,
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    *,
+    newest_first: bool = False,
+    before: UUID | None = None,
 ) -> list[ErasureRow]:
+    """A page of the tenant's ledger, in time order (or newest first), older than the entry
+    ``before`` if given (``UnknownCursor`` if the ledger has no such entry)."""
     parts, params = _window(since, until, "completed_at")
-    query = sql.SQL(
-        "SELECT {columns} FROM erasures WHERE {where} ORDER BY completed_at, id LIMIT %(limit)s"
-    ).format(
+    if before is not None:
+        parts.append(_older_than("erasures", "completed_at"))
+        params["before"] = before
+        _require_entry(tx, "erasures", before)
+    statement = "SELECT {columns} FROM erasures WHERE {where} ORDER BY {order} LIMIT %(limit)s"
+    query = sql.SQL(statement).format(
         columns=_LEDGER_COLUMNS,
         where=sql.SQL(" AND ").join([sql.SQL("tenant_id = %(tenant_id)s"), *parts]),
+        order=_order("completed_at", newest_first),
     )
     with tx.conn.cursor(row_factory=class_row(ErasureRow)) as cur:
         return cur.execute(query, tx.params(limit=limit, **params)).fetchall()
+
+
+class UnknownCursor(LookupError):
+    """A ``before`` cursor that names no entry of the tenant's ledger or audit trail."""
+
+
+def _older_than(table: str, at: str) -> sql.Composable:
+    # Time and id together: entries of one instant are ordered by id, so no page skips one.
+    return sql.SQL(
+        "({at}, id) < (SELECT {at}, id FROM {table} "
+        "WHERE tenant_id = %(tenant_id)s AND id = %(before)s)"
+    ).format(at=sql.Identifier(at), table=sql.Identifier(table))
+
+
+def _require_entry(tx: TenantConnection, table: str, entry_id: object) -> None:
+    query = sql.SQL("SELECT 1 FROM {} WHERE tenant_id = %(tenant_id)s AND id = %(before)s")
+    found = tx.conn.execute(query.format(sql.Identifier(table)), tx.params(before=entry_id))
+    if found.fetchone() is None:
+        raise UnknownCursor(entry_id)
+
+
+def _order(at: str, newest_first: bool) -> sql.Composable:
+    direction = sql.SQL("DESC" if newest_first else "ASC")
+    return sql.SQL("{at} {d}, id {d}").format(at=sql.Identifier(at), d=direction)
 
 
 def list_audit(
@@ -173,15 +209,24 @@ def list_audit(
     limit: int,
     agent_id: UUID | None,
     user_id: str | None,
+    newest_first: bool = False,
+    before: int | None = None,
 ) -> list[AuditRow]:
     parts, params = _window(since, until, "at")
     by_subject, subject = equal_to(agent_id=agent_id, user_id=user_id)
     parts += by_subject
     params |= subject
+    if before is not None:
+        parts.append(_older_than("read_audit", "at"))
+        params["before"] = before
+        _require_entry(tx, "read_audit", before)
     query = sql.SQL(
         "SELECT id, at, key_id, operation, agent_id, user_id, turn_ids, query FROM read_audit "
-        "WHERE {where} ORDER BY at, id LIMIT %(limit)s"
-    ).format(where=sql.SQL(" AND ").join([sql.SQL("tenant_id = %(tenant_id)s"), *parts]))
+        "WHERE {where} ORDER BY {order} LIMIT %(limit)s"
+    ).format(
+        where=sql.SQL(" AND ").join([sql.SQL("tenant_id = %(tenant_id)s"), *parts]),
+        order=_order("at", newest_first),
+    )
     with tx.conn.cursor(row_factory=class_row(AuditRow)) as cur:
         return cur.execute(query, tx.params(limit=limit, **params)).fetchall()
 

@@ -95,7 +95,7 @@ async function whatGoes(subject, counter) {
 
 function showLedger(api, path, region) {
   loading(region, async () => {
-    const { erasures } = await api.get(path, { limit: LEDGER_ROWS });
+    const { erasures } = await api.get(path, { limit: LEDGER_ROWS, order: "desc" });
     if (!erasures.length) return empty("No erasures yet.");
     const rows = erasures.map((entry) => [
       when(entry.requested_at), entry.kind, String(entry.turns_erased),
@@ -105,7 +105,7 @@ function showLedger(api, path, region) {
       entry.key_id ? short(entry.key_id) : "admin", short(entry.id),
     ]);
     return table(["Requested", "Kind", "Turns", "Audit rows", "Subject", "By", "Entry"], rows,
-      `Oldest first (at most ${LEDGER_ROWS})`);
+      `Newest first (at most ${LEDGER_ROWS})`);
   });
 }
 
@@ -122,7 +122,7 @@ export function auditPanel(api, path) {
   const show = () => loading(results, async () => {
     const chosen = values(form);
     const { entries } = await api.get(path, {
-      ...chosen, since: instant(chosen.since), until: instant(chosen.until),
+      ...chosen, since: instant(chosen.since), until: instant(chosen.until), order: "desc",
     });
     if (!entries.length) {
       return empty("No reads recorded here (is the read audit on for this tenant?).");
@@ -133,7 +133,7 @@ export function auditPanel(api, path) {
       String(entry.turn_ids.length), entry.query ?? "",
     ]);
     return table(["At", "Operation", "Key", "Agent", "User", "Turns read", "Query"], rows,
-      "Oldest first");
+      "Newest first");
   });
   form.addEventListener("submit", (event) => {
     event.preventDefault();
