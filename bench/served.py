@@ -25,9 +25,6 @@ def served(workers: int = 1) -> Iterator[tuple[str, int]]:
     """(base URL, server pid) of a fresh service (``serve --workers``); stopped and deleted
     afterwards."""
     data_dir = Path(tempfile.mkdtemp(prefix="km-bench-"))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     env = os.environ | {
         "KONSTRUCT_MEMORY_DATA_DIR": str(data_dir),
         "KONSTRUCT_MEMORY_ADMIN_TOKEN": ADMIN_TOKEN,
@@ -36,6 +33,26 @@ def served(workers: int = 1) -> Iterator[tuple[str, int]]:
         "KONSTRUCT_MEMORY_MAX_IN_FLIGHT": "64",
     }
     env.pop("KONSTRUCT_MEMORY_DATABASE_URL", None)
+    try:
+        with running(env, workers) as answer:
+            yield answer
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "konstruct_memory", "server", "stop"],
+            env=env,
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextmanager
+def running(env: dict[str, str], workers: int = 1) -> Iterator[tuple[str, int]]:
+    """(base URL, server pid) of ``serve`` with ``env`` on a free port, once healthy; stopped
+    at the end of the block (its data directory and embedded server are the caller's)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     server = subprocess.Popen(  # noqa: S603
         [*SERVE, "--port", str(port), "--workers", str(workers)],
         env=env,
@@ -55,10 +72,3 @@ def served(workers: int = 1) -> Iterator[tuple[str, int]]:
     finally:
         server.terminate()
         server.wait(60)
-        subprocess.run(
-            [sys.executable, "-m", "konstruct_memory", "server", "stop"],
-            env=env,
-            capture_output=True,
-            check=False,
-        )
-        shutil.rmtree(data_dir, ignore_errors=True)

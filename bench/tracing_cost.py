@@ -20,22 +20,19 @@ import argparse
 import os
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+from served import ADMIN_TOKEN, running
 
-ADMIN_TOKEN = "bench-admin-token-of-a-throwaway-server"  # noqa: S105 - its 32+ characters
 AGENT = "6d1e2f3a-4c5d-4e6f-8a9b-0c1d2e3f4a5c"
 WORDS = [
     "harbour",
@@ -96,37 +93,6 @@ class Sink(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serving(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.5)
-        yield base
-    finally:
-        server.terminate()
-        server.wait(60)
 
 
 def sentence(rng: random.Random, n: int) -> str:
@@ -190,14 +156,14 @@ def main() -> None:
     }
     timings: dict[str, list[float]] = {name: [] for name in CONFIGURATIONS}
     try:
-        with serving(base_env) as base:
+        with running(base_env) as (base, _):
             key = store(base, args.turns, rng)
         names = list(CONFIGURATIONS)
         for round_ in range(args.rounds):
             for name in names[round_ % 3 :] + names[: round_ % 3]:
                 extra = CONFIGURATIONS[name]
                 env = base_env | (traced_env | extra if extra else {})
-                with serving(env) as base:
+                with running(env) as (base, _):
                     timings[name] += time_recalls(base, key, queries)
     finally:
         subprocess.run(
