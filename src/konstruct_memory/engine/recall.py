@@ -91,9 +91,13 @@ def ranked(
         limit = max(wanted, tuning.vector_candidates)
         with tracing.stage("vector stage"):
             by_vector, beyond = _nearest(tx, scope, query_vector, limit)
-        if found.window is not None:  # vector candidates older than the keyword window
-            older = list(by_vector)
-            for ref, share in keyword_stage.coverage(tx, scope, older, found.weights).items():
+        if found.window is not None:
+            # Every vector candidate by the window's weights: those older than the window had no
+            # keyword score (the ids alone cannot tell which: across users they may repeat).
+            candidates_by_vector = list(by_vector)
+            for ref, share in keyword_stage.coverage(
+                tx, scope, candidates_by_vector, found.weights
+            ).items():
                 keyword[ref] = max(share, keyword.get(ref, 0.0))
         own = _own_bounds(by_vector, keyword, beyond, tuning)  # by id: enough to choose rows
         anchors = ranking.lenders(own, wanted)
