@@ -139,6 +139,18 @@ def free_port() -> int:
         return port
 
 
+def wait_healthy(base: str, seconds: float) -> None:
+    """Until ``serve`` at ``base`` answers /healthz with 200 (it starts in a few seconds)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise AssertionError(f"serve at {base} was not healthy within {seconds} s")
+
+
 def serve_env(database: DatabaseUnderTest, **extra: str) -> dict[str, str]:
     env = process_env(
         KONSTRUCT_MEMORY_DATABASE_URL=database.runtime_url,
@@ -173,13 +185,7 @@ def test_serve_drops_stalled_requests_and_exits_0_on_sigterm(database: DatabaseU
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_healthy(base, 60)
         stalled = []
         for _ in range(300):  # half a request each, never finished
             sock = socket.create_connection(("127.0.0.1", port))

@@ -35,6 +35,7 @@ from konstruct_memory.library import Memory
 from konstruct_memory.serving import create_app, traces
 from tests.conftest import ERASURE_KEY, DatabaseUnderTest, process_env
 from tests.fakes import BagOfWordsEmbedder
+from tests.integration.test_serve import wait_healthy
 
 ADMIN = "tracing-admin-token"
 AGENT = "55555555-5555-4555-8555-555555555555"
@@ -308,13 +309,7 @@ def test_serve_exports_over_otlp_http(database: DatabaseUnderTest) -> None:
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
+        wait_healthy(base, 90)
         auth = {"Authorization": f"Bearer {admin}"}
         created = httpx.post(f"{base}/v1/tenants", json={"name": "otlp"}, headers=auth)
         key = {"Authorization": f"Bearer {created.json()['api_key']}"}
