@@ -90,13 +90,15 @@ class TenantMemory:
         conversation_id: ConversationId | None = None,
         roles: Roles | None = None,
         min_score: float | None = None,
+        as_of: Instant | None = None,
     ) -> list[Hit]:
         """The ``k`` older turns of this (agent, user) most relevant to ``query``, best first.
 
         Always min(k, turns in scope) hits, unless ``min_score`` (0 to 1) is given: hits
         scoring below it are left out, so fewer may come back. Relevance fuses vector
         similarity with keyword (full-text) matches, and lends part of a turn's score to its
-        neighbours.
+        neighbours. With ``as_of``, only turns stored by then count (what memory held at that
+        moment; erased turns stay erased).
         """
         return self._run(RecallRequest, locals()).hits
 
@@ -110,6 +112,7 @@ class TenantMemory:
         conversation_id: ConversationId | None = None,
         roles: Roles | None = None,
         min_score: float | None = None,
+        as_of: Instant | None = None,
     ) -> list[Hit]:
         """Like ``recall``, over every user of the agent. Never the default: ask for it."""
         return self._run(RecallAcrossUsersRequest, locals()).hits
@@ -124,8 +127,10 @@ class TenantMemory:
         since: Instant | None = None,
         until: Instant | None = None,
         roles: Roles | None = None,
+        as_of: Instant | None = None,
     ) -> list[StoredTurn]:
-        """The newest ``limit`` turns, oldest first. Page back with ``before=<oldest id>``."""
+        """The newest ``limit`` turns, oldest first. Page back with ``before=<oldest id>``.
+        With ``as_of``, only turns stored by then."""
         return self._run(HistoryRequest, locals()).turns
 
     def get_turn(
@@ -158,6 +163,7 @@ class TenantMemory:
         max_tokens: int | None = None,
         conversation_id: ConversationId | None = None,
         min_score: float | None = None,
+        as_of: Instant | None = None,
     ) -> Context:
         """Recent turns, older relevant turns not among them, and a prompt-ready block.
 
@@ -165,6 +171,7 @@ class TenantMemory:
         all of the user's threads with this agent. ``min_score`` leaves out recalled turns
         scoring below it. With ``max_tokens`` the block fits the budget: the least relevant
         recalled turns go first, then the oldest recent ones; the newest turn is always kept.
+        With ``as_of``, both parts hold only turns stored by then.
         """
         return self._run(ContextRequest, locals())
 

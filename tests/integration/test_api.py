@@ -133,6 +133,7 @@ def test_remember_recall_history_context(client: TestClient) -> None:
         "act",
         "neighbour",
         "month",
+        "day",
         "correction",
         "corrected",
         "keyword_window",

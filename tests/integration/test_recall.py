@@ -16,7 +16,7 @@ from konstruct_memory.engine.ranking import RecallTuning
 from konstruct_memory.errors import InvalidInput, NotFound
 from konstruct_memory.library import Memory, TenantMemory
 from tests.conftest import DatabaseUnderTest
-from tests.fakes import BlindEmbedder
+from tests.fakes import BagOfWordsEmbedder, BlindEmbedder
 
 AGENT = uuid.UUID("22222222-2222-4222-8222-222222222222")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -321,3 +321,51 @@ def test_the_same_match_scores_the_same_in_a_scope_of_any_size(tenant: TenantMem
     assert scores["small"] == scores["large"] > 0
     unrelated = tenant.recall(AGENT, "large", "tax return deadline", k=1)
     assert unrelated[0].score == 0.0, "an unrelated query's best hit is not a match"
+
+
+@pytest.fixture
+def narrow_memory(database: DatabaseUnderTest) -> Iterator[Memory]:
+    """Recall with five vector and five keyword candidates: most turns of a scope are out."""
+    settings = Settings(database_url=database.runtime_url, admin_database_url=database.admin_url)
+    tuning = RecallTuning(vector_candidates=5, keyword_candidates=5)
+    with Memory.open(settings, embedder=BagOfWordsEmbedder(), tuning=tuning) as memory:
+        yield memory
+
+
+def test_a_day_the_query_names_brings_its_turns_in(narrow_memory: Memory) -> None:
+    tenant = narrow_memory.tenant(narrow_memory.create_tenant("days").id)
+    said = [
+        {
+            "agent_id": AGENT,
+            "user_id": "U1",
+            "role": "user",
+            "content": f"the greyhound ran on the beach again, walk {i}",
+            "occurred_at": datetime(2023, 4, 1, 9, tzinfo=UTC) + timedelta(days=i),
+        }
+        for i in range(40)
+    ]
+    # Long and mostly about other things: far from the query by meaning and by words.
+    on_the_day = (
+        "a vet visit for our greyhound, then lunch at the harbour, a long chat about taxes, "
+        "shopping for shoes, a concert ticket"
+    )
+    said.append(
+        {
+            "agent_id": AGENT,
+            "user_id": "U1",
+            "role": "user",
+            "content": on_the_day,
+            # Late on 3 June west of Greenwich: already 4 June in UTC.
+            "occurred_at": datetime(2023, 6, 4, 3, tzinfo=UTC),
+        }
+    )
+    tenant.remember(said)
+    query = "What happened to the greyhound on 3 June, 2023?"
+    hits = tenant.recall(AGENT, "U1", query, k=3)
+    assert hits[0].content == on_the_day
+    assert hits[0].parts is not None and hits[0].parts.day and hits[0].parts.month
+    assert not any(hit.parts and hit.parts.day for hit in hits[1:])
+    across = tenant.recall_across_users(AGENT, "the greyhound on June 3rd", k=3)
+    assert across[0].content == on_the_day, "a day named without its year: any year"
+    undated = tenant.recall(AGENT, "U1", "What happened to the greyhound?", k=5)
+    assert on_the_day not in [hit.content for hit in undated], "outside the candidates"

@@ -69,6 +69,7 @@ TURN = UUID("40000000-0000-4000-8000-000000000004")
 ERASURE = UUID("60000000-0000-4000-8000-000000000006")
 T1 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T2 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
+T3 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 ADMIN_TOKEN = "unit-admin-token"
 API_KEY = "km_unit"
 
@@ -100,6 +101,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "conversation_id": "thread-1",
         "roles": ["assistant"],
         "min_score": 0.25,
+        "as_of": T3.isoformat(),
     },
     "recall_across_users": {
         "agent_id": str(AGENT),
@@ -110,6 +112,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "conversation_id": "thread-1",
         "roles": ["user"],
         "min_score": 0.5,
+        "as_of": T3.isoformat(),
     },
     "history": {
         "agent_id": str(AGENT),
@@ -120,6 +123,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "since": T1.isoformat(),
         "until": T2.isoformat(),
         "roles": ["user", "assistant"],
+        "as_of": T3.isoformat(),
     },
     "context": {
         "agent_id": str(AGENT),
@@ -130,6 +134,7 @@ CALLS: dict[str, dict[str, Any]] = {
         "max_tokens": 300,
         "conversation_id": "thread-1",
         "min_score": 0.75,
+        "as_of": T3.isoformat(),
     },
     "get_turn": {"turn_id": str(TURN), "agent_id": str(AGENT), "user_id": "U1"},
     "list_scopes": {"agent_id": str(AGENT), "user_id": "U1", "limit": 5, "offset": 3},

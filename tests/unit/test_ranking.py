@@ -109,6 +109,46 @@ def test_a_named_month_moves_relevant_turns_of_that_month_and_the_next() -> None
     assert moved == {A: pytest.approx(0.65), B: 0.0, C: 0.5}
 
 
+def test_a_named_day_is_read_in_the_usual_spellings_and_only_when_it_exists() -> None:
+    Day = ranking.Day
+    assert ranking.days_named("What did Gina find on 1 February, 2023?") == [Day(2, 1, 2023)]
+    assert ranking.days_named("Who came on May 3, 2023 and Oct. 2nd?") == [
+        Day(5, 3, 2023),
+        Day(10, 2, None),
+    ]
+    assert ranking.days_named("the 4th of July") == [Day(7, 4, None)]
+    assert ranking.days_named("on 31 June or 30 February") == [], "no such days"
+    assert ranking.days_named("you may 3 times") == [], "a verb, not a month"
+    assert ranking.days_named("in May 2023") == [], "a month, not a day"
+
+
+def test_a_named_day_spans_every_time_zone_and_moves_its_relevant_turns() -> None:
+    named = ranking.Day(6, 3, 2023)
+    [(start, end)] = ranking.day_spans(named, [1999])
+    assert start == datetime(2023, 6, 2, 10, tzinfo=UTC), "3 June starts at UTC+14"
+    assert end == datetime(2023, 6, 4, 12, tzinfo=UTC), "and ends at UTC-12"
+    assert len(ranking.day_spans(ranking.Day(2, 29, None), range(2023, 2029))) == 2
+    when = {
+        A: datetime(2023, 6, 3, 23, tzinfo=UTC),
+        B: datetime(2023, 6, 4, 13, tzinfo=UTC),
+        C: datetime(2024, 6, 3, 8, tzinfo=UTC),
+        D: datetime(2022, 12, 31, 20, tzinfo=UTC),
+    }
+    assert ranking.in_named_days(when, [named]) == {A}
+    assert ranking.in_named_days(when, [ranking.Day(6, 3, None)]) == {A, C}
+    assert ranking.in_named_days(when, [ranking.Day(1, 1, None)]) == {D}, "across New Year"
+    candidates = {
+        i: Candidate(similarity=0.45, keyword=0.0, speaker="user", text="We met.", when=at)
+        for i, at in when.items()
+    }
+    tuning = RecallTuning()
+    scored = ranking.score_candidates(candidates, [], [], tuning, days=[named])
+    assert scored[A].day and not scored[B].day
+    plain = ranking.own_relevance(0.45, 0.0, tuning)
+    assert scored[B].score == pytest.approx(plain)
+    assert scored[A].score == pytest.approx(plain + (1 - plain) * tuning.day_share)
+
+
 def test_ties_go_to_own_relevance_then_to_the_newer_turn() -> None:
     scored = {
         A: Scored(0.5, own=0.5, act=1.0, borrowed=0.0, month=False),

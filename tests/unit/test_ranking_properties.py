@@ -65,8 +65,18 @@ def scopes(draw: st.DrawFn) -> Layout:
     return candidates, links, restated
 
 
+# Named months and days: a scope spans 40 days from 1 January 2026.
 months = st.lists(
     st.tuples(st.integers(min_value=1, max_value=12), st.none() | st.just(2026)), max_size=2
+)
+days = st.lists(
+    st.builds(
+        ranking.Day,
+        st.integers(min_value=1, max_value=2),
+        st.integers(min_value=1, max_value=28),
+        st.none() | st.just(2026),
+    ),
+    max_size=2,
 )
 
 
@@ -75,12 +85,12 @@ def relevant(c: Candidate) -> bool:
 
 
 @settings(max_examples=300, deadline=None)
-@given(scopes(), months)
+@given(scopes(), months, days)
 def test_a_turn_with_no_own_relevance_never_ranks_above_one_with_some(
-    layout: Layout, named: list[tuple[int, int | None]]
+    layout: Layout, named: list[tuple[int, int | None]], named_days: list[ranking.Day]
 ) -> None:
     candidates, links, restated = layout
-    scored = ranking.score_candidates(candidates, links, named, TUNING, restated)
+    scored = ranking.score_candidates(candidates, links, named, TUNING, restated, named_days)
     order = ranking.top(scored, {i: c.when for i, c in candidates.items()}, len(candidates))
     seen_unrelated = False
     for i in order:
@@ -93,9 +103,12 @@ def test_a_turn_with_no_own_relevance_never_ranks_above_one_with_some(
 
 
 @settings(max_examples=300, deadline=None)
-@given(scopes(), months, st.data())
+@given(scopes(), months, days, st.data())
 def test_all_else_equal_a_score_grows_with_its_own_similarity(
-    layout: Layout, named: list[tuple[int, int | None]], data: st.DataObject
+    layout: Layout,
+    named: list[tuple[int, int | None]],
+    named_days: list[ranking.Day],
+    data: st.DataObject,
 ) -> None:
     candidates, links, restated = layout
     turn = data.draw(st.sampled_from(sorted(candidates)))
@@ -106,7 +119,9 @@ def test_all_else_equal_a_score_grows_with_its_own_similarity(
     def score_at(similarity: float) -> float:
         changed = dict(candidates)
         changed[turn] = candidates[turn]._replace(similarity=similarity)
-        return ranking.score_candidates(changed, links, named, TUNING, restated)[turn].score
+        return ranking.score_candidates(changed, links, named, TUNING, restated, named_days)[
+            turn
+        ].score
 
     assert score_at(high) >= score_at(low)
     floor, full = TUNING.similarity_floor, TUNING.similarity_full
@@ -136,12 +151,12 @@ def test_lending_never_lifts_a_turn_above_the_turn_it_borrows_from(layout: Layou
 
 
 @settings(max_examples=300, deadline=None)
-@given(scopes(), months)
+@given(scopes(), months, days)
 def test_equal_scores_are_ordered_by_own_relevance_before_recency(
-    layout: Layout, named: list[tuple[int, int | None]]
+    layout: Layout, named: list[tuple[int, int | None]], named_days: list[ranking.Day]
 ) -> None:
     candidates, links, restated = layout
-    scored = ranking.score_candidates(candidates, links, named, TUNING, restated)
+    scored = ranking.score_candidates(candidates, links, named, TUNING, restated, named_days)
     when = {i: c.when for i, c in candidates.items()}
     order = ranking.top(scored, when, len(candidates))
     for above, below in pairwise(order):
@@ -154,12 +169,14 @@ def test_equal_scores_are_ordered_by_own_relevance_before_recency(
 
 
 @settings(max_examples=200, deadline=None)
-@given(scopes(), months)
+@given(scopes(), months, days)
 def test_scores_stay_in_the_unit_interval(
-    layout: Layout, named: list[tuple[int, int | None]]
+    layout: Layout, named: list[tuple[int, int | None]], named_days: list[ranking.Day]
 ) -> None:
     candidates, links, restated = layout
-    for s in ranking.score_candidates(candidates, links, named, TUNING, restated).values():
+    for s in ranking.score_candidates(
+        candidates, links, named, TUNING, restated, named_days
+    ).values():
         assert 0.0 <= s.score <= 1.0 and 0.0 <= s.own <= 1.0
 
 

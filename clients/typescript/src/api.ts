@@ -48,6 +48,8 @@ export interface AuditEntry {
   turn_ids: string[];
   /** Only if the tenant records query text */
   query: string | null;
+  /** The moment the read looked back to, when it asked for one */
+  as_of?: string | null;
 }
 
 export interface AuditTrail {
@@ -94,6 +96,8 @@ export interface ContextRequest {
   max_tokens?: number | null;
   conversation_id?: string | null;
   min_score?: number | null;
+  /** Only turns the service had stored by then (their created_at, not the occurred_at the caller gave): what memory held at that moment, ranked as it would be now. Erased turns stay erased; a moment in the future is the present */
+  as_of?: string | null;
 }
 
 export interface CreateTenantRequest {
@@ -209,6 +213,8 @@ export interface RecallAcrossUsersRequest {
   until?: string | null;
   conversation_id?: string | null;
   roles?: Array<"user" | "assistant"> | null;
+  /** Only turns the service had stored by then (their created_at, not the occurred_at the caller gave): what memory held at that moment, ranked as it would be now. Erased turns stay erased; a moment in the future is the present */
+  as_of?: string | null;
   /** Required unless the API key is bound to an agent (then it may be omitted) */
   agent_id?: string | null;
   query: string;
@@ -225,6 +231,8 @@ export interface RecallRequest {
   until?: string | null;
   conversation_id?: string | null;
   roles?: Array<"user" | "assistant"> | null;
+  /** Only turns the service had stored by then (their created_at, not the occurred_at the caller gave): what memory held at that moment, ranked as it would be now. Erased turns stay erased; a moment in the future is the present */
+  as_of?: string | null;
   /** Required unless the API key is bound to an agent (then it may be omitted) */
   agent_id?: string | null;
   /** Required unless the API key is bound to a user (then it may be omitted) */
@@ -283,6 +291,11 @@ export interface ScoreParts {
   neighbour: number;
   /** Said in a month the query names, or the month after */
   month: boolean;
+  /**
+   * Said on a day the query names ('on 3 June, 2023'), in some time zone (UTC+14 to UTC-12)
+   * @default false
+   */
+  day?: boolean;
   /**
    * Score taken from an earlier turn of the same speaker that this turn corrects (worded as a revision, similar in meaning; 0: none)
    * @default 0.0
@@ -408,6 +421,8 @@ export type HistoryParams = {
   until?: string | null;
   conversation_id?: string | null;
   roles?: Array<"user" | "assistant"> | null;
+  /** Only turns the service had stored by then (their created_at, not the occurred_at the caller gave): what memory held at that moment, ranked as it would be now. Erased turns stay erased; a moment in the future is the present */
+  as_of?: string | null;
   /** Required unless the API key is bound to an agent (then it may be omitted) */
   agent_id?: string | null;
   /** Required unless the API key is bound to a user (then it may be omitted) */
@@ -581,7 +596,7 @@ export const OPERATIONS = {
   remember: { name: "remember", operationId: "remember_v1_turns_post", access: "write", method: "POST", path: "/v1/turns", status: 201, pathFields: [], query: [] },
   recall: { name: "recall", operationId: "recall_v1_recall_post", access: "read", method: "POST", path: "/v1/recall", status: 200, pathFields: [], query: [] },
   recallAcrossUsers: { name: "recall_across_users", operationId: "recall_across_users_v1_recall_across_users_post", access: "read", method: "POST", path: "/v1/recall/across-users", status: 200, pathFields: [], query: [] },
-  history: { name: "history", operationId: "history_v1_history_get", access: "read", method: "GET", path: "/v1/history", status: 200, pathFields: [], query: ["since", "until", "conversation_id", "roles", "agent_id", "user_id", "limit", "before"] },
+  history: { name: "history", operationId: "history_v1_history_get", access: "read", method: "GET", path: "/v1/history", status: 200, pathFields: [], query: ["since", "until", "conversation_id", "roles", "as_of", "agent_id", "user_id", "limit", "before"] },
   getTurn: { name: "get_turn", operationId: "get_turn_v1_turns__turn_id__get", access: "read", method: "GET", path: "/v1/turns/{turn_id}", status: 200, pathFields: ["turn_id"], query: ["agent_id", "user_id"] },
   listScopes: { name: "list_scopes", operationId: "list_scopes_v1_scopes_get", access: "read", method: "GET", path: "/v1/scopes", status: 200, pathFields: [], query: ["agent_id", "user_id", "limit", "offset"] },
   context: { name: "context", operationId: "context_v1_context_post", access: "read", method: "POST", path: "/v1/context", status: 200, pathFields: [], query: [] },

@@ -27,6 +27,12 @@ Since = typer.Option(None, help="Only turns at or after this RFC 3339 time.")
 Until = typer.Option(None, help="Only turns before this RFC 3339 time.")
 Thread = typer.Option(None, "--conversation-id", help="Only this thread.")
 Roles = typer.Option(None, "--role", help="Only turns of this role; repeat for both.")
+AsOf = typer.Option(
+    None,
+    "--as-of",
+    help="Only turns stored at or before this RFC 3339 time (when the service stored them, "
+    "not their occurred_at): what memory held then. Erased turns stay erased.",
+)
 MinScore = typer.Option(
     None,
     "--min-score",
@@ -96,6 +102,7 @@ def recall(
     conversation_id: str | None = Thread,
     roles: list[str] | None = Roles,
     min_score: float | None = MinScore,
+    as_of: str | None = AsOf,
     api_key: str | None = ApiKey,
     url: str = Url,
     tenant: str | None = TenantId,
@@ -104,7 +111,16 @@ def recall(
     """The turns most relevant to QUERY, best first: score, id, time, role and content."""
     with memory_for(ctx, api_key, url, tenant) as memory:
         hits = memory.recall(
-            agent_id, user_id, query, k, since, until, conversation_id, roles or None, min_score
+            agent_id,
+            user_id,
+            query,
+            k,
+            since,
+            until,
+            conversation_id,
+            roles or None,
+            min_score,
+            as_of=as_of,
         )
     _print(hits, as_json)
 
@@ -119,6 +135,7 @@ def recall_across_users(
     conversation_id: str | None = Thread,
     roles: list[str] | None = Roles,
     min_score: float | None = MinScore,
+    as_of: str | None = AsOf,
     api_key: str | None = ApiKey,
     url: str = Url,
     tenant: str | None = TenantId,
@@ -127,7 +144,7 @@ def recall_across_users(
     """Like recall, over every user of the agent."""
     with memory_for(ctx, api_key, url, tenant) as memory:
         hits = memory.recall_across_users(
-            agent_id, query, k, since, until, conversation_id, roles or None, min_score
+            agent_id, query, k, since, until, conversation_id, roles or None, min_score, as_of=as_of
         )
     _print(hits, as_json)
 
@@ -142,6 +159,7 @@ def history(
     since: str | None = Since,
     until: str | None = Until,
     roles: list[str] | None = Roles,
+    as_of: str | None = AsOf,
     api_key: str | None = ApiKey,
     url: str = Url,
     tenant: str | None = TenantId,
@@ -150,7 +168,7 @@ def history(
     """The most recent turns, oldest first."""
     with memory_for(ctx, api_key, url, tenant) as memory:
         turns = memory.history(
-            agent_id, user_id, limit, conversation_id, before, since, until, roles or None
+            agent_id, user_id, limit, conversation_id, before, since, until, roles or None, as_of
         )
     _print(turns, as_json)
 
@@ -167,6 +185,7 @@ def context(
     min_score: float | None = typer.Option(
         None, "--min-score", help="Leave out recalled turns scoring below this (0-1)."
     ),
+    as_of: str | None = AsOf,
     api_key: str | None = ApiKey,
     url: str = Url,
     tenant: str | None = TenantId,
@@ -175,7 +194,7 @@ def context(
     """The prompt-ready context block for QUERY (with --json: the whole answer)."""
     with memory_for(ctx, api_key, url, tenant) as memory:
         answer = memory.context(
-            agent_id, user_id, query, recent, k, max_tokens, conversation_id, min_score
+            agent_id, user_id, query, recent, k, max_tokens, conversation_id, min_score, as_of
         )
     typer.echo(answer.model_dump_json() if as_json else answer.text)
 

@@ -153,6 +153,7 @@ class AsyncClient(_AsyncHttp):
         conversation_id: ConversationId | None = None,
         roles: Roles | None = None,
         min_score: float | None = None,
+        as_of: Instant | None = None,
     ) -> list[Hit]:
         return (await self.run(build(RecallRequest, **arguments(locals())))).hits
 
@@ -166,6 +167,7 @@ class AsyncClient(_AsyncHttp):
         conversation_id: ConversationId | None = None,
         roles: Roles | None = None,
         min_score: float | None = None,
+        as_of: Instant | None = None,
     ) -> list[Hit]:
         return (await self.run(build(RecallAcrossUsersRequest, **arguments(locals())))).hits
 
@@ -179,6 +181,7 @@ class AsyncClient(_AsyncHttp):
         since: Instant | None = None,
         until: Instant | None = None,
         roles: Roles | None = None,
+        as_of: Instant | None = None,
     ) -> list[StoredTurn]:
         return (await self.run(build(HistoryRequest, **arguments(locals())))).turns
 
@@ -209,6 +212,7 @@ class AsyncClient(_AsyncHttp):
         max_tokens: int | None = None,
         conversation_id: ConversationId | None = None,
         min_score: float | None = None,
+        as_of: Instant | None = None,
     ) -> Context:
         return await self.run(build(ContextRequest, **arguments(locals())))
 

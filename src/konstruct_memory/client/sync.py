@@ -147,6 +147,7 @@ class Client(_Http):
         conversation_id: ConversationId | None = None,
         roles: Roles | None = None,
         min_score: float | None = None,
+        as_of: Instant | None = None,
     ) -> list[Hit]:
         return self.run(build(RecallRequest, **arguments(locals()))).hits
 
@@ -160,6 +161,7 @@ class Client(_Http):
         conversation_id: ConversationId | None = None,
         roles: Roles | None = None,
         min_score: float | None = None,
+        as_of: Instant | None = None,
     ) -> list[Hit]:
         return self.run(build(RecallAcrossUsersRequest, **arguments(locals()))).hits
 
@@ -173,6 +175,7 @@ class Client(_Http):
         since: Instant | None = None,
         until: Instant | None = None,
         roles: Roles | None = None,
+        as_of: Instant | None = None,
     ) -> list[StoredTurn]:
         return self.run(build(HistoryRequest, **arguments(locals()))).turns
 
@@ -203,6 +206,7 @@ class Client(_Http):
         max_tokens: int | None = None,
         conversation_id: ConversationId | None = None,
         min_score: float | None = None,
+        as_of: Instant | None = None,
     ) -> Context:
         return self.run(build(ContextRequest, **arguments(locals())))
 

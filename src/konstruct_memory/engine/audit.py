@@ -53,6 +53,7 @@ class ReadAudit:
                 user_id=scope.user_id,
                 turn_ids=[*self.shown, *turn_ids],
                 query=self.query,
+                as_of=scope.as_of,
             )
 
 

@@ -19,8 +19,9 @@ query on fixed scales, never normalised by the other candidates of the call, so 
    the earlier turn, which counts for less (a stale state: "the review moved to Thursday").
 4. Lending: a relevant turn borrows a share of the gap to a better neighbour in its thread, and
    never rises above it (evidence sits next to what matches: "Yes, last Tuesday!").
-5. The month cue: a relevant turn said in a month the query names (or the month after) moves a
-   fixed share of the way to 1.
+5. Date cues: a relevant turn said in a month the query names (or the month after) moves a
+   fixed share of the way to 1; one said on a day the query names ("on 3 June"), a larger
+   share, on top (the engine adds that day's turns closest to the query to the candidates).
 
 The constants were chosen on the LoCoMo dev conversations leave-one-conversation-out and checked
 on the small-scope and long-turn suites (BENCHMARKS.md, "Retrieval quality"); no rule keys on a
@@ -32,7 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import NamedTuple, TypeVar
 
 # A candidate's key: the engine ranks small integers standing for turn ids (hashing a UUID
@@ -92,6 +93,11 @@ class RecallTuning:
     question_factor: float = 0.2
     reaction_factor: float = 0.4
     month_share: float = 0.3
+    # A turn said on a day the query names moves this share of the way to 1 (after the month
+    # cue); the engine adds up to ``day_candidates`` of each named day's turns, the closest to
+    # the query, to the candidates.
+    day_share: float = 0.3
+    day_candidates: int = 20
     # A correction restates an earlier turn of its speaker at this cosine or more (the same
     # fact with another value: 0.59-0.75 on the small-scope suite's corrections); it borrows
     # this share of the gap to it, and the corrected turn's score is multiplied by the factor.
@@ -102,7 +108,8 @@ class RecallTuning:
     def __post_init__(self) -> None:
         # A share above 1 would lift a borrower above its lender; a factor above 1 or at 0
         # would turn a discount into a boost or erase own relevance.
-        for name in ("reply_share", "neighbour_share", "month_share", "correction_share"):
+        shares = ("reply_share", "neighbour_share", "month_share", "day_share", "correction_share")
+        for name in shares:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be from 0 to 1")
         for name in ("question_factor", "reaction_factor", "corrected_factor"):
@@ -181,6 +188,7 @@ class Scored(NamedTuple):
     month: bool  # the month cue applied
     correction: float = 0.0  # what it took from an earlier turn it corrects
     corrected: bool = False  # a later relevant turn corrects it
+    day: bool = False  # the day cue applied
 
 
 def may_correct(candidate: Candidate, tuning: RecallTuning) -> bool:
@@ -197,13 +205,15 @@ def score_candidates(
     months: Sequence[tuple[int, int | None]],
     tuning: RecallTuning,
     restated: Iterable[tuple[Key, Key, float]] = (),
+    days: Sequence[Day] = (),
 ) -> dict[Key, Scored]:
-    """Every candidate scored: own relevance, dialogue acts, corrections, lending, the month
-    cue.
+    """Every candidate scored: own relevance, dialogue acts, corrections, lending, the date
+    cues.
 
     ``links`` are (anchor, neighbour, offset) triples of one thread (``offset`` is where the
-    neighbour sits from the anchor: -1 just before it); ``months`` are the query's named months;
-    ``restated`` are (later, earlier, cosine) for turns of one speaker in similar words.
+    neighbour sits from the anchor: -1 just before it); ``months`` and ``days`` are the query's
+    named months and days; ``restated`` are (later, earlier, cosine) for turns of one speaker
+    in similar words.
     """
     links = list(links)
     own = {i: own_relevance(c.similarity, c.keyword, tuning) for i, c in candidates.items()}
@@ -221,10 +231,11 @@ def score_candidates(
         for i in own
     }
     lent, borrowed = lend(revised, links, tuning)
-    in_months = (
-        in_named_months({i: c.when for i, c in candidates.items()}, months) if months else set()
-    )
+    when = {i: c.when for i, c in candidates.items()}
+    in_months = in_named_months(when, months) if months else set()
+    in_days = in_named_days(when, days) if days else set()
     final = month_cue(lent, in_months, tuning.month_share) if in_months else lent
+    final = month_cue(final, in_days, tuning.day_share) if in_days else final
     return {
         i: Scored(
             score=final[i],
@@ -234,6 +245,7 @@ def score_candidates(
             month=i in in_months and final[i] > 0,
             correction=gains.get(i, 0.0),
             corrected=i in stale,
+            day=i in in_days and final[i] > 0,
         )
         for i in candidates
     }
@@ -366,6 +378,63 @@ def in_named_months(
         following = (month % 12 + 1, None if year is None else year + (month == 12))
         wanted |= {(month, year), following}
     return {i for i, at in when.items() if {(at.month, at.year), (at.month, None)} & wanted}
+
+
+class Day(NamedTuple):
+    """A calendar day a query names; ``year`` None when it names none ("on 3 June")."""
+
+    month: int
+    day: int
+    year: int | None
+
+
+_ORDINAL = r"(\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?:,?\s+(\d{4}))?"
+_MONTH_NAME = r"(" + "|".join(MONTHS) + r")\b\.?"
+_DAY_MONTH = re.compile(r"\b" + _ORDINAL + r"\s+(?:of\s+)?" + _MONTH_NAME + _YEAR)
+_MONTH_DAY = re.compile(r"\b" + _MONTH_NAME + r"\s+" + _ORDINAL + r"\b" + _YEAR)
+
+
+def days_named(query: str) -> list[Day]:
+    """The calendar days ``query`` names ("on 3 June, 2023", "May 23rd", "the 4th of July");
+    impossible dates ("31 June") name none."""
+    found = [
+        (MONTHS[m.group(2)], int(m.group(1)), m.group(3)) for m in _DAY_MONTH.finditer(query)
+    ] + [(MONTHS[m.group(1)], int(m.group(2)), m.group(3)) for m in _MONTH_DAY.finditer(query)]
+    days = []
+    for month, day, year in found:
+        try:
+            date(2000 if year is None else int(year), month, day)  # 2000: 29 February exists
+        except ValueError:
+            continue
+        named = Day(month, day, None if year is None else int(year))
+        if named not in days:
+            days.append(named)
+    return days
+
+
+def day_spans(named: Day, years: Iterable[int]) -> list[tuple[datetime, datetime]]:
+    """[start, end) of ``named`` in each of ``years`` (only its own, when it names one) where
+    the date exists, wide enough to be that day somewhere on Earth (UTC+14 to UTC-12): the
+    service does not know the speaker's time zone."""
+    spans = []
+    for year in [named.year] if named.year is not None else sorted(set(years)):
+        try:
+            start = datetime(year, named.month, named.day, tzinfo=UTC)
+        except ValueError:  # 29 February of a common year
+            continue
+        spans.append((start - timedelta(hours=14), start + timedelta(days=1, hours=12)))
+    return spans
+
+
+def in_named_days(when: Mapping[Key, datetime], days: Sequence[Day]) -> set[Key]:
+    """Turns said on a named day (``day_spans``; a day named without a year, in any year)."""
+    found = set()
+    for i, at in when.items():
+        years = (at.year - 1, at.year, at.year + 1)  # the spans cross New Year
+        if any(start <= at < end for d in days for start, end in day_spans(d, years)):
+            found.add(i)
+    return found
 
 
 def month_cue(scores: Mapping[Key, float], ids: set[Key], share: float) -> dict[Key, float]:

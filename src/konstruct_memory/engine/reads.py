@@ -45,7 +45,13 @@ def history(
         user_id=resolved(request.user_id),
         conversation_id=request.conversation_id,
     )
-    scope = replace(thread, since=request.since, until=request.until, roles=request.roles)
+    scope = replace(
+        thread,
+        since=request.since,
+        until=request.until,
+        roles=request.roles,
+        as_of=request.as_of,
+    )
     with session.read_transaction(scope.agent_id, scope.user_id) as tx:
         # The cursor must be a turn of the thread; the filters need not hold for it.
         if request.before is not None and not turns.cursor_exists(tx, thread, request.before):
@@ -70,6 +76,7 @@ def context(session: Session, request: ContextRequest) -> Context:
                 user_id=request.user_id,
                 limit=request.recent,
                 conversation_id=request.conversation_id,
+                as_of=request.as_of,
             ),
             # Recorded once, with the recalled turns, when there are any to recall.
             audit=None if request.k else audit,
@@ -84,6 +91,7 @@ def context(session: Session, request: ContextRequest) -> Context:
             query=request.query,
             k=request.k,
             min_score=request.min_score,
+            as_of=request.as_of,
         )
         scope = scope_of(session, recall, resolved(recall.user_id))
         audit = ReadAudit("context", request.query, shown)

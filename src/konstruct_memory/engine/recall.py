@@ -8,6 +8,7 @@ sum (measured in BENCHMARKS.md, "HTTP").
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +32,8 @@ from konstruct_memory.store.search import Ref
 # the neighbours of the lenders. The other vector and keyword candidates cannot reach the top
 # k, and their rows are not read.
 SHORTLIST = 60
+# A day named without a year ("on 3 June") is looked for in this many years, this one included.
+DAY_YEARS = 10
 
 
 def recall(session: Session, request: RecallRequest) -> Recalled:
@@ -58,6 +61,7 @@ def scope_of(
         since=request.since,
         until=request.until,
         roles=request.roles,
+        as_of=request.as_of,
     )
 
 
@@ -99,6 +103,10 @@ def ranked(
                 tx, scope, candidates_by_vector, found.weights
             ).items():
                 keyword[ref] = max(share, keyword.get(ref, 0.0))
+        days = ranking.days_named(query)
+        said_on_days = _said_on(tx, scope, days, query_vector, tuning) if days else {}
+        if said_on_days:
+            _add_said_on_days(tx, scope, said_on_days, by_vector, keyword, found.weights)
         own = _own_bounds(by_vector, keyword, beyond, tuning)  # by id: enough to choose rows
         anchors = ranking.lenders(own, wanted)
         with tracing.stage("fetch candidates"):
@@ -108,7 +116,9 @@ def ranked(
             neighbours = {near for _, near, _ in links}
             # Zero scores included: a recall always returns min(k, turns in scope).
             pool = sorted(own, key=own.__getitem__, reverse=True)[: max(SHORTLIST, 3 * wanted)]
-            rows = search.candidates(tx, scope, list({*pool, *neighbours}), query_vector)
+            # A named day's turns are ranked whatever their bound: the day cue may lift them.
+            fetched = {*pool, *neighbours, *(turn_id for turn_id, _ in said_on_days)}
+            rows = search.candidates(tx, scope, list(fetched), query_vector)
             # Rows are keyed by (id, user) from here on: across users, two turns may share an id.
             candidates = {ref: _candidate(row, keyword.get(ref, 0.0)) for ref, row in rows.items()}
             revising = [ref for ref, c in candidates.items() if ranking.may_correct(c, tuning)]
@@ -121,7 +131,7 @@ def ranked(
             user = scope.user_id or ""
             near = [((a, user), (b, user), offset) for a, b, offset in links]
             left_out = {(i, user) for i in exclude}
-            best = _best(tuning, query, candidates, near, restated, left_out, k, found.window)
+            best = _best(tuning, query, days, candidates, near, restated, left_out, k, found.window)
             if request.min_score is not None:
                 best = [hit for hit in best if hit[1] >= request.min_score]
         refs = [ref for ref, _, _ in best]
@@ -134,6 +144,7 @@ def ranked(
 def _best(
     tuning: ranking.RecallTuning,
     query: str,
+    days: list[ranking.Day],
     candidates: dict[Ref, ranking.Candidate],
     links: list[tuple[Ref, Ref, int]],
     restated: list[tuple[Ref, Ref, float]],
@@ -150,7 +161,7 @@ def _best(
     near = [(number[a], number[b], off) for a, b, off in links if a in number and b in number]
     pairs = [(number[a], number[b], c) for a, b, c in restated if a in number and b in number]
     scored = ranking.score_candidates(
-        dict(enumerate(listed)), near, ranking.months_named(query), tuning, pairs
+        dict(enumerate(listed)), near, ranking.months_named(query), tuning, pairs, days
     )
     left_out = {number[i] for i in exclude if i in number}
     rankable = {n: s for n, s in scored.items() if n not in left_out}
@@ -159,6 +170,39 @@ def _best(
         (ids[n], round(scored[n].score, 6), _parts(scored[n], listed[n], tuning, keyword_window))
         for n in best
     ]
+
+
+def _said_on(
+    tx: TenantConnection,
+    scope: Scope,
+    days: list[ranking.Day],
+    query_vector: Vectors,
+    tuning: ranking.RecallTuning,
+) -> dict[Ref, float]:
+    """The turns said on the days the query names, the closest to it (a day named without a
+    year: in each of the last ``DAY_YEARS`` years)."""
+    this_year = datetime.now(UTC).year
+    years = range(this_year - DAY_YEARS + 1, this_year + 1)
+    spans = [span for day in days for span in ranking.day_spans(day, years)]
+    with tracing.stage("day stage"):
+        return search.said_within(tx, scope, spans, query_vector, tuning.day_candidates)
+
+
+def _add_said_on_days(
+    tx: TenantConnection,
+    scope: Scope,
+    said: dict[Ref, float],
+    similarity: dict[UUID, float],
+    keyword: dict[Ref, float],
+    weights: dict[str, float],
+) -> None:
+    """The named days' turns join the candidates: their similarity, and the keyword coverage
+    of those the keyword stage did not return (it returns only its best)."""
+    for (turn_id, _), value in said.items():
+        similarity[turn_id] = max(value, similarity.get(turn_id, value))
+    missing = [turn_id for ref in said if ref not in keyword for turn_id in ref[:1]]
+    for ref, share in keyword_stage.coverage(tx, scope, missing, weights).items():
+        keyword[ref] = max(share, keyword.get(ref, 0.0))
 
 
 def _candidate(row: CandidateRow, keyword: float) -> ranking.Candidate:
@@ -213,6 +257,7 @@ def _parts(
         act=scored.act,
         neighbour=scored.borrowed,
         month=scored.month,
+        day=scored.day,
         correction=scored.correction,
         corrected=scored.corrected,
         keyword_window=keyword_window,

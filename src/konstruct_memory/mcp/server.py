@@ -52,6 +52,10 @@ MIN_SCORE = (
     "Leave out turns scoring below this (0 to 1; scores mean the same in every call). "
     "Fewer than k turns may then come back, or none. Omit it to leave none out."
 )
+AS_OF = (
+    "An RFC 3339 time with an offset: only turns stored by then count (what memory held at "
+    "that moment, not when things were said). Erased turns stay erased. Omit it for now."
+)
 
 
 class MemoryServer(MCPServer[Any]):
@@ -153,8 +157,8 @@ def _register(server: MemoryServer, backend: Backend) -> None:
             f"query (a question or the new message). Returns up to k (1 to {MAX_K}) turns, most "
             "relevant first, each with id, role, content, occurred_at and score. Optionally "
             "narrow to "
-            "a time window (RFC 3339 since/until) or one conversation thread, and drop weak "
-            "matches with min_score."
+            "a time window (RFC 3339 since/until) or one conversation thread, drop weak "
+            "matches with min_score, and look back with as_of (only what was stored by then)."
         ),
     )
     async def recall(
@@ -164,6 +168,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         until: str | None = None,
         conversation_id: str | None = None,
         min_score: Annotated[float | None, Field(description=MIN_SCORE, strict=True)] = None,
+        as_of: Annotated[str | None, Field(description=AS_OF)] = None,
         user_id: Annotated[str | None, Field(description=USER_ID)] = None,
     ) -> Annotated[CallToolResult, Recalled]:
         result = await _run(
@@ -176,6 +181,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
                 until=until,
                 conversation_id=conversation_id,
                 min_score=min_score,
+                as_of=as_of,
                 user_id=user_id,
             ),
         )
@@ -186,16 +192,20 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         description=(
             f"The latest turns with this person, oldest first (up to limit, 1 to {MAX_HISTORY}). "
             "To page back, "
-            "pass the id of the oldest turn shown as before."
+            "pass the id of the oldest turn shown as before; as_of shows only what was stored by "
+            "then."
         ),
     )
     async def history(
         limit: int = 20,
         before: str | None = None,
+        as_of: Annotated[str | None, Field(description=AS_OF)] = None,
         user_id: Annotated[str | None, Field(description=USER_ID)] = None,
     ) -> Annotated[CallToolResult, History]:
         result = await _run(
-            backend, HistoryRequest, **_given(limit=limit, before=before, user_id=user_id)
+            backend,
+            HistoryRequest,
+            **_given(limit=limit, before=before, as_of=as_of, user_id=user_id),
         )
         return _answer(render.turns(result.turns), result)
 
@@ -205,7 +215,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
             "Call before replying to a new message: the recent turns with this person and "
             "the older turns most relevant to the message, ready to read. max_tokens bounds "
             f"the size; recent (0 to {MAX_HISTORY}) and k (0 to {MAX_K}) set how many of each; "
-            "min_score drops weak older turns."
+            "min_score drops weak older turns; as_of gives the context as memory held it then."
         ),
     )
     async def context(
@@ -214,6 +224,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         k: int | None = None,
         max_tokens: int | None = None,
         min_score: Annotated[float | None, Field(description=MIN_SCORE, strict=True)] = None,
+        as_of: Annotated[str | None, Field(description=AS_OF)] = None,
         user_id: Annotated[str | None, Field(description=USER_ID)] = None,
     ) -> Annotated[CallToolResult, Context]:
         result = await _run(
@@ -225,6 +236,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
                 k=k,
                 max_tokens=max_tokens,
                 min_score=min_score,
+                as_of=as_of,
                 user_id=user_id,
             ),
         )

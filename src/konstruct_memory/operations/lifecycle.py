@@ -170,6 +170,9 @@ class AuditEntry(Result):
     user_id: str | None = Field(description="Null for recall across users")
     turn_ids: list[UUID]
     query: str | None = Field(description="Only if the tenant records query text")
+    as_of: datetime | None = Field(
+        default=None, description="The moment the read looked back to, when it asked for one"
+    )
 
 
 class AuditTrail(Result):

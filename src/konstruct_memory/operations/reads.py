@@ -20,10 +20,11 @@ from konstruct_memory.operations.fields import (
     Recent,
     Role,
     Text,
+    Timestamp,
     UserId,
     Uuid,
 )
-from konstruct_memory.operations.turns import StoredTurn, TurnFilters
+from konstruct_memory.operations.turns import AS_OF, StoredTurn, TurnFilters
 
 
 class ScoreParts(Result):
@@ -51,6 +52,11 @@ class ScoreParts(Result):
         "a turn with no own relevance borrows nothing into its score, only its place"
     )
     month: bool = Field(description="Said in a month the query names, or the month after")
+    day: bool = Field(
+        default=False,
+        description="Said on a day the query names ('on 3 June, 2023'), in some time zone "
+        "(UTC+14 to UTC-12)",
+    )
     correction: float = Field(
         default=0.0,
         description="Score taken from an earlier turn of the same speaker that this turn "
@@ -169,3 +175,4 @@ class ContextRequest(Request[Context]):
     max_tokens: MaxTokens | None = None
     conversation_id: ConversationId | None = None
     min_score: MinScore | None = None
+    as_of: Timestamp | None = Field(default=None, description=AS_OF)

@@ -78,6 +78,13 @@ class RememberRequest(Request[Remembered]):
     turns: list[Turn] = Field(min_length=1)
 
 
+AS_OF = (
+    "Only turns the service had stored by then (their created_at, not the occurred_at the "
+    "caller gave): what memory held at that moment, ranked as it would be now. Erased turns "
+    "stay erased; a moment in the future is the present"
+)
+
+
 class TurnFilters(BaseModel):
     """What narrows the turns a read looks at: a time window, one thread, some roles."""
 
@@ -85,6 +92,7 @@ class TurnFilters(BaseModel):
     until: Timestamp | None = Field(default=None, description="Turns before it (exclusive)")
     conversation_id: ConversationId | None = None
     roles: Roles | None = None
+    as_of: Timestamp | None = Field(default=None, description=AS_OF)
 
     @field_validator("until")
     @classmethod

@@ -78,7 +78,7 @@ _COVERAGE = sql.SQL(
     ) / %(total)s AS score
     FROM (
         SELECT tenant_id, id, agent_id, user_id, role, conversation_id, occurred_at,
-               embedding_model, content_tsv
+               created_at, embedding_model, content_tsv
         FROM conversation_embeddings WHERE tenant_id = %(tenant_id)s AND id = ANY(%(ids)s)
         OFFSET 0
     ) AS candidate

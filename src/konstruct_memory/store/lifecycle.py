@@ -38,7 +38,7 @@ _EXPIRE = sql.SQL("SELECT {columns} FROM konstruct_expire(%(batch)s)").format(
 )
 _RECORD_READ = """
 SELECT konstruct_audit_read(%(operation)s, %(key_id)s, %(agent_id)s, %(user_id)s,
-                            %(turn_ids)s, %(query)s)
+                            %(turn_ids)s, %(query)s, %(as_of)s)
 """
 # A tombstone names the (agent, user) of its turn; one written before migration 012 names
 # none and stands for its id in every scope.
@@ -109,6 +109,7 @@ def record_read(
     user_id: str | None,
     turn_ids: Sequence[UUID],
     query: str | None,
+    as_of: datetime | None = None,
 ) -> None:
     """Append the read to the audit trail if the tenant audits reads (the function decides)."""
     tx.conn.execute(
@@ -120,6 +121,7 @@ def record_read(
             "user_id": user_id,
             "turn_ids": list(turn_ids),
             "query": query,
+            "as_of": as_of,
         },
     )
 
@@ -221,7 +223,8 @@ def list_audit(
         params["before"] = before
         _require_entry(tx, "read_audit", before)
     query = sql.SQL(
-        "SELECT id, at, key_id, operation, agent_id, user_id, turn_ids, query FROM read_audit "
+        "SELECT id, at, key_id, operation, agent_id, user_id, turn_ids, query, as_of "
+        "FROM read_audit "
         "WHERE {where} ORDER BY {order} LIMIT %(limit)s"
     ).format(
         where=sql.SQL(" AND ").join([sql.SQL("tenant_id = %(tenant_id)s"), *parts]),

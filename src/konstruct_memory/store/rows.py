@@ -97,6 +97,7 @@ class AuditRow:
     user_id: str | None
     turn_ids: list[UUID]
     query: str | None
+    as_of: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

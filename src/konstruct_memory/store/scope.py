@@ -26,6 +26,7 @@ class Scope:
     since: datetime | None = None
     until: datetime | None = None
     roles: Sequence[Role] | None = None
+    as_of: datetime | None = None  # stored at or before it
 
     def where(self, tx: TenantConnection) -> tuple[sql.Composable, dict[str, Any]]:
         """The WHERE clause (fixed fragments only) and its parameters, tenant included."""
@@ -38,6 +39,7 @@ class Scope:
             ("since", self.since, "occurred_at >= %(since)s"),
             ("until", self.until, "occurred_at < %(until)s"),
             ("roles", list(self.roles) if self.roles else None, "role = ANY(%(roles)s)"),
+            ("as_of", self.as_of, "created_at <= %(as_of)s"),
         ]
         for name, value, fragment in optional:
             if value is not None:

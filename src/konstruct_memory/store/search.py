@@ -7,6 +7,7 @@ the planner can then use the scope index, and a distributed (Citus) deployment c
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -33,7 +34,7 @@ _CANDIDATES = sql.SQL(
     SELECT {columns}
     FROM (
         SELECT t.tenant_id, t.id, t.agent_id, t.user_id, t.role, t.content, t.conversation_id,
-               t.occurred_at, t.embedding_model,
+               t.occurred_at, t.created_at, t.embedding_model,
                greatest(1 - (t.embedding <=> %(query_vector)s), (
                    SELECT max(1 - (w.embedding <=> %(query_vector)s)) FROM turn_windows w
                    WHERE w.tenant_id = %(tenant_id)s AND w.turn_id = t.id
@@ -131,6 +132,27 @@ _NEIGHBOURS = sql.SQL(
     ) AS near
     WHERE anchor.tenant_id = %(tenant_id)s AND anchor.id = ANY(%(ids)s)
       AND anchor.agent_id = %(agent_id)s AND anchor.user_id = %(user_id)s
+    """
+)
+
+# How many turns of a span ``said_within`` compares with the query at most (a day of chat).
+SPAN_READ = 2_000
+
+# The turns said within given spans of time (a day the query names), the closest to the query
+# first: exact distances over the span's first turns, on the scope's time-ordered index.
+_SAID_WITHIN = sql.SQL(
+    """
+    SELECT said.id, said.user_id, 1 - said.distance AS similarity
+    FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[]) AS span(starts, ends)
+    CROSS JOIN LATERAL (
+        SELECT id, user_id, embedding <=> %(query_vector)s AS distance
+        FROM (
+            SELECT id, user_id, embedding FROM conversation_embeddings
+            WHERE {where} AND occurred_at >= span.starts AND occurred_at < span.ends
+            ORDER BY occurred_at LIMIT %(read)s
+        ) AS within_span
+        ORDER BY distance LIMIT %(limit)s
+    ) AS said
     """
 )
 
@@ -266,6 +288,30 @@ def neighbours(
     params = tx.params(agent_id=scope.agent_id, user_id=scope.user_id, ids=list(ids), width=width)
     rows = tx.conn.execute(_NEIGHBOURS, params)
     return [(r["anchor_id"], r["id"], int(r["offset_"])) for r in rows.fetchall()]
+
+
+def said_within(
+    tx: TenantConnection,
+    scope: Scope,
+    spans: Sequence[tuple[datetime, datetime]],
+    query_vector: Vectors,
+    limit: int,
+) -> dict[Ref, float]:
+    """Up to ``limit`` turns of ``scope`` said within each [start, end) of ``spans``, the
+    closest to ``query_vector``, with their similarity (of the pooled vector); of a span
+    holding more than ``SPAN_READ`` turns, its first ones."""
+    if not spans:
+        return {}
+    where, params = scope.where(tx)
+    params |= {
+        "starts": [start for start, _ in spans],
+        "ends": [end for _, end in spans],
+        "query_vector": query_vector,
+        "limit": limit,
+        "read": SPAN_READ,
+    }
+    rows = tx.conn.execute(_SAID_WITHIN.format(where=where), params).fetchall()
+    return {(r["id"], r["user_id"]): float(r["similarity"]) for r in rows}
 
 
 def restated(

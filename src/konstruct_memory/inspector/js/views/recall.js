@@ -23,6 +23,8 @@ export function recallView(region, who) {
     "Hits scoring below it are left out (recall and prompt context); empty: none."),
     field("Since", input("since", { type: "datetime-local" })),
     field("Until", input("until", { type: "datetime-local" })),
+    field("As of", input("as_of", { type: "datetime-local", step: 1 }),
+      "Only turns stored by then: what the agent could have recalled at that moment."),
     field("Thread", input("conversation_id", { placeholder: "any thread" })),
     h("fieldset", {}, h("legend", {}, "Roles"),
       checkbox("roles", "user", "user", true), checkbox("roles", "assistant", "assistant", true)),
@@ -47,6 +49,7 @@ function run(who, chosen, hits, context) {
     filters = {
       since: instant(chosen.since), until: instant(chosen.until),
       conversation_id: chosen.conversation_id, roles: chosen.roles,
+      as_of: instant(chosen.as_of),
     };
   } catch (error) {
     replace(hits, notice("error", error.message));
@@ -74,7 +77,7 @@ function run(who, chosen, hits, context) {
     const answer = await who.api.post("/v1/context", {
       ...scope, query: chosen.query, conversation_id: chosen.conversation_id,
       recent: number(chosen.recent), k: number(chosen.context_k),
-      max_tokens: number(chosen.max_tokens), min_score: minScore,
+      max_tokens: number(chosen.max_tokens), min_score: minScore, as_of: filters.as_of,
     });
     return [
       h("h3", {}, "Prompt context ", h("span", { class: "tokens" }, `${answer.tokens} tokens`)),
@@ -102,6 +105,7 @@ function hitTable(hits, across, minScore) {
         + `keyword ${figure(parts.keyword)} · act ${figure(parts.act)} · `
         + `neighbour ${figure(parts.neighbour)}`
         + (parts.month ? " · month cue" : "")
+        + (parts.day ? " · day cue" : "")
         + (parts.correction ? ` · corrects an earlier turn (+${figure(parts.correction)})` : "")
         + (parts.corrected ? " · corrected later" : "")),
       across ? hit.user_id : null,

@@ -83,6 +83,7 @@ function openTimeline(who, region, pair) {
       checkbox("roles", "user", "user", true), checkbox("roles", "assistant", "assistant", true)),
     field("Since", input("since", { type: "datetime-local" })),
     field("Until", input("until", { type: "datetime-local" })),
+    field("As of", input("as_of", { type: "datetime-local", step: 1 }), "Only turns stored by then."),
     field("Page size", input("limit", { type: "number", min: 1, max: MAX_HISTORY, value: 20 })),
     h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Show")));
   const turns = h("div", { class: "results" });
@@ -111,7 +112,7 @@ function showTurns(who, pair, form, region) {
     query = {
       agent_id: pair.agent, user_id: pair.user, limit: chosen.limit,
       conversation_id: chosen.conversation_id, roles: chosen.roles || [],
-      since: instant(chosen.since), until: instant(chosen.until),
+      since: instant(chosen.since), until: instant(chosen.until), as_of: instant(chosen.as_of),
     };
   } catch (error) {
     replace(region, notice("error", error.message));
