@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
+from konstruct_memory import consistency
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.engine.service import Engine
 from konstruct_memory.operations import (
@@ -53,15 +54,44 @@ class TenantMemory:
     def __init__(self, engine: Engine, principal: Principal) -> None:
         self._engine = engine
         self.principal = principal
+        self._position: str | None = None  # the newest: written here or observed
+        self._observed: str | None = None  # the newest observed (written elsewhere)
 
     @property
     def tenant_id(self) -> UUID | None:
         return self.principal.tenant_id
 
+    @property
+    def position(self) -> str | None:
+        """The newest write position this object wrote at or was told of (``observe``).
+        Reads see those writes, even from a replica. Hand it to another process's
+        ``observe`` (or send it as the ``Konstruct-Memory-Position`` header) for its reads to
+        see them too."""
+        return self._position
+
+    def observe(self, position: str) -> None:
+        """Make later reads see the write that answered with ``position`` (through another
+        process or host of the service)."""
+        consistency.parse_position(position)  # refuses a malformed one, naming the header
+        self._observed = consistency.newest(self._observed, position)
+        self._position = consistency.newest(self._position, position)
+
     def _run(self, request_type: type[Request[R]], local_names: dict[str, Any]) -> R:
         """Runs the request a method's arguments make (its ``locals()``: they are named after
         the request's fields) as this principal."""
-        return self._engine.run(self.principal, build(request_type, **arguments(local_names)))
+        return self._tracked(build(request_type, **arguments(local_names)))
+
+    def _tracked(self, request: Request[R]) -> R:
+        """Runs ``request`` carrying the position observed from elsewhere, and keeps the one
+        it wrote at. This process's own writes need no token: it waits for them per (agent,
+        user) written (``WritePositions``), finer than one position for the whole tenant."""
+        seen = consistency.parse_position(self._observed)
+        result, committed = self._engine.run_tracked(self.principal, request, seen)
+        if committed is not None:
+            self._position = consistency.newest(
+                self._position, consistency.position_text(committed)
+            )
+        return result
 
     def whoami(self) -> Identity:
         """This principal's tenant, scopes and binding."""
@@ -73,7 +103,7 @@ class TenantMemory:
         A turn whose ``id`` is already stored with the same fields is not stored again and
         comes back as it was first stored; the same ``id`` with other fields raises Conflict.
         """
-        return self._engine.run(self.principal, build(RememberRequest, turns=turns)).turns
+        return self._tracked(build(RememberRequest, turns=turns)).turns
 
     def remember_one(self, turn: TurnInput) -> StoredTurn:
         """``remember`` for a single turn."""

@@ -5,6 +5,7 @@ fail fast."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import time
 import uuid
@@ -12,9 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
+from psycopg_pool import PoolTimeout
 
+from konstruct_memory import consistency
+from konstruct_memory.client import Client
 from konstruct_memory.config import Settings
 from konstruct_memory.db.embedded import EmbeddedServer
 from konstruct_memory.library import Memory, TenantMemory
@@ -224,4 +230,97 @@ def test_a_standby_that_is_down_is_skipped_and_a_primary_that_is_down_leaves_rea
         finally:
             cluster.primary.ensure_running()
     cluster.caught_up(timeout=30)
+    primary_answers(memory)
     assert len(tenant.history(AGENT, "U1")) == 1
+
+
+def primary_answers(memory: Memory, timeout: float = 30.0) -> None:
+    """Until the primary's pool has a connection again: after a restart it reconnects with
+    a back-off, and a read that needs the primary meanwhile times out, as it should."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with memory.resources.pool.connection(timeout=1.0) as conn:
+                conn.execute("SELECT 1")
+            return
+        except (PoolTimeout, psycopg.OperationalError):
+            if time.monotonic() > deadline:
+                raise
+
+
+@pytest.fixture
+def other_process(cluster: Cluster) -> Iterator[tuple[Memory, Reads]]:
+    """A second process of the service over the same primary and standby: its own pools,
+    replica monitor and record of write positions."""
+    reads = Reads()
+    settings = cluster.memory.settings
+    with Memory.open(settings, embedder=BagOfWordsEmbedder(), observer=reads) as memory:
+        yield memory, reads
+
+
+def alternating(*apps: TestClient) -> httpx.MockTransport:
+    """A load balancer: each request to the next app in turn."""
+    turn = itertools.cycle(apps)
+
+    def forward(request: httpx.Request) -> httpx.Response:
+        answer = next(turn).request(
+            request.method, str(request.url), content=request.content, headers=request.headers
+        )
+        return httpx.Response(
+            answer.status_code, headers=list(answer.headers.items()), content=answer.content
+        )
+
+    return httpx.MockTransport(forward)
+
+
+def test_a_write_through_one_process_is_seen_through_another_carrying_its_position(
+    cluster: Cluster, other_process: tuple[Memory, Reads]
+) -> None:
+    other, other_reads = other_process
+    tenant = new_tenant(cluster)
+    assert tenant.tenant_id is not None
+    key = cluster.memory.create_api_key(tenant.tenant_id, agent_id=AGENT).api_key
+    tenant.remember([said("U1", "before the pause")])
+    cluster.caught_up()
+    admin = "replica-admin-token-of-at-least-32-chars"
+
+    def contents(answer: httpx.Response) -> list[str]:
+        assert answer.status_code == 200, answer.text
+        return [turn["content"] for turn in answer.json()["turns"]]
+
+    cluster.standby_sql("SELECT pg_wal_replay_pause()")
+    try:
+        with serving(cluster.memory, admin) as a, serving(other, admin) as b:
+            turn = {"user_id": "U1", "role": "user", "content": "while replay is paused"}
+            wrote = a.client.post("/v1/turns", json={"turns": [turn]}, headers=bearer(key))
+            assert wrote.status_code == 201
+            position = wrote.headers[consistency.HEADER]
+            history = {"params": {"user_id": "U1"}}
+            # Without the token, B answers from the standby, within the lag bound: A's write
+            # is not there yet.
+            blind = b.client.get("/v1/history", headers=bearer(key), **history)
+            assert contents(blind) == ["before the pause"] and other_reads.last() == "replica"
+            # With it, B reads where the write is.
+            token = {**bearer(key), consistency.HEADER: position}
+            seen = b.client.get("/v1/history", headers=token, **history)
+            assert contents(seen) == ["before the pause", "while replay is paused"]
+            assert other_reads.last() == "primary"
+            # The library: B's tenant told of A's position.
+            on_b = other.tenant(tenant.tenant_id)
+            assert len(on_b.history(AGENT, "U1")) == 1 and other_reads.last() == "replica"
+            on_b.observe(position)
+            assert len(on_b.history(AGENT, "U1")) == 2 and other_reads.last() == "primary"
+            # The client behind a load balancer: its write lands on one process, its reads
+            # on the other, and it sees its write on each.
+            with Client("http://lb", key, transport=alternating(a.client, b.client)) as client:
+                client.remember([said("U2", "through the balancer")])
+                for _ in range(2):
+                    assert [t.content for t in client.history(AGENT, "U2")] == [
+                        "through the balancer"
+                    ]
+    finally:
+        cluster.standby_sql("SELECT pg_wal_replay_resume()")
+    cluster.caught_up()
+    # Once the standby has replayed it, the position sends reads there again.
+    on_b.history(AGENT, "U1")
+    assert other_reads.last() == "replica"

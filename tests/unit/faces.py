@@ -71,6 +71,7 @@ T1 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T2 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 T3 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 ADMIN_TOKEN = "unit-admin-token"
+WRITTEN_AT = 0x1_6B37_4800  # a write position, past 4 GiB of WAL: both halves of a pg_lsn
 API_KEY = "km_unit"
 
 # One call per operation with every parameter set to a value other than its default, so a face
@@ -288,10 +289,19 @@ class RecordingEngine:
 
     def __init__(self) -> None:
         self.requests: list[Request[Any]] = []
+        self.seen: list[int | None] = []  # the consistency token each request carried
 
-    def run(self, principal: Principal, request: Request[Any]) -> Result:
+    def run(self, principal: Principal, request: Request[Any], seen: int | None = None) -> Result:
+        return self.run_tracked(principal, request, seen)[0]
+
+    def run_tracked(
+        self, principal: Principal, request: Request[Any], seen: int | None = None
+    ) -> tuple[Result, int | None]:
         self.requests.append(request)
-        return ANSWERS[type(request)]
+        self.seen.append(seen)
+        # Writes answer with a position, each later than the last.
+        written = type(request) in (RememberRequest, EraseRequest)  # a key's writes
+        return ANSWERS[type(request)], WRITTEN_AT + len(self.requests) if written else None
 
 
 class _Stand:

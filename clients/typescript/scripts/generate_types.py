@@ -153,6 +153,8 @@ def parameters_type(route: Schema, op: dict[str, Any]) -> str:
     members, and the JSON body's schema (if any) joined to them."""
     members: list[str] = []
     for parameter in route.get("parameters", []):
+        if parameter["in"] == "header":  # the consistency token: the transport's, not a field
+            continue
         schema = dict(parameter["schema"])
         if parameter.get("description"):
             schema["description"] = parameter["description"]

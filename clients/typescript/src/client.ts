@@ -33,6 +33,13 @@ export class Client {
     this.#transport = new Transport(options, options.apiKey);
   }
 
+  /** The newest write position this client was answered with (the consistency token): sent
+   * with every later call, so its reads see its writes whichever process serves them. Give
+   * it to another client as its `position` option for that client's reads to see them too. */
+  get position(): string | undefined {
+    return this.#transport.position;
+  }
+
   /** Store turns, all or none (201); each comes back as stored, in input order. A batch
    * whose turns all carry an `id` is idempotent, hence retried on 429 and 503. */
   remember(params: api.RememberParams, options?: CallOptions): Promise<api.Remembered> {

@@ -12,5 +12,6 @@ export type {
 } from "./client.js";
 export * from "./errors.js";
 export type { CallOptions, ConnectionOptions, Fetch } from "./transport.js";
+export { newestPosition, POSITION_HEADER } from "./transport.js";
 export { OPERATIONS } from "./api.js";
 export type * from "./api.js";

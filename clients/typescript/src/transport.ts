@@ -18,6 +18,8 @@ export interface ConnectionOptions {
   maxRetries?: number;
   /** A `fetch` to use instead of the global one (a proxy agent, a test double). */
   fetch?: Fetch;
+  /** A write position to start from (the consistency token another client was given). */
+  position?: string;
 }
 
 /** Per-call options. */
@@ -28,12 +30,36 @@ export interface CallOptions {
 
 const RETRIED_STATUSES = new Set([429, 503]);
 
+/** The consistency token's header: writes answer with their position in the primary's
+ * write-ahead log; a read carrying it sees those writes, whichever process serves it. */
+export const POSITION_HEADER = "Konstruct-Memory-Position";
+const POSITION = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
+
+/** The later of two positions (`16/B374D848`); a malformed `given` is ignored. */
+export function newestPosition(
+  known: string | undefined,
+  given: string | null | undefined,
+): string | undefined {
+  const next = given?.trim().match(POSITION);
+  if (!next) return known;
+  const held = known?.match(POSITION);
+  if (!held) return next[0];
+  const [, nextHigh = "0", nextLow = "0"] = next;
+  const [, heldHigh = "0", heldLow = "0"] = held;
+  const later =
+    parseInt(nextHigh, 16) > parseInt(heldHigh, 16) ||
+    (parseInt(nextHigh, 16) === parseInt(heldHigh, 16) &&
+      parseInt(nextLow, 16) > parseInt(heldLow, 16));
+  return later ? next[0] : known;
+}
+
 export class Transport {
   readonly #baseURL: string;
   readonly #authorization: string;
   readonly #timeoutMs: number;
   readonly #maxRetries: number;
   readonly #fetch: Fetch;
+  #position: string | undefined;
 
   constructor(options: ConnectionOptions, token: string) {
     if (!options.baseURL) throw new TypeError("baseURL is required");
@@ -44,6 +70,12 @@ export class Transport {
     this.#maxRetries = options.maxRetries ?? 2;
     // Bound to globalThis: browsers refuse a `fetch` called with another `this`.
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
+    this.#position = newestPosition(undefined, options.position);
+  }
+
+  /** The newest write position the service answered with: sent on every later request. */
+  get position(): string | undefined {
+    return this.#position;
   }
 
   async call<N extends OperationName>(
@@ -70,12 +102,15 @@ export class Transport {
     const timeout = AbortSignal.timeout(this.#timeoutMs);
     const headers = { ...(init.headers as Record<string, string>) };
     headers["Authorization"] = this.#authorization;
+    if (this.#position !== undefined) headers[POSITION_HEADER] = this.#position;
     try {
-      return await this.#fetch(url, {
+      const response = await this.#fetch(url, {
         ...init,
         headers,
         signal: signal ? either(signal, timeout) : timeout,
       });
+      this.#position = newestPosition(this.#position, response.headers.get(POSITION_HEADER));
+      return response;
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       const reason = timeout.aborted ? `no answer within ${this.#timeoutMs} ms` : describe(error);

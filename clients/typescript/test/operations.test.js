@@ -9,9 +9,11 @@ import { useService } from "./support/service.js";
 
 const service = useService();
 
+// Methods, not accessors: `Client.position` is the consistency token, not an operation.
 function methods(cls) {
-  return Object.getOwnPropertyNames(cls.prototype)
-    .filter((name) => name !== "constructor")
+  const own = Object.getOwnPropertyDescriptors(cls.prototype);
+  return Object.keys(own)
+    .filter((name) => name !== "constructor" && typeof own[name].value === "function")
     .sort();
 }
 

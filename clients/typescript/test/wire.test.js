@@ -9,6 +9,7 @@ import {
   Client,
   InvalidInput,
   KonstructMemoryError,
+  newestPosition,
   Overloaded,
   RateLimited,
   Unavailable,
@@ -36,6 +37,42 @@ async function against(answers, call, options = {}) {
     await fake.close();
   }
 }
+
+describe("the consistency token", () => {
+  test("the newest position a write answered with is sent on every later call", async () => {
+    const wrote = (position) => ({
+      status: 201,
+      headers: { "Konstruct-Memory-Position": position },
+      body: { turns: [] },
+    });
+    const { requests, value } = await against(
+      [OK, wrote("1/A0"), OK, wrote("0/FF"), OK],
+      async (client) => {
+        await client.history({});
+        await client.remember({ turns: [] });
+        await client.recall({ query: "q" });
+        await client.remember({ turns: [] }); // an older position: never backwards
+        await client.history({});
+        return client.position;
+      },
+    );
+    const sent = requests.map((request) => request.headers["konstruct-memory-position"]);
+    assert.deepEqual(sent, [undefined, undefined, "1/A0", "1/A0", "1/A0"]);
+    assert.equal(value, "1/A0");
+  });
+
+  test("a position handed over starts the client; positions compare as numbers", async () => {
+    const { requests } = await against([OK], (client) => client.history({}), {
+      position: "2/10",
+    });
+    assert.equal(requests[0].headers["konstruct-memory-position"], "2/10");
+    assert.equal(newestPosition("9/FFFFFFFF", "A/0"), "A/0");
+    assert.equal(newestPosition("A/0", "9/FFFFFFFF"), "A/0");
+    assert.equal(newestPosition("0/F", "0/10"), "0/10");
+    assert.equal(newestPosition("0/10", "garbage"), "0/10");
+    assert.equal(newestPosition(undefined, " 0/1 "), "0/1");
+  });
+});
 
 describe("requests", () => {
   test("GET: fields in the query string, lists repeated, nothing for left-out fields", async () => {

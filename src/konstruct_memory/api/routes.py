@@ -12,9 +12,10 @@ from __future__ import annotations
 import inspect
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, TypeAdapter, create_model
 
+from konstruct_memory import consistency
 from konstruct_memory.api.deps import AdminPrincipal, EngineDep, KeyPrincipal
 from konstruct_memory.auth.principal import Principal
 from konstruct_memory.engine.service import Engine
@@ -93,6 +94,17 @@ def _parameters(operation: Operation) -> list[inspect.Parameter]:
     else:
         found.append(parameter("body", body_model(operation)))
     found += [parameter("principal", principal), parameter("engine", EngineDep)]
+    if operation.access != "admin":
+        # The consistency token: in on every tenant route, out on those that write.
+        token = Header(
+            alias=consistency.HEADER,
+            description="A position a write answered with: this read sees that write, "
+            "whichever process or host of the service serves it",
+        )
+        found += [
+            parameter("position", Annotated[str | None, token], None),
+            parameter("response", Response),
+        ]
     return found
 
 
@@ -102,7 +114,11 @@ def endpoint(operation: Operation) -> Any:
     def run(principal: Principal, engine: Engine, **parsed: Any) -> Any:
         given = parsed.pop("query" if operation.in_query else "body")
         path = {name: parsed[name] for name in path_fields}
-        result = engine.run(principal, request_of(operation, given, path))
+        seen = consistency.parse_position(parsed.get("position"))
+        request = request_of(operation, given, path)
+        result, committed = engine.run_tracked(principal, request, seen)
+        if committed is not None:
+            parsed["response"].headers[consistency.HEADER] = consistency.position_text(committed)
         return Response(status_code=204) if operation.status == 204 else result
 
     run.__name__ = operation.name

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from konstruct_memory import consistency
 from konstruct_memory.errors import KonstructMemoryError, Unavailable, error_for
 from konstruct_memory.operations import BY_REQUEST, Request, Result
 
@@ -41,6 +42,13 @@ def encode(request: Request[Any]) -> dict[str, Any]:
         "content": json.dumps(fields).encode(),
         "headers": {"Content-Type": "application/json"},
     }
+
+
+def with_position(sent: dict[str, Any], position: str | None) -> dict[str, Any]:
+    """``httpx`` arguments carrying the consistency token, when there is one."""
+    if position is None:
+        return sent
+    return {**sent, "headers": {**sent.get("headers", {}), consistency.HEADER: position}}
 
 
 def decode(request: Request[R], response: httpx.Response) -> R | None:

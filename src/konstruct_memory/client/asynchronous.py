@@ -16,7 +16,15 @@ from typing import Self, TypeVar
 
 import httpx
 
-from konstruct_memory.client._wire import connection, decode, encode, required, unreachable
+from konstruct_memory import consistency
+from konstruct_memory.client._wire import (
+    connection,
+    decode,
+    encode,
+    required,
+    unreachable,
+    with_position,
+)
 from konstruct_memory.operations import (
     UNCHANGED,
     ApiKey,
@@ -77,7 +85,9 @@ R = TypeVar("R", bound=Result)
 
 
 class _AsyncHttp:
-    """The connection both clients share: the service's URL, the credential, the timeout."""
+    """The connection both clients share: the service's URL, the credential, the timeout,
+    and the consistency token: the newest write position the service answered with, sent on
+    every later request, so reads see this client's writes whichever process serves them."""
 
     def __init__(
         self,
@@ -86,15 +96,19 @@ class _AsyncHttp:
         *,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        position: str | None = None,
     ) -> None:
         opened = connection(base_url, token, timeout)
         self._http = httpx.AsyncClient(**opened, transport=transport)
+        self.position = consistency.newest(None, position)
 
     async def _send(self, request: Request[R]) -> R | None:
+        sent = with_position(encode(request), self.position)
         try:
-            response = await self._http.request(**encode(request))
+            response = await self._http.request(**sent)
         except httpx.TransportError as exc:
             raise unreachable(exc) from exc
+        self.position = consistency.newest(self.position, response.headers.get(consistency.HEADER))
         return decode(request, response)
 
     async def run(self, request: Request[R]) -> R:
@@ -129,8 +143,9 @@ class AsyncClient(_AsyncHttp):
         *,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        position: str | None = None,
     ) -> None:
-        super().__init__(base_url, api_key, timeout=timeout, transport=transport)
+        super().__init__(base_url, api_key, timeout=timeout, transport=transport, position=position)
 
     async def whoami(self) -> Identity:
         """The key's tenant, scopes and binding."""

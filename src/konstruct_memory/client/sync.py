@@ -10,7 +10,15 @@ from typing import Self, TypeVar
 
 import httpx
 
-from konstruct_memory.client._wire import connection, decode, encode, required, unreachable
+from konstruct_memory import consistency
+from konstruct_memory.client._wire import (
+    connection,
+    decode,
+    encode,
+    required,
+    unreachable,
+    with_position,
+)
 from konstruct_memory.operations import (
     UNCHANGED,
     ApiKey,
@@ -71,7 +79,9 @@ R = TypeVar("R", bound=Result)
 
 
 class _Http:
-    """The connection both clients share: the service's URL, the credential, the timeout."""
+    """The connection both clients share: the service's URL, the credential, the timeout,
+    and the consistency token: the newest write position the service answered with, sent on
+    every later request, so reads see this client's writes whichever process serves them."""
 
     def __init__(
         self,
@@ -80,15 +90,19 @@ class _Http:
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        position: str | None = None,
     ) -> None:
         opened = connection(base_url, token, timeout)
         self._http = httpx.Client(**opened, transport=transport)
+        self.position = consistency.newest(None, position)
 
     def _send(self, request: Request[R]) -> R | None:
+        sent = with_position(encode(request), self.position)
         try:
-            response = self._http.request(**encode(request))
+            response = self._http.request(**sent)
         except httpx.TransportError as exc:
             raise unreachable(exc) from exc
+        self.position = consistency.newest(self.position, response.headers.get(consistency.HEADER))
         return decode(request, response)
 
     def run(self, request: Request[R]) -> R:
@@ -123,8 +137,9 @@ class Client(_Http):
         *,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        position: str | None = None,
     ) -> None:
-        super().__init__(base_url, api_key, timeout=timeout, transport=transport)
+        super().__init__(base_url, api_key, timeout=timeout, transport=transport, position=position)
 
     def whoami(self) -> Identity:
         """The key's tenant, scopes and binding."""

@@ -10,8 +10,9 @@ far behind: stale answers beat none, and writes fail fast meanwhile.
 Read-your-writes: after a write commits, the primary's WAL position is recorded for the scope
 written (``WritePositions``). A read of that scope, until every replica within the lag bound
 must have replayed it, waits up to ``replica_wait_s`` for the chosen replica to replay that
-position and otherwise reads from the primary. Positions live in this process: a caller whose
-write went through another process of the service is not covered (docs/operations.md).
+position and otherwise reads from the primary. Those positions live in this process; a caller
+whose write went through another process or host carries the write's position with the read
+instead (``consistency``: the ``Konstruct-Memory-Position`` header), which waits the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from konstruct_memory.config import Settings
+from konstruct_memory.consistency import lsn_of
 from konstruct_memory.db.tenant import Connection, create_pool
 
 _POSITION = "SELECT pg_current_wal_lsn()::text AS lsn"
@@ -39,14 +41,6 @@ _POLL_S = 0.005
 # Written scopes of a tenant that reads beyond one (agent, user) must also wait for.
 ANY_SCOPE = "*"  # any write of the tenant: reads by id and scope listings
 ERASED = "!"  # erasures, which remove turns of every scope they name
-
-
-def lsn_of(text: str | None) -> int | None:
-    """A pg_lsn ('16/B374D848') as an integer, comparable and subtractable."""
-    if text is None:
-        return None
-    high, _, low = text.partition("/")
-    return (int(high, 16) << 32) + int(low, 16)
 
 
 def describe(url: str) -> str:

@@ -70,11 +70,20 @@ class Engine:
     def __init__(self, resources: Resources) -> None:
         self.resources = resources
 
-    def run(self, principal: Principal, request: Request[R]) -> R:
+    def run(self, principal: Principal, request: Request[R], seen: int | None = None) -> R:
+        """The request's result; ``seen``: a write position the caller saw, which its reads
+        must see (the consistency token)."""
+        return self.run_tracked(principal, request, seen)[0]
+
+    def run_tracked(
+        self, principal: Principal, request: Request[R], seen: int | None = None
+    ) -> tuple[R, int | None]:
+        """The result, and the position the request's writes committed at (None: it wrote
+        nothing), for the caller to carry to later reads."""
         operation = BY_REQUEST[type(request)]
         request = access.authorize(principal, operation, request)
         if operation.access == "admin":
-            result = _ADMIN[type(request)](self.resources, request)
-        else:
-            result = _TENANT[type(request)](Session(self.resources, principal), request)
-        return cast(R, result)
+            return cast(R, _ADMIN[type(request)](self.resources, request)), None
+        session = Session(self.resources, principal, seen)
+        result = _TENANT[type(request)](session, request)
+        return cast(R, result), session.committed

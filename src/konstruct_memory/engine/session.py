@@ -39,12 +39,16 @@ def resolved(value: T | None) -> T:
 class Session:
     """One tenant principal's work: its transactions, the embedder, the deployment's limits."""
 
-    def __init__(self, resources: Resources, principal: Principal) -> None:
+    def __init__(self, resources: Resources, principal: Principal, seen: int | None = None) -> None:
         if principal.tenant_id is None:
             raise Forbidden("this operation needs a tenant API key, not the admin token")
         self.resources = resources
         self.principal = principal
         self.tenant_id = principal.tenant_id
+        # The consistency token: a write position the caller saw (perhaps through another
+        # process) that reads must see; and the position this session's writes committed at.
+        self.seen = seen
+        self.committed: int | None = None
 
     @property
     def settings(self) -> Settings:
@@ -76,7 +80,8 @@ class Session:
             with self.transaction() as tx:
                 yield tx
             return
-        needed = replicas.positions.needed(self.tenant_id, agent_id, user_id)
+        written_here = replicas.positions.needed(self.tenant_id, agent_id, user_id)
+        needed = max((p for p in (written_here, self.seen) if p is not None), default=None)
         started = time.perf_counter()
         try:
             with replicas.connection(needed) as conn:
@@ -96,12 +101,9 @@ class Session:
         self, written: Sequence[tuple[UUID, str | None]] = ()
     ) -> Iterator[TenantConnection]:
         """A transaction on the primary whose commit later reads of the ``written`` (agent,
-        user) scopes must see (none given: an erasure, which every read must see)."""
+        user) scopes must see (none given: an erasure, which every read must see). Its
+        position becomes ``committed``: the caller's token for reads through other processes."""
         replicas = self.resources.replicas
-        if replicas is None:
-            with self.transaction() as tx:
-                yield tx
-            return
         started = time.perf_counter()
         try:
             with self.resources.pool.connection() as conn:
@@ -110,7 +112,10 @@ class Session:
                 lsn = position_after_commit(conn)
         finally:
             self.resources.observer.database(time.perf_counter() - started)
-        if lsn is not None:
+        if lsn is None:
+            return
+        self.committed = max(lsn, self.committed or 0)
+        if replicas is not None:
             scopes: list[tuple[object, object]] = list(written) or [(ERASED, None)]
             replicas.positions.record(self.tenant_id, scopes, lsn)
 
