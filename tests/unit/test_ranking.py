@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from konstruct_memory.engine import ranking
+from konstruct_memory.engine import date_cues, ranking
 from konstruct_memory.engine.ranking import Candidate, RecallTuning, Scored
 
 A, B, C, D = (uuid.UUID(int=i) for i in range(1, 5))
@@ -93,50 +93,50 @@ def test_a_turn_borrows_a_share_of_the_gap_to_its_better_neighbour() -> None:
 
 
 def test_a_named_month_moves_relevant_turns_of_that_month_and_the_next() -> None:
-    assert ranking.months_named("What did she do in May 2023?") == [(5, 2023)]
-    assert ranking.months_named("When in early Sept. or October?") == [(9, None), (10, None)]
-    assert ranking.months_named("you may march on") == [], "verbs, not months"
+    assert date_cues.months_named("What did she do in May 2023?") == [(5, 2023)]
+    assert date_cues.months_named("When in early Sept. or October?") == [(9, None), (10, None)]
+    assert date_cues.months_named("you may march on") == [], "verbs, not months"
     when = {
         A: datetime(2023, 5, 20, tzinfo=UTC),
         B: datetime(2023, 6, 2, tzinfo=UTC),
         C: datetime(2023, 7, 1, tzinfo=UTC),
         D: datetime(2024, 5, 1, tzinfo=UTC),
     }
-    assert ranking.in_named_months(when, [(5, 2023)]) == {A, B}
-    assert ranking.in_named_months(when, [(5, None)]) == {A, B, D}
-    assert ranking.in_named_months({A: datetime(2024, 1, 3, tzinfo=UTC)}, [(12, 2023)]) == {A}
-    moved = ranking.month_cue({A: 0.5, B: 0.0, C: 0.5}, {A, B}, share=0.3)
+    assert date_cues.in_named_months(when, [(5, 2023)]) == {A, B}
+    assert date_cues.in_named_months(when, [(5, None)]) == {A, B, D}
+    assert date_cues.in_named_months({A: datetime(2024, 1, 3, tzinfo=UTC)}, [(12, 2023)]) == {A}
+    moved = date_cues.month_cue({A: 0.5, B: 0.0, C: 0.5}, {A, B}, share=0.3)
     assert moved == {A: pytest.approx(0.65), B: 0.0, C: 0.5}
 
 
 def test_a_named_day_is_read_in_the_usual_spellings_and_only_when_it_exists() -> None:
-    Day = ranking.Day
-    assert ranking.days_named("What did Gina find on 1 February, 2023?") == [Day(2, 1, 2023)]
-    assert ranking.days_named("Who came on May 3, 2023 and Oct. 2nd?") == [
+    Day = date_cues.Day
+    assert date_cues.days_named("What did Gina find on 1 February, 2023?") == [Day(2, 1, 2023)]
+    assert date_cues.days_named("Who came on May 3, 2023 and Oct. 2nd?") == [
         Day(5, 3, 2023),
         Day(10, 2, None),
     ]
-    assert ranking.days_named("the 4th of July") == [Day(7, 4, None)]
-    assert ranking.days_named("on 31 June or 30 February") == [], "no such days"
-    assert ranking.days_named("you may 3 times") == [], "a verb, not a month"
-    assert ranking.days_named("in May 2023") == [], "a month, not a day"
+    assert date_cues.days_named("the 4th of July") == [Day(7, 4, None)]
+    assert date_cues.days_named("on 31 June or 30 February") == [], "no such days"
+    assert date_cues.days_named("you may 3 times") == [], "a verb, not a month"
+    assert date_cues.days_named("in May 2023") == [], "a month, not a day"
 
 
 def test_a_named_day_spans_every_time_zone_and_moves_its_relevant_turns() -> None:
-    named = ranking.Day(6, 3, 2023)
-    [(start, end)] = ranking.day_spans(named, [1999])
+    named = date_cues.Day(6, 3, 2023)
+    [(start, end)] = date_cues.day_spans(named, [1999])
     assert start == datetime(2023, 6, 2, 10, tzinfo=UTC), "3 June starts at UTC+14"
     assert end == datetime(2023, 6, 4, 12, tzinfo=UTC), "and ends at UTC-12"
-    assert len(ranking.day_spans(ranking.Day(2, 29, None), range(2023, 2029))) == 2
+    assert len(date_cues.day_spans(date_cues.Day(2, 29, None), range(2023, 2029))) == 2
     when = {
         A: datetime(2023, 6, 3, 23, tzinfo=UTC),
         B: datetime(2023, 6, 4, 13, tzinfo=UTC),
         C: datetime(2024, 6, 3, 8, tzinfo=UTC),
         D: datetime(2022, 12, 31, 20, tzinfo=UTC),
     }
-    assert ranking.in_named_days(when, [named]) == {A}
-    assert ranking.in_named_days(when, [ranking.Day(6, 3, None)]) == {A, C}
-    assert ranking.in_named_days(when, [ranking.Day(1, 1, None)]) == {D}, "across New Year"
+    assert date_cues.in_named_days(when, [named]) == {A}
+    assert date_cues.in_named_days(when, [date_cues.Day(6, 3, None)]) == {A, C}
+    assert date_cues.in_named_days(when, [date_cues.Day(1, 1, None)]) == {D}, "across New Year"
     candidates = {
         i: Candidate(similarity=0.45, keyword=0.0, speaker="user", text="We met.", when=at)
         for i, at in when.items()

@@ -14,7 +14,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from konstruct_memory.engine import ranking
+from konstruct_memory.engine import date_cues, ranking
 from konstruct_memory.engine.ranking import Candidate, RecallTuning
 
 TUNING = RecallTuning()
@@ -71,7 +71,7 @@ months = st.lists(
 )
 days = st.lists(
     st.builds(
-        ranking.Day,
+        date_cues.Day,
         st.integers(min_value=1, max_value=2),
         st.integers(min_value=1, max_value=28),
         st.none() | st.just(2026),
@@ -87,7 +87,7 @@ def relevant(c: Candidate) -> bool:
 @settings(max_examples=300, deadline=None)
 @given(scopes(), months, days)
 def test_a_turn_with_no_own_relevance_never_ranks_above_one_with_some(
-    layout: Layout, named: list[tuple[int, int | None]], named_days: list[ranking.Day]
+    layout: Layout, named: list[tuple[int, int | None]], named_days: list[date_cues.Day]
 ) -> None:
     candidates, links, restated = layout
     scored = ranking.score_candidates(candidates, links, named, TUNING, restated, named_days)
@@ -107,7 +107,7 @@ def test_a_turn_with_no_own_relevance_never_ranks_above_one_with_some(
 def test_all_else_equal_a_score_grows_with_its_own_similarity(
     layout: Layout,
     named: list[tuple[int, int | None]],
-    named_days: list[ranking.Day],
+    named_days: list[date_cues.Day],
     data: st.DataObject,
 ) -> None:
     candidates, links, restated = layout
@@ -153,7 +153,7 @@ def test_lending_never_lifts_a_turn_above_the_turn_it_borrows_from(layout: Layou
 @settings(max_examples=300, deadline=None)
 @given(scopes(), months, days)
 def test_equal_scores_are_ordered_by_own_relevance_before_recency(
-    layout: Layout, named: list[tuple[int, int | None]], named_days: list[ranking.Day]
+    layout: Layout, named: list[tuple[int, int | None]], named_days: list[date_cues.Day]
 ) -> None:
     candidates, links, restated = layout
     scored = ranking.score_candidates(candidates, links, named, TUNING, restated, named_days)
@@ -171,7 +171,7 @@ def test_equal_scores_are_ordered_by_own_relevance_before_recency(
 @settings(max_examples=200, deadline=None)
 @given(scopes(), months, days)
 def test_scores_stay_in_the_unit_interval(
-    layout: Layout, named: list[tuple[int, int | None]], named_days: list[ranking.Day]
+    layout: Layout, named: list[tuple[int, int | None]], named_days: list[date_cues.Day]
 ) -> None:
     candidates, links, restated = layout
     for s in ranking.score_candidates(

@@ -15,7 +15,7 @@ from uuid import UUID
 from konstruct_memory import tracing
 from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.embed import Vectors
-from konstruct_memory.engine import ranking
+from konstruct_memory.engine import date_cues, ranking
 from konstruct_memory.engine.audit import ReadAudit
 from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.errors import Conflict
@@ -103,7 +103,7 @@ def ranked(
                 tx, scope, candidates_by_vector, found.weights
             ).items():
                 keyword[ref] = max(share, keyword.get(ref, 0.0))
-        days = ranking.days_named(query)
+        days = date_cues.days_named(query)
         said_on_days = _said_on(tx, scope, days, query_vector, tuning) if days else {}
         if said_on_days:
             _add_said_on_days(tx, scope, said_on_days, by_vector, keyword, found.weights)
@@ -144,7 +144,7 @@ def ranked(
 def _best(
     tuning: ranking.RecallTuning,
     query: str,
-    days: list[ranking.Day],
+    days: list[date_cues.Day],
     candidates: dict[Ref, ranking.Candidate],
     links: list[tuple[Ref, Ref, int]],
     restated: list[tuple[Ref, Ref, float]],
@@ -161,7 +161,7 @@ def _best(
     near = [(number[a], number[b], off) for a, b, off in links if a in number and b in number]
     pairs = [(number[a], number[b], c) for a, b, c in restated if a in number and b in number]
     scored = ranking.score_candidates(
-        dict(enumerate(listed)), near, ranking.months_named(query), tuning, pairs, days
+        dict(enumerate(listed)), near, date_cues.months_named(query), tuning, pairs, days
     )
     left_out = {number[i] for i in exclude if i in number}
     rankable = {n: s for n, s in scored.items() if n not in left_out}
@@ -175,7 +175,7 @@ def _best(
 def _said_on(
     tx: TenantConnection,
     scope: Scope,
-    days: list[ranking.Day],
+    days: list[date_cues.Day],
     query_vector: Vectors,
     tuning: ranking.RecallTuning,
 ) -> dict[Ref, float]:
@@ -183,7 +183,7 @@ def _said_on(
     year: in each of the last ``DAY_YEARS`` years)."""
     this_year = datetime.now(UTC).year
     years = range(this_year - DAY_YEARS + 1, this_year + 1)
-    spans = [span for day in days for span in ranking.day_spans(day, years)]
+    spans = [span for day in days for span in date_cues.day_spans(day, years)]
     with tracing.stage("day stage"):
         return search.said_within(tx, scope, spans, query_vector, tuning.day_candidates)
 
@@ -200,7 +200,7 @@ def _add_said_on_days(
     of those the keyword stage did not return (it returns only its best)."""
     for (turn_id, _), value in said.items():
         similarity[turn_id] = max(value, similarity.get(turn_id, value))
-    missing = [turn_id for ref in said if ref not in keyword for turn_id in ref[:1]]
+    missing = [turn_id for turn_id, user in said if (turn_id, user) not in keyword]
     for ref, share in keyword_stage.coverage(tx, scope, missing, weights).items():
         keyword[ref] = max(share, keyword.get(ref, 0.0))
 
