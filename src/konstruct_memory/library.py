@@ -250,22 +250,24 @@ class Memory:
             return vector_index.state(conn)
 
     def drop_vector_index(self) -> None:
-        """Drop the HNSW index ahead of a bulk load; recall across users goes exact meanwhile."""
+        """Drop the HNSW indexes ahead of a bulk load; recall of large scopes goes exact
+        meanwhile."""
         with admin.owner_connection(self.resources, autocommit=True) as conn:
             vector_index.drop(conn)
 
     def build_vector_index(
         self, maintenance_work_mem: str = "2GB", *, rebuild: bool = False
     ) -> vector_index.State:
-        """Build the HNSW index if it is missing (``rebuild``: or if its graph is older than
+        """Build the HNSW indexes that are missing (``rebuild``: or whose graph is older than
         this release's), without blocking reads or writes."""
         with admin.owner_connection(self.resources, autocommit=True) as conn:
             return vector_index.build(conn, maintenance_work_mem, rebuild=rebuild)
 
     @contextmanager
     def vector_index_deferred(self, maintenance_work_mem: str = "2GB") -> Iterator[None]:
-        """Bulk-load inside this block: the HNSW index is dropped on entry and rebuilt on exit
-        (also when the block fails), which is far faster than maintaining it row by row."""
+        """Bulk-load inside this block: the HNSW indexes (turns, windows of long turns) are
+        dropped on entry and rebuilt on exit (also when the block fails), which is far faster
+        than maintaining them row by row."""
         self.drop_vector_index()
         try:
             yield

@@ -41,23 +41,38 @@ def own_memory(own_database: DatabaseUnderTest) -> Iterator[Memory]:
         yield memory
 
 
-def definition(db: DatabaseUnderTest) -> str | None:
+def definition(db: DatabaseUnderTest, index: vector_index.Index = vector_index.TURNS) -> str | None:
     with psycopg.connect(db.admin_url) as conn:
-        if vector_index.state(conn) is vector_index.State.MISSING:
+        if vector_index.state(conn, index) is vector_index.State.MISSING:
             return None
-        row = conn.execute(INDEX_DEFINITION, [vector_index.NAME]).fetchone()
+        row = conn.execute(INDEX_DEFINITION, [index.name]).fetchone()
     return None if row is None else str(row[0])
 
 
-def test_rebuild_gives_back_exactly_the_index_migration_011_made(
+def test_rebuild_gives_back_exactly_the_indexes_migrations_011_and_013_made(
     own_database: DatabaseUnderTest, own_memory: Memory
 ) -> None:
-    migrated = definition(own_database)
-    assert migrated is not None and "hnsw" in migrated
+    migrated = [definition(own_database, index) for index in vector_index.INDEXES]
+    assert all(made is not None and "hnsw" in made for made in migrated)
+    assert "turn_windows" in str(migrated[1])
     own_memory.drop_vector_index()
+    with psycopg.connect(own_database.admin_url) as conn:
+        for index in vector_index.INDEXES:
+            assert vector_index.state(conn, index) is vector_index.State.MISSING, index
     assert own_memory.vector_index_state() is vector_index.State.MISSING
     assert own_memory.build_vector_index("64MB") is vector_index.State.READY
-    assert definition(own_database) == migrated
+    assert [definition(own_database, index) for index in vector_index.INDEXES] == migrated
+
+
+def test_the_state_is_the_worst_of_the_two(
+    own_database: DatabaseUnderTest, own_memory: Memory
+) -> None:
+    with psycopg.connect(own_database.admin_url, autocommit=True) as conn:
+        conn.execute(f"DROP INDEX {vector_index.WINDOWS.name}")
+        assert vector_index.state(conn, vector_index.TURNS) is vector_index.State.READY
+        assert vector_index.state(conn) is vector_index.State.MISSING
+    assert own_memory.build_vector_index("64MB") is vector_index.State.READY
+    assert definition(own_database, vector_index.WINDOWS) is not None
 
 
 def test_an_older_graph_is_rebuilt_beside_and_replaced(
@@ -137,10 +152,13 @@ def test_cli_status_build_and_deferred_import(
         assert result.exit_code == code, result.output
         return result.output
 
-    assert "ready (m = 32, ef_construction = 128)" in run("vector-index", "status")
+    status = run("vector-index", "status")
+    for index in vector_index.INDEXES:
+        assert f"{index.name} ({index.table}): ready (m = 32, ef_construction = 128)" in status
     assert "dropped" in run("vector-index", "drop")
-    assert "missing" in run("vector-index", "status", code=3)
-    assert "ready" in run("vector-index", "build", "--maintenance-work-mem", "64MB")
+    assert run("vector-index", "status", code=3).count(": missing") == 2
+    built = run("vector-index", "build", "--maintenance-work-mem", "64MB")
+    assert built.count(": ready") == 2
 
     tenant = own_memory.create_tenant("cli-bulk").id
     path = tmp_path / "turns.jsonl"

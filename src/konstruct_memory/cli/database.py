@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import typer
@@ -64,25 +65,32 @@ def _owner_connection(ctx: typer.Context) -> psycopg.Connection[tuple[object, ..
 
 @index_app.command("status")
 def index_status(ctx: typer.Context) -> None:
-    """Print the index state and graph: ready (exit 0), missing or invalid (exit 3)."""
+    """Print each index's state and graph: all ready (exit 0), one missing or invalid (exit 3)."""
     with _owner_connection(ctx) as conn:
+        for index in vector_index.INDEXES:
+            typer.echo(_described(conn, index))
         state = vector_index.state(conn)
-        graph = vector_index.graph(conn)
-    line = f"vector index {vector_index.NAME}: {state}"
+    raise typer.Exit(0 if state is vector_index.State.READY else 3)
+
+
+def _described(conn: psycopg.Connection[Any], index: vector_index.Index) -> str:
+    line = f"vector index {index.name} ({index.table}): {vector_index.state(conn, index)}"
+    graph = vector_index.graph(conn, index)
     if graph is not None:
         line += f" (m = {graph[0]}, ef_construction = {graph[1]})"
         if graph != (vector_index.M, vector_index.EF_CONSTRUCTION):
             line += "; `vector-index build --rebuild` builds this release's graph"
-    typer.echo(line)
-    raise typer.Exit(0 if state is vector_index.State.READY else 3)
+    return line
 
 
 @index_app.command("drop")
 def index_drop(ctx: typer.Context) -> None:
-    """Drop the index before a large load; recall across users is exact until it is rebuilt."""
+    """Drop the indexes before a large load; recall of large scopes is exact until they are
+    rebuilt."""
     with _owner_connection(ctx) as conn:
         vector_index.drop(conn)
-    typer.echo(f"vector index {vector_index.NAME} dropped; rebuild it with: vector-index build")
+    names = ", ".join(index.name for index in vector_index.INDEXES)
+    typer.echo(f"vector indexes {names} dropped; rebuild them with: vector-index build")
 
 
 @index_app.command("build")
@@ -96,10 +104,11 @@ def index_build(
         "beside it, then takes its name.",
     ),
 ) -> None:
-    """Build the index if it is not ready, without blocking reads or writes."""
+    """Build the indexes that are not ready, without blocking reads or writes."""
     with _owner_connection(ctx) as conn:
         state = vector_index.build(conn, maintenance_work_mem, rebuild=rebuild)
-    typer.echo(f"vector index {vector_index.NAME}: {state}")
+        for index in vector_index.INDEXES:
+            typer.echo(_described(conn, index))
     raise typer.Exit(0 if state is vector_index.State.READY else 3)
 
 

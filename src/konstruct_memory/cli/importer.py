@@ -36,7 +36,7 @@ def import_turns(
     restart: bool = typer.Option(False, help="Ignore the progress file and start over."),
     defer_vector_index: bool = typer.Option(
         False,
-        help="Drop the HNSW index for the load and rebuild it after: much faster for large "
+        help="Drop the HNSW indexes for the load and rebuild them after: much faster for large "
         "loads; recall across users (every tenant) is exact and slower meanwhile. Direct only.",
     ),
     api_key: str | None = ApiKey,
