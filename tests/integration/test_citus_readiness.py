@@ -32,6 +32,7 @@ DISTRIBUTED = (
     "erasures",
     "erased_turns",
     "read_audit",
+    "rate_buckets",
 )
 FUNCTION = re.compile(r"konstruct_\w+\(")
 NAMES_A_TENANT = re.compile(r"tenant_id = '[0-9a-f-]{36}'::uuid")

@@ -7,8 +7,9 @@ import asyncio
 import time
 from typing import Any
 
-from konstruct_memory.api.backpressure import InFlight, InFlightLimit, TokenBuckets
+from konstruct_memory.api.backpressure import InFlight, InFlightLimit
 from konstruct_memory.api.observability import Metrics
+from konstruct_memory.api.tenant_rates import TokenBuckets
 
 
 class Held:

@@ -9,17 +9,17 @@ the excess is answered at once (after at most a short queue wait) with a status 
 from __future__ import annotations
 
 import asyncio
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Callable
 from uuid import UUID
 
+from psycopg_pool import ConnectionPool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from konstruct_memory.api.errors import error_response
 from konstruct_memory.api.observability import Metrics
+from konstruct_memory.api.tenant_rates import TenantRates, TokenBuckets
 from konstruct_memory.auth.principal import Principal
+from konstruct_memory.db.tenant import Connection
 from konstruct_memory.errors import Overloaded, RateLimited, Unauthorized
 
 # Never limited: a load balancer must see health while the service sheds load.
@@ -111,52 +111,13 @@ class TenantShares:
             self._held[tenant_id] = held
 
 
-class TokenBuckets:
-    """Token buckets by key (a tenant, a client address), refilled continuously; the least
-    recently used keys are forgotten beyond ``capacity`` keys, so memory stays bounded."""
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self.capacity = capacity
-        self._lock = threading.Lock()
-        self._buckets: OrderedDict[object, tuple[float, float]] = OrderedDict()
-
-    def take(self, key: object, rate: float, burst: float) -> float:
-        """Spend one token; 0 if there was one, else the seconds until there will be."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, since = self._buckets.pop(key, (burst, now))
-            tokens = min(burst, tokens + (now - since) * rate)
-            wait = 0.0 if tokens >= 1 else (1 - tokens) / rate
-            self._buckets[key] = (tokens - 1 if tokens >= 1 else tokens, now)
-            if len(self._buckets) > self.capacity:
-                self._buckets.popitem(last=False)
-        return wait
-
-    def peek(self, key: object, rate: float, burst: float) -> float:
-        """The seconds until ``key`` has a token again (0: it has one), spending nothing."""
-        now = time.monotonic()
-        with self._lock:
-            tokens, since = self._buckets.get(key, (burst, now))
-        tokens = min(burst, tokens + (now - since) * rate)
-        return 0.0 if tokens >= 1 else (1 - tokens) / rate
-
-
-class TenantRates:
-    """Per-tenant request rates (``rate_limit_per_s`` on the tenant), bursts of one second."""
-
-    def __init__(self) -> None:
-        self._buckets = TokenBuckets()
-
-    def admit(self, tenant_id: UUID, rate: float | None) -> float:
-        """0 to go ahead, else the seconds to wait."""
-        if rate is None:
-            return 0.0
-        return self._buckets.take(tenant_id, rate, burst=max(1.0, rate))
-
-
 class FailedLogins:
     """Failed authentications per client address: a burst of ``burst``, then ``rate`` per
-    second. An address over it is refused before its credential is even looked at."""
+    second. An address over it is refused before its credential is even looked at.
+
+    Counted in each process, unlike the tenants' rates: a guess costs the guesser a request
+    while a shared count would cost the database a write per failure, which is the load an
+    attack would then aim at. N processes allow N times the burst and rate."""
 
     def __init__(self, rate: float = 1.0, burst: float = 20.0) -> None:
         self.rate = rate
@@ -174,11 +135,16 @@ class Throttles:
     """What a credential passes before its request runs (REST and ``/mcp`` alike)."""
 
     def __init__(
-        self, metrics: Metrics, failed_per_s: float, failed_burst: float, tenant_share: int
+        self,
+        metrics: Metrics,
+        failed_per_s: float,
+        failed_burst: float,
+        tenant_share: int,
+        pool: Callable[[], ConnectionPool[Connection]],
     ) -> None:
         self.metrics = metrics
         self.failed = FailedLogins(failed_per_s, failed_burst)
-        self.tenants = TenantRates()
+        self.tenants = TenantRates(pool, metrics)
         self.shares = TenantShares(tenant_share)
 
     def admit(

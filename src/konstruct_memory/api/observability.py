@@ -103,6 +103,14 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self._rate_checks = Counter(
+            "konstruct_memory_rate_checks",
+            "Rate-limited tenants' requests by where their limit was checked: shared (the "
+            "database's bucket), known_refusal (refused from the last answer, without asking) "
+            "and local (this process's bucket, while the shared one does not answer)",
+            ["checked"],
+            registry=self.registry,
+        )
         self._reads = Counter(
             "konstruct_memory_reads",
             "Reads (recall, history, context, by id, scopes) by where they ran",
@@ -123,6 +131,9 @@ class Metrics:
 
     def rejected(self, reason: str) -> None:
         self._rejected.labels(reason).inc()
+
+    def rate_check(self, checked: str) -> None:
+        self._rate_checks.labels(checked).inc()
 
     def in_flight(self, change: int) -> None:
         self._in_flight.inc(change)

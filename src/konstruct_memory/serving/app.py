@@ -75,7 +75,11 @@ def create_app(
     app.state.admin_token = admin_token
     app.state.metrics = metrics
     throttles = Throttles(
-        metrics, settings.failed_auth_per_s, settings.failed_auth_burst, settings.tenant_share
+        metrics,
+        settings.failed_auth_per_s,
+        settings.failed_auth_burst,
+        settings.tenant_share,
+        pool=lambda: app.state.memory.resources.pool,
     )
     app.state.throttles = throttles
     if memory is not None:  # usable before (or without) the lifespan, e.g. in tests
