@@ -50,6 +50,14 @@ def test_a_tenant_over_its_rate_gets_429_and_others_do_not(client: TestClient) -
     agent_key = client.post(
         f"/v1/tenants/{limited['id']}/api-keys", json={"agent_id": AGENT}, headers=ADMIN
     ).json()["api_key"]
+    # /mcp shares the tenant's bucket. A rate slow enough that no token comes back between
+    # draining it and the probe, however busy the machine.
+    slowed = client.patch(
+        f"/v1/tenants/{limited['id']}", json={"rate_limit_per_s": 0.05}, headers=ADMIN
+    )
+    assert slowed.status_code == 200
+    drained = [client.get("/v1/whoami", headers=bearer(agent_key)).status_code for _ in range(3)]
+    assert 429 in drained
     mcp = client.post("/mcp", json=PROBE, headers={**bearer(agent_key), **MCP_HEADERS})
     assert mcp.status_code == 429 and "Retry-After" in mcp.headers
     metrics = client.get("/metrics").text
