@@ -32,6 +32,7 @@ DISTRIBUTED = (
     "erasures",
     "erased_turns",
     "read_audit",
+    "scope_summaries",
     "rate_buckets",
 )
 FUNCTION = re.compile(r"konstruct_\w+\(")
@@ -160,7 +161,7 @@ def test_every_statement_on_a_distributed_table_names_the_tenant(
         "ORDER BY distance, seq DESC",  # exact
         "CROSS JOIN LATERAL",  # neighbours
         "ORDER BY occurred_at DESC, seq DESC",  # history
-        "GROUP BY agent_id, user_id, conversation_id",  # scopes
+        "FROM scope_summaries",  # scopes
         "FROM erased_turns",  # retries of erased turns
         "FROM erasures",  # the ledger
         "FROM read_audit",  # the audit trail

@@ -74,13 +74,13 @@ _BEFORE = sql.SQL(
     "WHERE tenant_id = %(tenant_id)s AND id = %(before)s AND agent_id = %(agent_id)s "
     "AND user_id = %(user_id)s)"
 )
+# The listing reads the per-scope summaries that triggers keep beside the turns (migration
+# 015), through their key and in its order: a page costs the same whatever the tenant's size.
 _SCOPES = sql.SQL(
     """
-    SELECT agent_id, user_id, conversation_id, count(*) AS turns,
-           min(occurred_at) AS first_occurred_at, max(occurred_at) AS last_occurred_at
-    FROM conversation_embeddings
+    SELECT agent_id, user_id, conversation_id, turns, first_occurred_at, last_occurred_at
+    FROM scope_summaries
     WHERE {where}
-    GROUP BY agent_id, user_id, conversation_id
     ORDER BY agent_id, user_id, conversation_id NULLS FIRST
     LIMIT %(limit)s OFFSET %(offset)s
     """
@@ -185,7 +185,8 @@ def cursor_exists(tx: TenantConnection, scope: Scope, before: UUID) -> bool:
 def scopes(
     tx: TenantConnection, agent_id: UUID | None, user_id: str | None, limit: int, offset: int
 ) -> list[ScopeRow]:
-    """The (agent, user, conversation) groups of the tenant's turns, with counts and times."""
+    """The (agent, user, conversation) scopes that hold turns of the tenant, with their turn
+    counts and first and last times, from their summaries."""
     parts, params = equal_to(agent_id=agent_id, user_id=user_id)
     query = _SCOPES.format(
         where=sql.SQL(" AND ").join([sql.SQL("tenant_id = %(tenant_id)s"), *parts])

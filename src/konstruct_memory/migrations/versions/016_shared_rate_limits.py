@@ -1,7 +1,7 @@
 """A tenant's rate limit, counted once for every process and host.
 
 Revision ID: 016
-Revises: 014
+Revises: 015
 Create Date: 2026-12-03
 
 ``rate_limit_per_s`` (migration 008) was a token bucket in each ``serve`` process, so N
@@ -34,7 +34,7 @@ from __future__ import annotations
 from alembic import op
 
 revision: str = "016"
-down_revision: str | None = "014"
+down_revision: str | None = "015"
 branch_labels = None
 depends_on = None
 
