@@ -8,6 +8,7 @@ import logging
 import uuid
 from typing import Any, cast
 
+import psycopg
 import pytest
 from psycopg_pool import ConnectionPool, PoolTimeout
 
@@ -57,3 +58,23 @@ def test_the_database_is_asked_again_once_the_while_is_over(
     waits = [rates.admit(tenant, 1) for _ in range(2)]
     assert waits[0] == 0 and 0 < waits[1] <= 1, "the process's own bucket meanwhile"
     assert pool.asked == 2
+
+
+class ContendedPool:
+    """A pool whose tenant's bucket is always locked past the lock timeout."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def connection(self) -> Any:
+        self.asked += 1
+        raise psycopg.errors.LockNotAvailable("canceling statement due to lock timeout")
+
+
+def test_a_bucket_locked_past_the_timeout_refuses_without_counting_locally() -> None:
+    pool = ContendedPool()
+    rates = TenantRates(lambda: cast(ConnectionPool[Connection], pool), Metrics())
+    tenant = uuid.uuid4()
+    waits = [rates.admit(tenant, 20) for _ in range(3)]
+    assert waits == [0.05, 0.05, 0.05], "refused briefly, no burst of the process's own"
+    assert pool.asked == 3, "the database is asked again at once: it answers"

@@ -128,6 +128,13 @@ class TenantRates:
         if now >= self._shared_from:
             try:
                 wait = self._take_shared(tenant_id, rate)
+            except psycopg.errors.LockNotAvailable:
+                # The database answers, but this tenant's bucket stayed locked past the lock
+                # timeout: a crowd of its own requests is taking tokens at once. Counting in
+                # the process would let each process admit its own burst (the limit times the
+                # processes); refusing this one request briefly keeps the limit.
+                self.metrics.rate_check("shared")
+                return min(1.0, 1.0 / rate)
             except (PoolTimeout, psycopg.OperationalError) as exc:
                 self._count_locally_for_a_while(exc)
             else:

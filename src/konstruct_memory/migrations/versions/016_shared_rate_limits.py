@@ -23,8 +23,8 @@ up to a burst of one second. A tenant without a limit never has a row.
   (``synchronous_commit`` off for that transaction: a crash may forget the last moments of a
   bucket, which lets a few requests more through, and nothing else).
 * ``lock_timeout`` of 200 ms inside the function: one busy tenant's requests queue on its row,
-  and a wait longer than that means the database is in trouble; the service then counts the
-  tenant in its own process for a while instead (``api/tenant_rates.py``).
+  and a wait longer than that means a crowd of that tenant's requests; the service refuses
+  that one request for a moment (``api/tenant_rates.py``).
 * The row goes with its tenant (ON DELETE CASCADE). Distributed by ``tenant_id`` under Citus
   (docs/citus.md), with the foreign key to the reference table ``tenants``.
 """
