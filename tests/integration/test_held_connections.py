@@ -19,7 +19,7 @@ import pytest
 from konstruct_memory.library import Memory
 from konstruct_memory.serving import create_app
 from tests.api import bearer
-from tests.serving import head, opened, outcomes, serving
+from tests.serving import head, opened, outcomes, serving, status_of
 
 AGENT = str(uuid.uuid4())
 
@@ -147,3 +147,40 @@ def test_an_answer_that_is_never_read_does_not_hold_its_slot(
             break
     assert statuses[-1] == 200, statuses
     reader.close()
+
+
+@pytest.fixture
+def default_deadlines(memory: Memory) -> Iterator[Served]:
+    yield from served(memory)
+
+
+def test_an_idle_kept_alive_connection_outlives_the_clients_own_expiry(
+    default_deadlines: Served,
+) -> None:
+    """httpx drops an idle connection after 5 s, Node's fetch after 4: the server keeps it
+    open for ``request_timeout_s`` (10 s), so a client never sends a request on a connection
+    the server is closing at that very moment (which answers it with a reset)."""
+    with opened(default_deadlines.port, head("GET", "/healthz", None)) as sock:
+        assert status_of(whole_answer(sock)) == 200
+        time.sleep(6)
+        sock.sendall(head("GET", "/healthz", None))
+        assert status_of(whole_answer(sock)) == 200, "closed while idle"
+
+
+def whole_answer(sock: socket.socket) -> bytes:
+    """One answer, head and body (its Content-Length), however the bytes arrive."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head_part, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head_part.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return data

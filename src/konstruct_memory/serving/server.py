@@ -2,7 +2,8 @@
 
 * Each request must arrive whole (head and body) within ``request_timeout_s`` of the
   connection opening, or of the previous response on a kept-alive connection; a connection
-  that dribbles bytes slower than that is closed. uvicorn has keep-alive and concurrency
+  that dribbles bytes slower than that is closed. An idle kept-alive connection is kept as
+  long, longer than clients keep theirs, so a client never reuses one the server is closing. uvicorn has keep-alive and concurrency
   limits but no such read deadline, so a subclass of its HTTP/1.1 protocol adds one; the rest
   of uvicorn (its parser, flow control, graceful shutdown) is unchanged.
 * A response the client stops reading is dropped the same way: once writing has made no
@@ -116,6 +117,11 @@ def build_server(app: Any, host: str, port: int, settings: Settings) -> uvicorn.
         host=host,
         port=port,
         http=protocol,
+        # An idle kept-alive connection stays open as long as a request may take to arrive
+        # (uvicorn's own default is 5 s). Clients drop their idle connections sooner (httpx
+        # after 5 s, Node's fetch after 4): closing at the same moment as a client reuses one
+        # answers that request with a reset.
+        timeout_keep_alive=max(1, round(settings.request_timeout_s)),
         limit_concurrency=settings.max_connections,
         timeout_graceful_shutdown=DRAIN_SECONDS,
         # uvicorn's own default believes the headers from 127.0.0.1; ours believes no one
