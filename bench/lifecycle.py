@@ -3,6 +3,7 @@ the cost of the read audit trail.
 
     python bench/lifecycle.py                   # 100,000 expiring turns (the issue's figure)
     python bench/lifecycle.py --expiring 20000  # a quick run
+    python bench/lifecycle.py --scenarios retention --vacuum-cost-delays 0,2,5
 
 On a fresh embedded PostgreSQL with the local model, in one run:
 
@@ -12,7 +13,12 @@ On a fresh embedded PostgreSQL with the local model, in one run:
   check): turns/s and the ratio, for
   small and large subjects, then the VACUUM that reclaims them;
 * **retention**: recall latency (p50/p99, concurrent clients) before, during a retention run
-  that removes ``--expiring`` turns in batches, and during the VACUUM that follows;
+  that removes ``--expiring`` turns in batches, and during the VACUUM that follows, once per
+  VACUUM throttle of ``--vacuum-cost-delays`` (by default unthrottled, then the default
+  ``KONSTRUCT_MEMORY_VACUUM_COST_DELAY_MS``). A removal can be vacuumed only once, so each
+  trial loads its own ``--expiring`` turns and rebuilds the HNSW index first: every VACUUM
+  starts from a fresh graph of the same size, and is compared with the recall measured just
+  before its own removal;
 * **audit**: recall latency with ``audit_reads`` off and on, in alternating blocks.
 """
 
@@ -38,6 +44,7 @@ from scale_data import VectorSource
 
 from konstruct_memory.config import Settings
 from konstruct_memory.db.embedded import EmbeddedServer
+from konstruct_memory.engine.retention import RetentionReport
 from konstruct_memory.library import Memory, TenantMemory
 
 AGENT = uuid.uuid4()
@@ -111,7 +118,7 @@ def erasure(memory: Memory, source: VectorSource, users: int, per_user: int) -> 
     with memory.vector_index_deferred():
         rows = load(ours, source, users, per_user, age_days=1)
         load(bare, source, users, per_user, age_days=1)
-    memory.vacuum()
+    memory.vacuum(cost_delay_ms=0)
     ours_ms: list[float] = []
     bare_ms: list[float] = []
     erased = bare_erased = 0
@@ -134,7 +141,7 @@ def erasure(memory: Memory, source: VectorSource, users: int, per_user: int) -> 
             bare_erased += deleted
     assert erased == bare_erased == rows, (erased, bare_erased, rows)
     started = time.perf_counter()
-    memory.vacuum()
+    memory.vacuum(cost_delay_ms=0)  # unthrottled: the figure is its own work
     vacuum_s = time.perf_counter() - started
     ours_rate = rows / (sum(ours_ms) / 1000)
     bare_rate = rows / (sum(bare_ms) / 1000)
@@ -151,17 +158,51 @@ def erasure(memory: Memory, source: VectorSource, users: int, per_user: int) -> 
 
 
 def retention(
-    memory: Memory, source: VectorSource, expiring: int, clients: int, seconds: float
+    memory: Memory,
+    source: VectorSource,
+    expiring: int,
+    clients: int,
+    seconds: float,
+    throttles: list[tuple[float, int]],
 ) -> None:
+    """One trial per (cost delay, cost limit): the same removal, from the same start, then
+    its VACUUM with that throttle, all while ``clients`` recall from another tenant."""
     queried = memory.tenant(memory.create_tenant("bench-recall").id)
-    expiring_id = memory.create_tenant("bench-retention").id
-    doomed = memory.tenant(expiring_id)
     users = 20
     with memory.vector_index_deferred():
         load(queried, source, users, 500, age_days=1)
-        load(doomed, source, max(1, expiring // 500), 500, age_days=40)
-    memory.vacuum()
     queries = source.draw(200)[0]
+    print(
+        f"retention: {expiring} turns 40 days old past a 30-day window, {clients} concurrent "
+        "recall clients of another tenant (local model); one trial per VACUUM throttle"
+    )
+    for cost_delay_ms, cost_limit in throttles:
+        retention_trial(
+            memory, source, queried, queries, expiring, clients, seconds, cost_delay_ms, cost_limit
+        )
+
+
+def retention_trial(
+    memory: Memory,
+    source: VectorSource,
+    queried: TenantMemory,
+    queries: list[str],
+    expiring: int,
+    clients: int,
+    seconds: float,
+    cost_delay_ms: float,
+    cost_limit: int,
+) -> None:
+    """Load ``expiring`` old turns into a tenant of their own and rebuild the HNSW index
+    (every trial starts from a freshly built graph of the same size: the earlier trials'
+    turns are gone and vacuumed), recall for ``seconds``, remove them by retention, then
+    VACUUM with the throttle while recalling."""
+    users = 20
+    expiring_id = memory.create_tenant("bench-retention").id
+    doomed = memory.tenant(expiring_id)
+    with memory.vector_index_deferred():
+        load(doomed, source, max(1, expiring // 500), 500, age_days=40)
+    memory.vacuum(cost_delay_ms=0)
     recall_load(queried, queries, users, clients, for_seconds(3))  # warm up
     before = recall_load(queried, queries, users, clients, for_seconds(seconds))
 
@@ -179,30 +220,38 @@ def retention(
     runner.start()
     during = recall_load(queried, queries, users, clients, done.is_set)
     runner.join()
-    removed, took = report
+    removal, took = report
+    assert isinstance(removal, RetentionReport)
     vacuumed = threading.Event()
     timing: list[float] = []
 
     def vacuum() -> None:
         started = time.perf_counter()
-        memory.vacuum()
+        memory.vacuum(cost_delay_ms=cost_delay_ms, cost_limit=cost_limit)
         timing.append(time.perf_counter() - started)
         vacuumed.set()
 
     threading.Thread(target=vacuum).start()
     after = recall_load(queried, queries, users, clients, vacuumed.is_set)
-    print(f"retention: {removed} in {took:.1f} s; then VACUUM in {timing[0]:.1f} s")
-    print(f"  ({clients} concurrent recall clients, local model)")
+    throttle = "unthrottled" if cost_delay_ms == 0 else f"{cost_delay_ms:g} ms / {cost_limit}"
+    print(
+        f"  VACUUM {throttle}: retention removed {removal.turns_erased} turns in {took:.1f} s; "
+        f"then VACUUM in {timing[0]:.1f} s"
+    )
     for label, samples in (
         ("before", before),
         ("during retention", during),
         ("during VACUUM", after),
     ):
         if samples:
+            p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
             print(
-                f"  recall {label:17s} n={len(samples):5d}  p50 {percentile(samples, 0.5):6.1f} ms"
-                f"  p99 {percentile(samples, 0.99):6.1f} ms"
+                f"    recall {label:17s} n={len(samples):5d}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
             )
+    if before and after:
+        p50 = percentile(after, 0.5) / percentile(before, 0.5) - 1
+        p99 = percentile(after, 0.99) / percentile(before, 0.99) - 1
+        print(f"    during VACUUM against before: p50 {100 * p50:+.1f} %, p99 {100 * p99:+.1f} %")
 
 
 def audit(memory: Memory, source: VectorSource, blocks: int, per_block: int) -> None:
@@ -237,7 +286,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--audit-blocks", type=int, default=10)
+    parser.add_argument(
+        "--vacuum-cost-delays",
+        default=f"0,{Settings.model_fields['vacuum_cost_delay_ms'].default:g}",
+        help="One retention trial per VACUUM cost delay in ms, comma separated (0: "
+        "unthrottled); default: unthrottled, then the setting's default",
+    )
+    parser.add_argument(
+        "--vacuum-cost-limit", type=int, default=Settings.model_fields["vacuum_cost_limit"].default
+    )
+    parser.add_argument(
+        "--scenarios", default="erasure,retention,audit", help="Which to run, comma separated"
+    )
     args = parser.parse_args()
+    scenarios = set(args.scenarios.split(","))
+    delays = [float(delay) for delay in args.vacuum_cost_delays.split(",")]
     data_dir = Path(tempfile.mkdtemp(prefix="km-bench-lifecycle-"))
     # VACUUM runs where the figures say, not in the background of every erasure.
     settings = Settings(
@@ -250,10 +313,14 @@ def main() -> None:
     source = VectorSource()
     try:
         with Memory.open(settings) as memory:
-            erasure(memory, source, args.erase_users, args.erase_turns_per_user)
-            erasure(memory, source, args.erase_users // 20, args.erase_turns_per_user * 20)
-            retention(memory, source, args.expiring, args.clients, args.seconds)
-            audit(memory, source, args.audit_blocks, per_block=50)
+            if "erasure" in scenarios:
+                erasure(memory, source, args.erase_users, args.erase_turns_per_user)
+                erasure(memory, source, args.erase_users // 20, args.erase_turns_per_user * 20)
+            if "retention" in scenarios:
+                throttles = [(delay, args.vacuum_cost_limit) for delay in delays]
+                retention(memory, source, args.expiring, args.clients, args.seconds, throttles)
+            if "audit" in scenarios:
+                audit(memory, source, args.audit_blocks, per_block=50)
     finally:
         EmbeddedServer(data_dir).stop()
         shutil.rmtree(data_dir, ignore_errors=True)

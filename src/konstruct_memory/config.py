@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -112,6 +115,22 @@ class Settings(BaseSettings):
         default=True,
         description="VACUUM the turns table (owner connection) after erasures and retention.",
     )
+    vacuum_cost_delay_ms: float = Field(
+        default=2.0,
+        description="That VACUUM (and `Memory.vacuum()`) sleeps this long each time its page "
+        "work reaches vacuum_cost_limit, so recall keeps its share of the machine (0-100; "
+        "0: unthrottled, PostgreSQL's default for a manual VACUUM).",
+    )
+    vacuum_cost_limit: int = Field(
+        default=200,
+        description="Page work (PostgreSQL cost units) between two of those sleeps (1-10000).",
+    )
+    vacuum_window: str | None = Field(
+        default=None,
+        description="Start the VACUUM after removals only within this daily UTC window, e.g. "
+        "02:00-05:00 (22:00-04:00 spans midnight); a request outside it waits for it. Unset: "
+        "right away.",
+    )
     max_request_bytes: int = Field(
         default=16 * 1024 * 1024, ge=1024, description="Largest HTTP request body."
     )
@@ -201,6 +220,39 @@ class Settings(BaseSettings):
             return [url.strip() for url in value.split(",") if url.strip()]
         return value
 
+    @field_validator("vacuum_cost_delay_ms")
+    @classmethod
+    def _cost_delay(cls, value: float) -> float:
+        # PostgreSQL's own bounds of vacuum_cost_delay, checked here so that a wrong value
+        # stops the start rather than every VACUUM.
+        if not 0 <= value <= 100:
+            raise ValueError(
+                f"KONSTRUCT_MEMORY_VACUUM_COST_DELAY_MS must be from 0 to 100 (milliseconds; "
+                f"0: unthrottled), not {value:g}"
+            )
+        return value
+
+    @field_validator("vacuum_cost_limit")
+    @classmethod
+    def _cost_limit(cls, value: int) -> int:
+        if not 1 <= value <= 10_000:
+            raise ValueError(
+                f"KONSTRUCT_MEMORY_VACUUM_COST_LIMIT must be from 1 to 10000, not {value}"
+            )
+        return value
+
+    @field_validator("vacuum_window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        VacuumWindow.parse(value)
+        return value.strip()
+
+    @property
+    def vacuum_window_utc(self) -> VacuumWindow | None:
+        return VacuumWindow.parse(self.vacuum_window) if self.vacuum_window else None
+
     @property
     def uses_embedded_server(self) -> bool:
         return self.database_url is None
@@ -209,3 +261,52 @@ class Settings(BaseSettings):
     def tenant_share(self) -> int:
         """The most requests one tenant may have in flight."""
         return self.max_in_flight_per_tenant or -(-self.max_in_flight // 2)
+
+
+_WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
+
+
+@dataclass(frozen=True)
+class VacuumWindow:
+    """A daily stretch of UTC time (KONSTRUCT_MEMORY_VACUUM_WINDOW); one whose end comes
+    before its start spans midnight."""
+
+    start: time
+    end: time
+
+    @classmethod
+    def parse(cls, text: str) -> VacuumWindow:
+        """``HH:MM-HH:MM``, or ValueError naming the variable and the expected form."""
+        problem = (
+            f"KONSTRUCT_MEMORY_VACUUM_WINDOW must be a daily UTC window HH:MM-HH:MM "
+            f"(e.g. 02:00-05:00), not {text!r}"
+        )
+        found = _WINDOW.fullmatch(text)
+        if found is None:
+            raise ValueError(problem)
+        start_h, start_m, end_h, end_m = (int(part) for part in found.groups())
+        if max(start_h, end_h) > 23 or max(start_m, end_m) > 59:
+            raise ValueError(problem)
+        start, end = time(start_h, start_m), time(end_h, end_m)
+        if start == end:
+            raise ValueError(f"{problem}: it starts where it ends")
+        return cls(start, end)
+
+    def contains(self, at: datetime) -> bool:
+        moment = at.astimezone(UTC).time()
+        if self.start < self.end:
+            return self.start <= moment < self.end
+        return moment >= self.start or moment < self.end
+
+    def seconds_until_open(self, now: datetime) -> float:
+        """0 within the window; else the seconds until it next opens."""
+        if self.contains(now):
+            return 0.0
+        now = now.astimezone(UTC)
+        opening = datetime.combine(now.date(), self.start, tzinfo=UTC)
+        if opening <= now:
+            opening += timedelta(days=1)
+        return (opening - now).total_seconds()
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M} UTC"

@@ -30,6 +30,8 @@ COMMANDS = [
     ["audit"],
     ["retention"],
     ["retention", "run"],
+    ["maintenance"],
+    ["maintenance", "status"],
     ["model"],
     ["model", "install"],
     ["model", "path"],

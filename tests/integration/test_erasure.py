@@ -257,6 +257,7 @@ def test_vacuum_reclaims_the_erased_rows(
         memory.resources.vacuum.wait()
         assert tenant.erase(user_id="U1").turns_erased == 40
         memory.resources.vacuum.wait()  # the erasure asked for one in the background
+        assert memory.resources.vacuum.throttle.cost_delay_ms > 0  # the default throttles
         memory.vacuum()
         row = conn.execute(dead).fetchone()
         assert row == (0,)

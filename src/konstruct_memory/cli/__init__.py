@@ -7,7 +7,16 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from konstruct_memory.cli import admin, database, importer, lifecycle, model, serve, turns
+from konstruct_memory.cli import (
+    admin,
+    database,
+    importer,
+    lifecycle,
+    maintenance,
+    model,
+    serve,
+    turns,
+)
 from konstruct_memory.errors import KonstructMemoryError
 
 
@@ -34,6 +43,7 @@ admin.register(app)
 turns.register(app)
 importer.register(app)
 lifecycle.register(app)
+maintenance.register(app)
 model.register(app)
 
 

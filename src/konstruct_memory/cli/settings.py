@@ -3,13 +3,31 @@
 from __future__ import annotations
 
 import typer
+from pydantic import ValidationError
 
 from konstruct_memory.config import Settings
+from konstruct_memory.errors import ConfigurationError
 
 
 def settings_of(ctx: typer.Context) -> Settings:
-    """This run's settings, built on first use and shared by every command it invokes."""
+    """This run's settings, built on first use and shared by every command it invokes; a
+    wrong value ends the command with the variable's name and what is wrong with it."""
     root = ctx.find_root()
-    if not isinstance(root.obj, Settings):
-        root.obj = Settings()
-    return root.obj
+    settings = root.obj
+    if not isinstance(settings, Settings):
+        try:
+            settings = root.obj = Settings()
+        except ValidationError as exc:
+            raise ConfigurationError(problems_of(exc)) from None
+    return settings
+
+
+def problems_of(exc: ValidationError) -> str:
+    """One line per wrong setting, named as its environment variable."""
+    lines = []
+    for error in exc.errors():
+        field = str(error["loc"][0]) if error["loc"] else ""
+        message = str(error["msg"]).removeprefix("Value error, ")
+        variable = f"KONSTRUCT_MEMORY_{field.upper()}"
+        lines.append(message if message.startswith(variable) else f"{variable}: {message}")
+    return "; ".join(lines)

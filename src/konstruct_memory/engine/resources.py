@@ -40,7 +40,7 @@ from konstruct_memory.engine import retention
 from konstruct_memory.engine.ledger_file import LedgerFile, entry_of, erasure_of
 from konstruct_memory.engine.prompt import TokenCounter
 from konstruct_memory.engine.ranking import RecallTuning
-from konstruct_memory.store import lifecycle
+from konstruct_memory.store import maintenance
 from konstruct_memory.store.rows import ErasureRow
 
 
@@ -119,8 +119,8 @@ class Resources:
             opening.callback(background.shutdown, wait=True)
             vacuum = None
             if database.admin is not None:
-                vacuum = Vacuum(database.admin, lifecycle.vacuum)
-                opening.callback(vacuum.wait, timeout=60)
+                vacuum = Vacuum.from_settings(database.admin, settings, maintenance.vacuum)
+                opening.callback(vacuum.close, timeout=60)
             supervisor = None
             if serving and settings.uses_embedded_server:
                 supervisor = EmbeddedSupervisor(EmbeddedServer(settings.data_dir))

@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg import sql
 from psycopg.rows import class_row
 
@@ -55,8 +54,6 @@ _ALL_LEDGER = sql.SQL("SELECT tenant_id, {columns} FROM erasures ORDER BY comple
 )
 _LEDGER_IDS = "SELECT id, replay_of FROM erasures"
 _READS_AUDITED = "SELECT konstruct_reads_audited() AS audited"
-# The tables erasure and retention remove rows from (their HNSW and GIN indexes included).
-_VACUUM = "VACUUM conversation_embeddings, turn_windows, read_audit, erased_turns"
 
 
 def erase(
@@ -259,9 +256,3 @@ def ledger_ids(conn: Connection) -> set[UUID]:
         if row["replay_of"] is not None:
             found.add(row["replay_of"])
     return found
-
-
-def vacuum(conn: psycopg.Connection[Any]) -> None:
-    """VACUUM what erasure and retention remove rows from (owner connection, in autocommit:
-    VACUUM cannot run inside a transaction)."""
-    conn.execute(_VACUUM)

@@ -1,0 +1,152 @@
+"""The VACUUM after removals on a real PostgreSQL: the throttle its session carries, the window
+it waits for, and `maintenance status` before and after it."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from konstruct_memory.cli import app
+from konstruct_memory.config import Settings, VacuumWindow
+from konstruct_memory.db import migrate
+from konstruct_memory.db.vacuum import Vacuum, VacuumThrottle
+from konstruct_memory.library import Memory
+from konstruct_memory.store import maintenance
+from tests.conftest import ERASURE_KEY, DatabaseUnderTest
+from tests.fakes import BagOfWordsEmbedder
+
+AGENT = str(uuid.uuid4())
+
+
+@pytest.fixture
+def fresh(new_database: Callable[[], DatabaseUnderTest]) -> DatabaseUnderTest:
+    """A database of this test alone: no other test's erasure or VACUUM moves its counts."""
+    database = new_database()
+    migrate.upgrade(database.admin_url)
+    return database
+
+
+def settings_of(database: DatabaseUnderTest, **more: Any) -> Settings:
+    return Settings(
+        database_url=database.runtime_url,
+        admin_database_url=database.admin_url,
+        erasure_key=ERASURE_KEY,
+        **more,
+    )
+
+
+class SessionSettings:
+    """Runs the store's VACUUM, then reads the throttle its session carried."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str]] = []
+
+    def __call__(self, conn: psycopg.Connection[Any], throttle: VacuumThrottle) -> None:
+        maintenance.vacuum(conn, throttle)
+        delay = conn.execute("SHOW vacuum_cost_delay").fetchone()
+        limit = conn.execute("SHOW vacuum_cost_limit").fetchone()
+        assert delay is not None and limit is not None
+        self.seen.append((delay[0], limit[0]))
+
+
+def test_the_vacuum_session_carries_the_configured_throttle(database: DatabaseUnderTest) -> None:
+    settings = settings_of(database, vacuum_cost_delay_ms=7, vacuum_cost_limit=300)
+    observed = SessionSettings()
+    vacuum = Vacuum.from_settings(database.admin_url, settings, observed)
+    vacuum.request()  # the background VACUUM after a removal
+    vacuum.wait()
+    vacuum.run_now()  # memory.vacuum(): the same settings
+    vacuum.run_now(cost_delay_ms=0)  # unless told otherwise
+    assert observed.seen == [("7ms", "300"), ("7ms", "300"), ("0", "300")]
+
+
+def test_a_request_outside_the_window_waits_for_it(database: DatabaseUnderTest) -> None:
+    now = datetime.now(UTC)
+    later = VacuumWindow.parse(f"{now + timedelta(hours=2):%H:%M}-{now + timedelta(hours=3):%H:%M}")
+    observed = SessionSettings()
+    waiting = Vacuum(database.admin_url, observed, VacuumThrottle(2, 200), later)
+    waiting.request()
+    assert waiting.pending
+    waiting.close(timeout=10)  # drops the request still waiting
+    assert observed.seen == []
+
+    within = VacuumWindow.parse(
+        f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    )
+    runs = Vacuum(database.admin_url, observed, VacuumThrottle(2, 200), within)
+    runs.request()
+    runs.wait()
+    assert observed.seen == [("2ms", "200")] and not runs.pending
+
+
+def status(cli: CliRunner, *args: str) -> str:
+    result = cli.invoke(app, ["maintenance", "status", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def turns_table(output: str) -> list[str]:
+    line = next(line for line in output.splitlines() if line.startswith("conversation_embeddings"))
+    return line.split()
+
+
+@pytest.fixture
+def cli(fresh: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("KONSTRUCT_MEMORY_DATABASE_URL", fresh.runtime_url)
+    monkeypatch.setenv("KONSTRUCT_MEMORY_ADMIN_DATABASE_URL", fresh.admin_url)
+    monkeypatch.setenv("KONSTRUCT_MEMORY_VACUUM_WINDOW", "02:00-05:00")
+    yield CliRunner()
+
+
+def test_maintenance_status_shows_the_dead_tuples_until_the_vacuum(
+    fresh: DatabaseUnderTest, cli: CliRunner
+) -> None:
+    settings = settings_of(fresh, vacuum_after_erasure=False)
+    with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
+        tenant = memory.tenant(memory.create_tenant("t-" + secrets.token_hex(3)).id)
+        tenant.remember(
+            [
+                {"agent_id": AGENT, "user_id": "U1", "role": "user", "content": f"gone {i}"}
+                for i in range(40)
+            ]
+        )
+        assert tenant.erase(user_id="U1").turns_erased == 40
+    # Closing the memory closed its sessions, which report their deletions as they end.
+
+    before = json.loads(status(cli, "--json"))
+    turns = before["tables"][0]
+    assert [table["table_name"] for table in before["tables"]] == list(maintenance.VACUUMED_TABLES)
+    assert turns["dead_tuples"] >= 40 and turns["live_tuples"] == 0
+    assert turns["last_vacuum"] is None and before["in_progress"] == []
+    assert before["vacuum_window"] == "02:00-05:00 UTC" and before["vacuum_cost_delay_ms"] == 2
+    human = status(cli)
+    assert "VACUUM after removals: within 02:00-05:00 UTC, 2 ms every 200 cost units" in human
+    _, live, dead, last_vacuum, *_ = turns_table(human)
+    assert (live, int(dead) >= 40, last_vacuum) == ("0", True, "never")
+    assert "no VACUUM of these tables in progress" in human
+
+    with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
+        memory.vacuum()  # now, whatever the window; throttled by the default
+
+    after = json.loads(status(cli, "--json"))
+    assert after["tables"][0]["dead_tuples"] == 0
+    assert after["tables"][0]["last_vacuum"] is not None
+    _, live, dead, last_vacuum, *_ = turns_table(status(cli))
+    assert (dead, last_vacuum != "never") == ("0", True)
+
+
+def test_a_wrong_setting_ends_a_command_with_its_variable(
+    cli: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KONSTRUCT_MEMORY_VACUUM_COST_DELAY_MS", "500")
+    result = cli.invoke(app, ["maintenance", "status"])
+    assert result.exit_code == 1
+    assert "error: KONSTRUCT_MEMORY_VACUUM_COST_DELAY_MS must be from 0 to 100" in result.output
