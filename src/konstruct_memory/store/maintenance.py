@@ -21,8 +21,15 @@ from psycopg.rows import class_row
 
 from konstruct_memory.db.vacuum import VacuumThrottle
 
-# The tables erasure and retention remove rows from (their HNSW and GIN indexes included).
-VACUUMED_TABLES = ("conversation_embeddings", "turn_windows", "read_audit", "erased_turns")
+# The tables erasure and retention remove rows from (their HNSW and GIN indexes included), and
+# the scope summaries their triggers update or remove.
+VACUUMED_TABLES = (
+    "conversation_embeddings",
+    "turn_windows",
+    "read_audit",
+    "erased_turns",
+    "scope_summaries",
+)
 _VACUUM = sql.SQL("VACUUM {}").format(sql.SQL(", ").join(map(sql.Identifier, VACUUMED_TABLES)))
 # set_config rather than SET: SET takes no bound parameters. Not local: VACUUM runs outside a
 # transaction, and the connection is the VACUUM's own.
