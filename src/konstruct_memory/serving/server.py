@@ -3,9 +3,10 @@
 * Each request must arrive whole (head and body) within ``request_timeout_s`` of the
   connection opening, or of the previous response on a kept-alive connection; a connection
   that dribbles bytes slower than that is closed. An idle kept-alive connection is kept as
-  long, longer than clients keep theirs, so a client never reuses one the server is closing. uvicorn has keep-alive and concurrency
-  limits but no such read deadline, so a subclass of its HTTP/1.1 protocol adds one; the rest
-  of uvicorn (its parser, flow control, graceful shutdown) is unchanged.
+  long, longer than clients keep theirs, so a client never reuses one the server is closing.
+  uvicorn has keep-alive and concurrency limits but no such read deadline, so a subclass of
+  its HTTP/1.1 protocol adds one; the rest of uvicorn (its parser, flow control, graceful
+  shutdown) is unchanged.
 * A response the client stops reading is dropped the same way: once writing has made no
   progress for ``request_timeout_s`` (the peer's buffers are full), the connection is aborted,
   so a reader that never reads cannot keep a request, and its in-flight slot, forever.
