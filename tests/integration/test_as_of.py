@@ -163,7 +163,7 @@ def test_the_cli_takes_as_of(timeline: Timeline, base_url: str) -> None:
     def run(*args: str) -> str:
         result = cli.invoke(cli_app, list(args), catch_exceptions=False)
         assert result.exit_code == 0, result.output
-        return result.output
+        return result.stdout  # the answer alone, without any log line on stderr
 
     lines = run("recall", *reach, "--user-id", USER, QUERY, "--as-of", as_of, "--json")
     assert ids(json.loads(line) for line in lines.splitlines()) == held

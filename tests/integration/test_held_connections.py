@@ -122,22 +122,33 @@ def test_an_answer_that_is_never_read_does_not_hold_its_slot(
     ]
     owner.remember([turn | {"embedding": vector} for turn in turns])
     history = "/v1/history?user_id=U1&limit=300"
-    reader = socket.socket()
-    reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # and never reads
-    reader.connect(("127.0.0.1", two_slots.port))
-    reader.sendall(head("GET", history, two_slots.attacker))
 
     def attacker_status() -> int:
         return httpx.get(
             f"{two_slots.base}/v1/whoami", headers=bearer(two_slots.attacker), timeout=30
         ).status_code
 
-    statuses = []
-    for _ in range(50):  # until the stalled answer holds the tenant's one slot
-        statuses.append(attacker_status())
+    def stalled_reader() -> tuple[socket.socket, list[int]]:
+        """A reader that never reads its answer, once it is seen holding the tenant's slot."""
+        reader = socket.socket()
+        reader.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # and never reads
+        reader.connect(("127.0.0.1", two_slots.port))
+        reader.sendall(head("GET", history, two_slots.attacker))
+        statuses = []
+        for _ in range(50):  # until the stalled answer holds the tenant's one slot
+            statuses.append(attacker_status())
+            if statuses[-1] == 429:
+                break
+            time.sleep(0.05)
+        return reader, statuses
+
+    # The holding is what sets the scene, not what is tested: on a busy machine the window in
+    # which it shows may be missed, so the scene is set again (at most twice more).
+    for _ in range(3):
+        reader, statuses = stalled_reader()
         if statuses[-1] == 429:
             break
-        time.sleep(0.05)
+        reader.close()
     assert statuses[-1] == 429, statuses
     assert victim_recall(two_slots) == 200, "the other tenant is served meanwhile"
     for _ in range(60):  # until the stalled connection is dropped (after a second)
