@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 import typer
 
-from konstruct_memory.cli.settings import settings_of
+from konstruct_memory.cli.settings import owner_connection, settings_of
 from konstruct_memory.db import migrate, urls
 from konstruct_memory.db.embedded import EmbeddedServer
 from konstruct_memory.errors import ConfigurationError
@@ -59,14 +59,10 @@ def db_url_command(
     typer.echo(database.require_admin() if admin else database.runtime)
 
 
-def _owner_connection(ctx: typer.Context) -> psycopg.Connection[tuple[object, ...]]:
-    return psycopg.connect(urls.resolve(settings_of(ctx)).require_admin(), autocommit=True)
-
-
 @index_app.command("status")
 def index_status(ctx: typer.Context) -> None:
     """Print each index's state and graph: all ready (exit 0), one missing or invalid (exit 3)."""
-    with _owner_connection(ctx) as conn:
+    with owner_connection(ctx) as conn:
         for index in vector_index.INDEXES:
             typer.echo(_described(conn, index))
         state = vector_index.state(conn)
@@ -87,7 +83,7 @@ def _described(conn: psycopg.Connection[Any], index: vector_index.Index) -> str:
 def index_drop(ctx: typer.Context) -> None:
     """Drop the indexes before a large load; recall of large scopes is exact until they are
     rebuilt."""
-    with _owner_connection(ctx) as conn:
+    with owner_connection(ctx) as conn:
         vector_index.drop(conn)
     names = ", ".join(index.name for index in vector_index.INDEXES)
     typer.echo(f"vector indexes {names} dropped; rebuild them with: vector-index build")
@@ -105,7 +101,7 @@ def index_build(
     ),
 ) -> None:
     """Build the indexes that are not ready, without blocking reads or writes."""
-    with _owner_connection(ctx) as conn:
+    with owner_connection(ctx) as conn:
         state = vector_index.build(conn, maintenance_work_mem, rebuild=rebuild)
         for index in vector_index.INDEXES:
             typer.echo(_described(conn, index))

@@ -8,12 +8,10 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-import psycopg
 import typer
 
-from konstruct_memory.cli.settings import settings_of
+from konstruct_memory.cli.settings import owner_connection, settings_of
 from konstruct_memory.config import Settings
-from konstruct_memory.db import urls
 from konstruct_memory.db.vacuum import VacuumThrottle
 from konstruct_memory.store import maintenance
 from konstruct_memory.store.maintenance import TableVacuumState, VacuumInProgress
@@ -38,7 +36,7 @@ def status(
     the total), and how the VACUUM after removals is configured. Owner connection
     (KONSTRUCT_MEMORY_ADMIN_DATABASE_URL, or the embedded server)."""
     settings = settings_of(ctx)
-    with psycopg.connect(urls.resolve(settings).require_admin(), autocommit=True) as conn:
+    with owner_connection(ctx) as conn:
         tables = maintenance.table_states(conn)
         running = maintenance.in_progress(conn)
     if as_json:

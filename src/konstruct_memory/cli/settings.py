@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import psycopg
 import typer
 from pydantic import ValidationError
 
 from konstruct_memory.config import Settings
+from konstruct_memory.db import urls
 from konstruct_memory.errors import ConfigurationError
 
 
@@ -20,6 +22,12 @@ def settings_of(ctx: typer.Context) -> Settings:
         except ValidationError as exc:
             raise ConfigurationError(problems_of(exc)) from None
     return settings
+
+
+def owner_connection(ctx: typer.Context) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection as the schema's owner, in autocommit (what maintenance runs outside
+    transactions needs): the configured admin URL, or the embedded server's."""
+    return psycopg.connect(urls.resolve(settings_of(ctx)).require_admin(), autocommit=True)
 
 
 def problems_of(exc: ValidationError) -> str:
