@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import hypothesis.configuration
@@ -214,17 +215,23 @@ def new_tenant(database: DatabaseUnderTest) -> Callable[[], UUID]:
     return make
 
 
-@pytest.fixture(scope="session")
-def memory(database: DatabaseUnderTest) -> Iterator[Memory]:
-    """The library over the shared test database, with the bag-of-words embedder."""
-    settings = Settings(
+def settings_over(database: DatabaseUnderTest, **more: Any) -> Settings:
+    """The library's settings over a test database: its runtime and owner URLs and the
+    suite's erasure key, with ``more`` on top."""
+    return Settings(
         database_url=database.runtime_url,
         admin_database_url=database.admin_url,
         erasure_key=ERASURE_KEY,
-        # Tests refuse many credentials on purpose, all from one address; the throttle has
-        # tests of its own (tests/integration/test_backpressure.py).
-        failed_auth_burst=1_000_000,
+        **more,
     )
+
+
+@pytest.fixture(scope="session")
+def memory(database: DatabaseUnderTest) -> Iterator[Memory]:
+    """The library over the shared test database, with the bag-of-words embedder."""
+    # Tests refuse many credentials on purpose, all from one address; the throttle has tests
+    # of its own (tests/integration/test_backpressure.py).
+    settings = settings_over(database, failed_auth_burst=1_000_000)
     with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
         yield memory
 

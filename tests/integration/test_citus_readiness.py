@@ -16,13 +16,12 @@ import pytest
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from konstruct_memory.config import Settings
 from konstruct_memory.db import tenant as tenant_module
 from konstruct_memory.db.tenant import use_tenant_switch
 from konstruct_memory.errors import Conflict
 from konstruct_memory.library import Memory
 from konstruct_memory.store import search, turns, windows
-from tests.conftest import ERASURE_KEY, DatabaseUnderTest
+from tests.conftest import DatabaseUnderTest, settings_over
 from tests.fakes import BagOfWordsEmbedder, ParagraphWindowsEmbedder
 
 # Distributed by tenant_id; tenants, api_keys and alembic_version are reference tables.
@@ -61,11 +60,7 @@ def recording(database: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch) -> I
     # Large-scope statements too: the HNSW search and its settings.
     monkeypatch.setattr(search, "EXACT_SCOPE_ROWS", 3)
     RecordingCursor.statements = []
-    settings = Settings(
-        database_url=database.runtime_url,
-        admin_database_url=database.admin_url,
-        erasure_key=ERASURE_KEY,
-    )
+    settings = settings_over(database)
     # Turns of two paragraphs are long turns for this embedder: their windows are stored and
     # searched (through HNSW too, with the scope bound lowered above).
     with Memory.open(settings, embedder=ParagraphWindowsEmbedder()) as memory:
@@ -218,12 +213,7 @@ def test_keys_include_tenant_id_and_policies_have_no_subqueries(
 def test_the_set_local_switch_confines_transactions_to_their_tenant(
     database: DatabaseUnderTest,
 ) -> None:
-    settings = Settings(
-        database_url=database.runtime_url,
-        admin_database_url=database.admin_url,
-        erasure_key=ERASURE_KEY,
-        tenant_switch="set_local",
-    )
+    settings = settings_over(database, tenant_switch="set_local")
     try:
         with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
             one = memory.tenant(memory.create_tenant("set-local-1").id)

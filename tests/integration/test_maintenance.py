@@ -15,12 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from konstruct_memory.cli import app
-from konstruct_memory.config import Settings, VacuumWindow
+from konstruct_memory.config import VacuumWindow
 from konstruct_memory.db import migrate
 from konstruct_memory.db.vacuum import Vacuum, VacuumThrottle
 from konstruct_memory.library import Memory
 from konstruct_memory.store import maintenance
-from tests.conftest import ERASURE_KEY, DatabaseUnderTest
+from tests.conftest import DatabaseUnderTest, settings_over
 from tests.fakes import BagOfWordsEmbedder
 
 AGENT = str(uuid.uuid4())
@@ -32,15 +32,6 @@ def fresh(new_database: Callable[[], DatabaseUnderTest]) -> DatabaseUnderTest:
     database = new_database()
     migrate.upgrade(database.admin_url)
     return database
-
-
-def settings_of(database: DatabaseUnderTest, **more: Any) -> Settings:
-    return Settings(
-        database_url=database.runtime_url,
-        admin_database_url=database.admin_url,
-        erasure_key=ERASURE_KEY,
-        **more,
-    )
 
 
 class SessionSettings:
@@ -58,7 +49,7 @@ class SessionSettings:
 
 
 def test_the_vacuum_session_carries_the_configured_throttle(database: DatabaseUnderTest) -> None:
-    settings = settings_of(database, vacuum_cost_delay_ms=7, vacuum_cost_limit=300)
+    settings = settings_over(database, vacuum_cost_delay_ms=7, vacuum_cost_limit=300)
     observed = SessionSettings()
     vacuum = Vacuum.from_settings(database.admin_url, settings, observed)
     vacuum.request()  # the background VACUUM after a removal
@@ -109,7 +100,7 @@ def cli(fresh: DatabaseUnderTest, monkeypatch: pytest.MonkeyPatch) -> Iterator[C
 def test_maintenance_status_shows_the_dead_tuples_until_the_vacuum(
     fresh: DatabaseUnderTest, cli: CliRunner
 ) -> None:
-    settings = settings_of(fresh, vacuum_after_erasure=False)
+    settings = settings_over(fresh, vacuum_after_erasure=False)
     with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
         tenant = memory.tenant(memory.create_tenant("t-" + secrets.token_hex(3)).id)
         tenant.remember(

@@ -7,7 +7,6 @@ three processes would accept about three times as many."""
 from __future__ import annotations
 
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from tests.conftest import DatabaseUnderTest
-from tests.integration.test_serve import free_port, serve_env, wait_healthy
+from tests.integration.test_serve import free_port, serve_env, start_serve, wait_healthy
 
 RATE = 20
 BURST = RATE  # bursts of one second
@@ -31,12 +30,8 @@ ADMIN_TOKEN = "a" * 40  # serve_env's
 def serving(database: DatabaseUnderTest) -> Iterator[str]:
     """The base URL of one ``serve`` process over ``database``, once healthy."""
     port = free_port()
-    env = serve_env(database, KONSTRUCT_MEMORY_MAX_IN_FLIGHT="64")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    process = start_serve(
+        port, serve_env(database, KONSTRUCT_MEMORY_MAX_IN_FLIGHT="64"), quiet=True
     )
     try:
         yield f"http://127.0.0.1:{port}"

@@ -11,7 +11,7 @@ import pytest
 from konstruct_memory.config import Settings
 from konstruct_memory.engine.ranking import RecallTuning
 from konstruct_memory.engine.resources import NullObserver, Resources
-from tests.conftest import ERASURE_KEY, DatabaseUnderTest
+from tests.conftest import ERASURE_KEY, DatabaseUnderTest, settings_over
 from tests.fakes import BagOfWordsEmbedder
 
 
@@ -21,12 +21,7 @@ def ours() -> set[threading.Thread]:
 
 @pytest.fixture
 def settings(database: DatabaseUnderTest) -> Settings:
-    return Settings(
-        database_url=database.runtime_url,
-        admin_database_url=database.admin_url,
-        erasure_key=ERASURE_KEY,
-        retention_interval_s=3600,
-    )
+    return settings_over(database, retention_interval_s=3600)
 
 
 def test_closing_stops_every_worker_it_started(settings: Settings) -> None:

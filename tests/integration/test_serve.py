@@ -151,6 +151,21 @@ def wait_healthy(base: str, seconds: float) -> None:
     raise AssertionError(f"serve at {base} was not healthy within {seconds} s")
 
 
+def start_serve(
+    port: int, env: dict[str, str], *options: str, quiet: bool = False
+) -> subprocess.Popen[str]:
+    """``konstruct-memory serve`` on ``port`` as a process of its own, its output piped (or
+    dropped, ``quiet``: a process nobody reads must not block on a full pipe)."""
+    output = subprocess.DEVNULL if quiet else subprocess.PIPE
+    return subprocess.Popen(
+        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(port), *options],
+        env=env,
+        stdout=output,
+        stderr=output,
+        text=True,
+    )
+
+
 def serve_env(database: DatabaseUnderTest, **extra: str) -> dict[str, str]:
     env = process_env(
         KONSTRUCT_MEMORY_DATABASE_URL=database.runtime_url,
@@ -175,14 +190,7 @@ def test_serve_refuses_a_short_admin_token(database: DatabaseUnderTest) -> None:
 
 def test_serve_drops_stalled_requests_and_exits_0_on_sigterm(database: DatabaseUnderTest) -> None:
     port = free_port()
-    env = serve_env(database, KONSTRUCT_MEMORY_REQUEST_TIMEOUT_S="1")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_serve(port, serve_env(database, KONSTRUCT_MEMORY_REQUEST_TIMEOUT_S="1"))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, 60)

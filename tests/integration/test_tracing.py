@@ -30,12 +30,11 @@ from psycopg import sql
 
 from konstruct_memory import tracing
 from konstruct_memory.api.observability import JsonLines
-from konstruct_memory.config import Settings
 from konstruct_memory.library import Memory
 from konstruct_memory.serving import create_app, traces
-from tests.conftest import ERASURE_KEY, DatabaseUnderTest, process_env
+from tests.conftest import DatabaseUnderTest, process_env, settings_over
 from tests.fakes import BagOfWordsEmbedder
-from tests.integration.test_serve import wait_healthy
+from tests.integration.test_serve import start_serve, wait_healthy
 
 ADMIN = "tracing-admin-token"
 AGENT = "55555555-5555-4555-8555-555555555555"
@@ -63,12 +62,7 @@ def traced(database: DatabaseUnderTest) -> Iterator[Traced]:
     exporter = InMemorySpanExporter()
     stages = traces.start(SimpleSpanProcessor(exporter))
     previous = tracing.use(stages)
-    settings = Settings(
-        database_url=database.runtime_url,
-        admin_database_url=database.admin_url,
-        erasure_key=ERASURE_KEY,
-        failed_auth_burst=1_000_000,
-    )
+    settings = settings_over(database, failed_auth_burst=1_000_000)
     try:
         with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
             key = memory.create_tenant("traced-" + secrets.token_hex(3)).api_key
@@ -300,13 +294,7 @@ def test_serve_exports_over_otlp_http(database: DatabaseUnderTest) -> None:
         OTEL_EXPORTER_OTLP_ENDPOINT=f"http://127.0.0.1:{collector.server_port}",
         OTEL_BSP_SCHEDULE_DELAY="200",
     )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_serve(port, env)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base, 90)

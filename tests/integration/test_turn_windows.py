@@ -5,9 +5,11 @@ the real model, which the turn's pooled vector alone does not find."""
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -19,9 +21,14 @@ from konstruct_memory.config import Settings
 from konstruct_memory.embed.local import LocalEmbedder
 from konstruct_memory.embed.model_files import package_copy
 from konstruct_memory.library import Memory, TenantMemory
-from tests.conftest import ERASURE_KEY, DatabaseUnderTest
+from tests.conftest import DatabaseUnderTest, settings_over
 from tests.fakes import ParagraphWindowsEmbedder
 from tests.integration.test_long_turns import PARAGRAPHS
+
+# The long-turn benchmark's embedder that withholds the window vectors: the turns as stored
+# before migration 013.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from long_turns import PooledOnly
 
 AGENT = uuid.uuid4()
 LONG = "\n\n".join(
@@ -35,12 +42,7 @@ LONG = "\n\n".join(
 
 @pytest.fixture(scope="module")
 def memory(database: DatabaseUnderTest) -> Iterator[Memory]:
-    settings = Settings(
-        database_url=database.runtime_url,
-        admin_database_url=database.admin_url,
-        erasure_key=ERASURE_KEY,
-    )
-    with Memory.open(settings, embedder=ParagraphWindowsEmbedder()) as memory:
+    with Memory.open(settings_over(database), embedder=ParagraphWindowsEmbedder()) as memory:
         yield memory
 
 
@@ -172,21 +174,6 @@ def test_recall_scores_a_long_turn_by_its_best_window(tenant: TenantMemory) -> N
     assert hits[0].parts.similarity == pytest.approx(best_window, abs=1e-5)
     # Filters of the turn apply to its windows: a thread the turn is not in finds nothing.
     assert tenant.recall(AGENT, "U1", query, k=3, conversation_id="elsewhere") == []
-
-
-class PooledOnly:
-    """The real model without its window vectors: turns stored with their pooled vector only."""
-
-    def __init__(self, embedder: LocalEmbedder) -> None:
-        self._embedder = embedder
-        self.model_name = embedder.model_name
-        self.dimension = embedder.dimension
-
-    def embed(self, texts: list[str]) -> Any:
-        return self._embedder.embed(texts)
-
-    def embed_queries(self, texts: list[str]) -> Any:
-        return self._embedder.embed_queries(texts)
 
 
 @pytest.mark.parametrize(

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
 from tests.conftest import DatabaseUnderTest
-from tests.integration.test_serve import free_port, serve_env
+from tests.integration.test_serve import free_port, serve_env, start_serve
 
 
 def children(parent: int) -> set[int]:
@@ -50,13 +48,7 @@ def test_workers_share_the_port_are_restarted_and_stop_together(
     database: DatabaseUnderTest,
 ) -> None:
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "konstruct_memory", "serve", "--port", str(port), "--workers", "2"],
-        env=serve_env(database),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    process = start_serve(port, serve_env(database), "--workers", "2")
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: len(children(process.pid)) == 2 and healthy(base))
