@@ -1,14 +1,12 @@
 """The Python library: ``Memory`` opens the database and the embedder and administers tenants;
 ``TenantMemory`` (``tenant_memory.py``) is a tenant as one principal sees it. Each method
 builds the operation's request model and runs it through the engine, exactly as the HTTP
-routes do."""
+routes do (the administration methods are declared in ``methods.AdminMethods``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from types import TracebackType
-from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -16,6 +14,7 @@ from psycopg_pool import PoolTimeout
 from pydantic_core import PydanticCustomError
 
 from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, authenticate_key
+from konstruct_memory.closing import Closing
 from konstruct_memory.config import Settings
 from konstruct_memory.embed import Embedder
 from konstruct_memory.engine import admin, erasure
@@ -24,47 +23,18 @@ from konstruct_memory.engine.resources import Observer, Resources
 from konstruct_memory.engine.retention import RetentionReport
 from konstruct_memory.engine.service import Engine
 from konstruct_memory.errors import ConfigurationError, InvalidInput, Unavailable
-from konstruct_memory.operations import (
-    UNCHANGED,
-    ApiKey,
-    ApiKeyCreated,
-    AuditEntry,
-    CreateApiKeyRequest,
-    CreateTenantRequest,
-    EraseForTenantRequest,
-    Erasure,
-    ListApiKeysRequest,
-    ListAuditForTenantRequest,
-    ListErasuresForTenantRequest,
-    ListTenantsRequest,
-    RevokeApiKeyRequest,
-    Tenant,
-    TenantCreated,
-    Unchanged,
-    UpdateTenantRequest,
-    build,
-)
-from konstruct_memory.operations.base import R, Request, arguments
+from konstruct_memory.methods import AdminMethods, BlockingFace
+from konstruct_memory.operations.base import R, Request
 from konstruct_memory.operations.fields import parse_uuid
-from konstruct_memory.operations.lifecycle import LedgerEntry, changes_of
+from konstruct_memory.operations.lifecycle import LedgerEntry
 from konstruct_memory.store import health, vector_index
 from konstruct_memory.tenant_memory import TenantMemory
-from konstruct_memory.types import (
-    AgentId,
-    ErasureId,
-    Instant,
-    KeyId,
-    KeyScopes,
-    ListingOrder,
-    TenantId,
-    TurnIds,
-    UserId,
-)
+from konstruct_memory.types import TenantId
 
 __all__ = ["Memory", "TenantMemory"]
 
 
-class Memory:
+class Memory(BlockingFace, AdminMethods, Closing):
     """Long-term memory over one database: the library's face over ``Resources``, which own
     the pool, the embedder and the workers (``memory.resources``), and the engine that runs
     every operation on them.
@@ -135,90 +105,10 @@ class Memory:
                 raise
             return authenticate_key(standby, api_key)
 
-    # -- administration (owner connection) ------------------------------------------------
+    # -- administration (owner connection): the methods of ``AdminMethods`` ----------------
 
-    def _administer(self, request_type: type[Request[R]], local_names: dict[str, Any]) -> R:
-        """Runs the request a method's arguments make (its ``locals()``: they are named after
-        the request's fields) as the administrator."""
-        return self.engine.run(ADMINISTRATOR, build(request_type, **arguments(local_names)))
-
-    def create_tenant(self, name: str) -> TenantCreated:
-        """Create a tenant and its first API key (read and write; the key is shown only now)."""
-        return self.engine.run(ADMINISTRATOR, build(CreateTenantRequest, name=name))
-
-    def list_tenants(self) -> list[Tenant]:
-        return self.engine.run(ADMINISTRATOR, ListTenantsRequest()).tenants
-
-    def create_api_key(
-        self,
-        tenant_id: TenantId,
-        name: str | None = None,
-        agent_id: AgentId | None = None,
-        user_id: UserId | None = None,
-        scopes: KeyScopes | None = None,
-    ) -> ApiKeyCreated:
-        """A new key for the tenant, optionally bound to one agent and/or user; ``scopes``
-        default to read and write. The secret is returned here and never again."""
-        return self._administer(CreateApiKeyRequest, locals())
-
-    def list_api_keys(self, tenant_id: TenantId) -> list[ApiKey]:
-        """The tenant's keys with their scopes and bindings (never their secrets)."""
-        request = build(ListApiKeysRequest, tenant_id=tenant_id)
-        return self.engine.run(ADMINISTRATOR, request).keys
-
-    def revoke_api_key(self, key_id: KeyId) -> None:
-        """Refuse the key from now on. Raises NotFound for an unknown key id."""
-        self.engine.run(ADMINISTRATOR, build(RevokeApiKeyRequest, key_id=key_id))
-
-    def update_tenant(
-        self,
-        tenant_id: TenantId,
-        *,
-        retention_days: int | Unchanged | None = UNCHANGED,
-        audit_reads: bool | None = None,
-        audit_query_text: bool | None = None,
-        rate_limit_per_s: float | Unchanged | None = UNCHANGED,
-    ) -> Tenant:
-        """Change a tenant's policy; what is not given stays. ``retention_days=None`` keeps
-        turns forever; ``audit_reads`` records every recall, history and context call."""
-        changes = changes_of(
-            tenant_id, retention_days, audit_reads, audit_query_text, rate_limit_per_s
-        )
-        return self.engine.run(ADMINISTRATOR, build(UpdateTenantRequest, **changes))
-
-    def erase_for_tenant(
-        self,
-        tenant_id: TenantId,
-        agent_id: AgentId | None = None,
-        user_id: UserId | None = None,
-        turn_ids: TurnIds | None = None,
-    ) -> Erasure:
-        """``tenant(tenant_id).erase(...)``, as the admin route does it."""
-        return self._administer(EraseForTenantRequest, locals())
-
-    def list_erasures_for_tenant(
-        self,
-        tenant_id: TenantId,
-        since: Instant | None = None,
-        until: Instant | None = None,
-        limit: int = 100,
-        order: ListingOrder = "asc",
-        before: ErasureId | None = None,
-    ) -> list[Erasure]:
-        return self._administer(ListErasuresForTenantRequest, locals()).erasures
-
-    def list_audit_for_tenant(
-        self,
-        tenant_id: TenantId,
-        since: Instant | None = None,
-        until: Instant | None = None,
-        limit: int = 100,
-        agent_id: AgentId | None = None,
-        user_id: UserId | None = None,
-        order: ListingOrder = "asc",
-        before: int | None = None,
-    ) -> list[AuditEntry]:
-        return self._administer(ListAuditForTenantRequest, locals()).entries
+    def _execute(self, request: Request[R]) -> R:
+        return self.engine.run(ADMINISTRATOR, request)
 
     # -- the data lifecycle (erasure ledger, retention, VACUUM) -----------------------------
 
@@ -292,17 +182,6 @@ class Memory:
     def close(self) -> None:
         """Stop the workers and close the connections (``Resources.close``)."""
         self.resources.close()
-
-    def __enter__(self) -> Memory:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _uuid(value: TenantId, name: str) -> UUID:

@@ -1,9 +1,10 @@
-"""Requests of the contract to HTTP and back: shared by the sync and async clients."""
+"""Requests of the contract to HTTP and back, and the credentials a client is opened with:
+shared by the sync and async clients."""
 
 from __future__ import annotations
 
 import json
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -12,6 +13,51 @@ from konstruct_memory.errors import KonstructMemoryError, Unavailable, error_for
 from konstruct_memory.operations import BY_REQUEST, Request, Result
 
 R = TypeVar("R", bound=Result)
+Transport = TypeVar("Transport")  # httpx's, of the sync or the async client
+
+
+class Opened(Generic[Transport]):
+    """What a client opens: its ``httpx`` client, over ``transport`` if one is given."""
+
+    def _open(
+        self,
+        base_url: str,
+        token: str,
+        timeout: float,
+        transport: Transport | None,
+        position: str | None,
+    ) -> None:
+        raise NotImplementedError
+
+
+class KeyCredential(Opened[Transport]):
+    """A client opened with a tenant's API key (the service takes the tenant from it), and
+    optionally a consistency token to start from (``position``)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        timeout: float = 30.0,
+        transport: Transport | None = None,
+        position: str | None = None,
+    ) -> None:
+        self._open(base_url, api_key, timeout, transport, position)
+
+
+class AdminCredential(Opened[Transport]):
+    """A client opened with the admin token."""
+
+    def __init__(
+        self,
+        base_url: str,
+        admin_token: str,
+        *,
+        timeout: float = 30.0,
+        transport: Transport | None = None,
+    ) -> None:
+        self._open(base_url, admin_token, timeout, transport, None)
 
 
 def connection(base_url: str, token: str, timeout: float) -> dict[str, Any]:

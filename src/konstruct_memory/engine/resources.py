@@ -19,13 +19,13 @@ from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cached_property
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 from uuid import UUID
 
 from psycopg_pool import ConnectionPool
 
 from konstruct_memory import embed, keyfiles
+from konstruct_memory.closing import Closing
 from konstruct_memory.config import Settings
 from konstruct_memory.db import runtime, urls
 from konstruct_memory.db.embedded import EmbeddedServer
@@ -67,7 +67,7 @@ class NullObserver:
 
 
 @dataclass(frozen=True)
-class Resources:
+class Resources(Closing):
     """Everything an operation may use, opened once per process (``Resources.open``)."""
 
     pool: ConnectionPool[Connection]
@@ -179,17 +179,6 @@ class Resources:
         """Stop the workers and close the connections, in the reverse order of their opening.
         A second call does nothing."""
         self._owned.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def _close_embedder(embedder: Embedder) -> None:

@@ -10,57 +10,34 @@ from konstruct_memory.auth.principal import Principal
 from konstruct_memory.engine import access, admin, audit, erasure, reads, recall, remember
 from konstruct_memory.engine.resources import Resources
 from konstruct_memory.engine.session import Session
-from konstruct_memory.operations import (
-    BY_REQUEST,
-    ContextRequest,
-    CreateApiKeyRequest,
-    CreateTenantRequest,
-    EraseForTenantRequest,
-    EraseRequest,
-    GetTurnRequest,
-    HistoryRequest,
-    ListApiKeysRequest,
-    ListAuditForTenantRequest,
-    ListAuditRequest,
-    ListErasuresForTenantRequest,
-    ListErasuresRequest,
-    ListScopesRequest,
-    ListTenantsRequest,
-    RecallAcrossUsersRequest,
-    RecallRequest,
-    RememberRequest,
-    Request,
-    Result,
-    RevokeApiKeyRequest,
-    UpdateTenantRequest,
-    WhoAmIRequest,
-)
+from konstruct_memory.operations import BY_REQUEST, Request, Result
 
 R = TypeVar("R", bound=Result)
 
-_TENANT: dict[type[Request[Any]], Callable[[Session, Any], Result]] = {
-    RememberRequest: remember.remember,
-    RecallRequest: recall.recall,
-    RecallAcrossUsersRequest: recall.recall_across_users,
-    HistoryRequest: reads.history,
-    GetTurnRequest: reads.get_turn,
-    ListScopesRequest: reads.list_scopes,
-    ContextRequest: reads.context,
-    WhoAmIRequest: reads.whoami,
-    EraseRequest: erasure.erase,
-    ListErasuresRequest: erasure.list_erasures,
-    ListAuditRequest: audit.list_audit,
+# Each operation's implementation, by its name in the registry.
+_TENANT: dict[str, Callable[[Session, Any], Result]] = {
+    "remember": remember.remember,
+    "recall": recall.recall,
+    "recall_across_users": recall.recall_across_users,
+    "history": reads.history,
+    "get_turn": reads.get_turn,
+    "list_scopes": reads.list_scopes,
+    "context": reads.context,
+    "whoami": reads.whoami,
+    "erase": erasure.erase,
+    "list_erasures": erasure.list_erasures,
+    "list_audit": audit.list_audit,
 }
-_ADMIN: dict[type[Request[Any]], Callable[[Resources, Any], Result]] = {
-    CreateTenantRequest: admin.create_tenant,
-    ListTenantsRequest: admin.list_tenants,
-    CreateApiKeyRequest: admin.create_api_key,
-    ListApiKeysRequest: admin.list_api_keys,
-    RevokeApiKeyRequest: admin.revoke_api_key,
-    UpdateTenantRequest: admin.update_tenant,
-    EraseForTenantRequest: erasure.erase_for_tenant,
-    ListErasuresForTenantRequest: erasure.list_erasures_for_tenant,
-    ListAuditForTenantRequest: audit.list_audit_for_tenant,
+_ADMIN: dict[str, Callable[[Resources, Any], Result]] = {
+    "create_tenant": admin.create_tenant,
+    "list_tenants": admin.list_tenants,
+    "create_api_key": admin.create_api_key,
+    "list_api_keys": admin.list_api_keys,
+    "revoke_api_key": admin.revoke_api_key,
+    "update_tenant": admin.update_tenant,
+    "erase_for_tenant": erasure.erase_for_tenant,
+    "list_erasures_for_tenant": erasure.list_erasures_for_tenant,
+    "list_audit_for_tenant": audit.list_audit_for_tenant,
 }
 
 
@@ -83,7 +60,7 @@ class Engine:
         operation = BY_REQUEST[type(request)]
         request = access.authorize(principal, operation, request)
         if operation.access == "admin":
-            return cast(R, _ADMIN[type(request)](self.resources, request)), None
+            return cast(R, _ADMIN[operation.name](self.resources, request)), None
         session = Session(self.resources, principal, seen)
-        result = _TENANT[type(request)](session, request)
+        result = _TENANT[operation.name](session, request)
         return cast(R, result), session.committed
