@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "001"
 down_revision: str | None = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -40,12 +40,7 @@ def upgrade() -> None:
             "id", UUID(as_uuid=True), primary_key=True, server_default=sa.text("gen_random_uuid()")
         ),
         sa.Column("name", sa.Text, nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.text("NOW()"),
-        ),
+        blocks.created_at(),
     )
     # The service checks at start that the schema is at the revision its code expects.
     op.execute("GRANT SELECT ON alembic_version TO konstruct_app")

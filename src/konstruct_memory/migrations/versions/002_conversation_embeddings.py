@@ -22,10 +22,10 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "002"
 down_revision: str | None = "001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -53,12 +53,7 @@ def upgrade() -> None:
             "content", sa.Text, nullable=False, comment="Original message text that was embedded"
         ),
         sa.Column("role", sa.Text, nullable=False, comment="Message role: 'user' or 'assistant'"),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            nullable=False,
-            server_default=sa.text("NOW()"),
-        ),
+        blocks.created_at(),
     )
     # SQLAlchemy has no pgvector type of its own, so the vector column is raw DDL.
     op.execute("ALTER TABLE conversation_embeddings ADD COLUMN embedding vector(384) NOT NULL")

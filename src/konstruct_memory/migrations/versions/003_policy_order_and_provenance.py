@@ -21,21 +21,15 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "003"
 down_revision: str | None = "002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.execute("DROP POLICY tenant_isolation ON conversation_embeddings")
-    op.execute(
-        """
-        CREATE POLICY tenant_isolation ON conversation_embeddings
-        USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-        WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-        """
-    )
+    op.execute(blocks.tenant_policy("conversation_embeddings", indent=" " * 8))
 
     op.execute("ALTER TABLE conversation_embeddings ADD COLUMN occurred_at timestamptz")
     # FORCE applies RLS to the owner too, so with no tenant set this UPDATE would see no rows.

@@ -18,8 +18,6 @@ from alembic import op
 
 revision: str = "004"
 down_revision: str | None = "003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

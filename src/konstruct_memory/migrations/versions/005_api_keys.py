@@ -17,10 +17,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "005"
 down_revision: str | None = "004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -36,29 +36,10 @@ def upgrade() -> None:
         """
     )
     op.execute("CREATE INDEX ix_api_keys_tenant ON api_keys (tenant_id)")
-    op.execute("ALTER TABLE api_keys ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE api_keys FORCE ROW LEVEL SECURITY")
-    op.execute(
-        """
-        CREATE POLICY tenant_isolation ON api_keys
-        USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-        WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-        """
-    )
+    blocks.confine_to_tenant("api_keys", indent=" " * 8)
     op.execute("CREATE POLICY owner_administers ON api_keys TO CURRENT_USER USING (true)")
-    op.execute(
-        """
-        CREATE FUNCTION konstruct_authenticate(presented_hash bytea) RETURNS uuid
-        LANGUAGE sql STABLE SECURITY DEFINER
-        SET search_path = pg_catalog, pg_temp
-        AS $$
-            SELECT tenant_id FROM public.api_keys
-            WHERE key_hash = presented_hash AND revoked_at IS NULL
-        $$
-        """
-    )
-    op.execute("REVOKE ALL ON FUNCTION konstruct_authenticate(bytea) FROM PUBLIC")
-    op.execute("GRANT EXECUTE ON FUNCTION konstruct_authenticate(bytea) TO konstruct_app")
+    op.execute(blocks.margin(blocks.FIRST_AUTHENTICATE, indent=" " * 8))
+    blocks.callable_by_runtime("konstruct_authenticate(bytea)")
 
 
 def downgrade() -> None:

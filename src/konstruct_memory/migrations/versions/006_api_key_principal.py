@@ -13,20 +13,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "006"
 down_revision: str | None = "005"
-branch_labels = None
-depends_on = None
-
-_OLD_AUTHENTICATE = """
-CREATE FUNCTION konstruct_authenticate(presented_hash bytea) RETURNS uuid
-LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT tenant_id FROM public.api_keys
-    WHERE key_hash = presented_hash AND revoked_at IS NULL
-$$
-"""
 
 
 def upgrade() -> None:
@@ -54,15 +44,11 @@ def upgrade() -> None:
         $$
         """
     )
-    op.execute("REVOKE ALL ON FUNCTION konstruct_authenticate(bytea) FROM PUBLIC")
-    op.execute("GRANT EXECUTE ON FUNCTION konstruct_authenticate(bytea) TO konstruct_app")
+    blocks.callable_by_runtime("konstruct_authenticate(bytea)")
 
 
 def downgrade() -> None:
-    op.execute("DROP FUNCTION konstruct_authenticate(bytea)")
-    op.execute(_OLD_AUTHENTICATE)
-    op.execute("REVOKE ALL ON FUNCTION konstruct_authenticate(bytea) FROM PUBLIC")
-    op.execute("GRANT EXECUTE ON FUNCTION konstruct_authenticate(bytea) TO konstruct_app")
+    blocks.replace_authenticate(blocks.margin(blocks.FIRST_AUTHENTICATE))
     op.execute(
         "ALTER TABLE api_keys DROP COLUMN name, DROP COLUMN agent_id, DROP COLUMN user_id, "
         "DROP COLUMN scopes"

@@ -28,79 +28,55 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "007"
 down_revision: str | None = "006"
-branch_labels = None
-depends_on = None
 
-_ERASE = """
+_ERASE = blocks.function_text(
+    """
 CREATE FUNCTION konstruct_erase(
     p_agent uuid, p_user text, p_subject bytea, p_key uuid, p_requested_at timestamptz,
     p_stored_before timestamptz, p_replay_of uuid)
-RETURNS SETOF erasures
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+""",
+    blocks.ERASER_RETURNS,
+    """\
 -- Each call is planned for its own arguments, so "p_agent IS NULL OR ..." folds away and the
 -- scope index is used.
 SET plan_cache_mode = force_custom_plan
-AS $$
-DECLARE
-    v_tenant uuid := NULLIF(current_setting('app.current_tenant', true), '')::uuid;
-    v_id uuid := gen_random_uuid();
-    v_kind text;
-    v_turns bigint;
-    v_audit bigint;
-BEGIN
-    IF v_tenant IS NULL THEN
-        RAISE EXCEPTION 'konstruct_erase: no tenant is set for this transaction'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF p_agent IS NULL AND coalesce(p_user, '') = '' THEN
-        RAISE EXCEPTION 'konstruct_erase: name an agent, a user, or both'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_user = '' THEN
-        RAISE EXCEPTION 'konstruct_erase: the user id is empty'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_subject IS NULL OR octet_length(p_subject) <> 32 THEN
-        RAISE EXCEPTION 'konstruct_erase: the subject hash must be 32 bytes'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    v_kind := CASE WHEN p_agent IS NULL THEN 'user'
-                   WHEN p_user IS NULL THEN 'agent'
-                   ELSE 'agent_user' END;
-    WITH gone AS (
-        DELETE FROM public.conversation_embeddings t
-        WHERE t.tenant_id = v_tenant
-          AND (p_agent IS NULL OR t.agent_id = p_agent)
-          AND (p_user IS NULL OR t.user_id = p_user)
-          AND (p_stored_before IS NULL OR t.created_at <= p_stored_before)
-        RETURNING t.id
-    ), marked AS (
-        INSERT INTO public.erased_turns (tenant_id, turn_id, erasure_id)
-        SELECT v_tenant, gone.id, v_id FROM gone
-        ON CONFLICT DO NOTHING
-    )
-    SELECT count(*) INTO v_turns FROM gone;
-    DELETE FROM public.read_audit a
-    WHERE a.tenant_id = v_tenant
-      AND (p_agent IS NULL OR a.agent_id = p_agent)
-      AND (p_user IS NULL OR a.user_id = p_user)
-      AND (p_stored_before IS NULL OR a.at <= p_stored_before);
-    GET DIAGNOSTICS v_audit = ROW_COUNT;
-    RETURN QUERY
-    INSERT INTO public.erasures AS e
-        (id, tenant_id, kind, subject_hash, key_id, turns_erased, audit_rows_erased,
+""",
+    blocks.ERASE_DECLARES,
+    blocks.refuse_bad_erasure("konstruct_erase"),
+    blocks.ERASE_KIND,
+    blocks.ERASE_FROM_TURNS,
+    blocks.IN_SCOPE,
+    blocks.TOMBSTONES,
+    """    SELECT count(*) INTO v_turns FROM gone;
+""",
+    blocks.ERASE_AUDIT_ROWS,
+    blocks.RECORD_ERASURE,
+    """        (id, tenant_id, kind, subject_hash, key_id, turns_erased, audit_rows_erased,
          requested_at, replay_of)
     VALUES (v_id, v_tenant, v_kind, p_subject, p_key, v_turns, v_audit,
             coalesce(p_requested_at, clock_timestamp()), p_replay_of)
-    RETURNING e.*;
-END
-$$
+""",
+    blocks.ERASER_END,
+)
+
+# One bounded batch of a table's rows older than the cutoff, counted into ``{counted}``.
+_EXPIRED_BATCH = """    WITH gone AS (
+        DELETE FROM public.{table} {row}
+        WHERE {row}.tenant_id = v_tenant AND {row}.id IN (
+            SELECT o.id FROM public.{table} o
+            WHERE o.tenant_id = v_tenant AND o.{time} < v_cutoff
+            LIMIT p_batch)
+        RETURNING {row}.id
+    )
+    SELECT count(*) INTO {counted} FROM gone;
 """
 
-_EXPIRE = """
+_EXPIRE = blocks.function_text(
+    """
 CREATE FUNCTION konstruct_expire(p_batch integer)
 RETURNS SETOF erasures
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -127,25 +103,12 @@ BEGIN
         RETURN;  -- the tenant keeps everything
     END IF;
     v_cutoff := v_started - make_interval(days => v_days);
-    WITH gone AS (
-        DELETE FROM public.conversation_embeddings t
-        WHERE t.tenant_id = v_tenant AND t.id IN (
-            SELECT o.id FROM public.conversation_embeddings o
-            WHERE o.tenant_id = v_tenant AND o.occurred_at < v_cutoff
-            LIMIT p_batch)
-        RETURNING t.id
-    )
-    SELECT count(*) INTO v_turns FROM gone;
-    WITH gone AS (
-        DELETE FROM public.read_audit a
-        WHERE a.tenant_id = v_tenant AND a.id IN (
-            SELECT o.id FROM public.read_audit o
-            WHERE o.tenant_id = v_tenant AND o.at < v_cutoff
-            LIMIT p_batch)
-        RETURNING a.id
-    )
-    SELECT count(*) INTO v_audit FROM gone;
-    IF v_turns = 0 AND v_audit = 0 THEN
+""",
+    _EXPIRED_BATCH.format(
+        table="conversation_embeddings", row="t", time="occurred_at", counted="v_turns"
+    ),
+    _EXPIRED_BATCH.format(table="read_audit", row="a", time="at", counted="v_audit"),
+    """    IF v_turns = 0 AND v_audit = 0 THEN
         RETURN;  -- nothing was due: no ledger row
     END IF;
     RETURN QUERY
@@ -155,7 +118,8 @@ BEGIN
     RETURNING e.*;
 END
 $$
-"""
+""",
+)
 
 _AUDIT_READ = """
 CREATE FUNCTION konstruct_audit_read(
@@ -182,12 +146,6 @@ AS $$
     SELECT t.id, t.retention_days FROM public.tenants t
     WHERE t.retention_days IS NOT NULL ORDER BY t.id
 $$
-"""
-
-_POLICY = """
-CREATE POLICY tenant_isolation ON {table}
-USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
 """
 
 _ENSURE_ERASER = """
@@ -292,7 +250,7 @@ def upgrade() -> None:
     for table in ("erasures", "erased_turns", "read_audit"):
         op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
         op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        op.execute(_POLICY.format(table=table))
+        op.execute(blocks.tenant_policy(table))
         op.execute(f"CREATE POLICY owner_administers ON {table} TO CURRENT_USER USING (true)")
         op.execute(f"GRANT SELECT ON {table} TO konstruct_app")
     # The eraser deletes and records; it reads only what its WHERE clauses need.
@@ -300,20 +258,15 @@ def upgrade() -> None:
     op.execute("GRANT SELECT, INSERT ON erasures, erased_turns TO konstruct_eraser")
     op.execute("GRANT SELECT (id, retention_days) ON tenants TO konstruct_eraser")
     # A new owner needs CREATE on the schema; it is taken back once the functions are its own.
-    op.execute("GRANT USAGE, CREATE ON SCHEMA public TO konstruct_eraser")
-    for signature, body in _FUNCTIONS.items():
-        op.execute(body)
-        op.execute(f"ALTER FUNCTION {signature} OWNER TO konstruct_eraser")
-        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO konstruct_app")
-    op.execute("REVOKE CREATE ON SCHEMA public FROM konstruct_eraser")
+    with blocks.eraser_creates():
+        for signature, body in _FUNCTIONS.items():
+            blocks.install_as_eraser(signature, body)
     for signature, body in {
         "konstruct_audit_read(text, uuid, uuid, text, uuid[], text)": _AUDIT_READ,
         "konstruct_retention_tenants()": _RETENTION_TENANTS,
     }.items():
         op.execute(body)
-        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO konstruct_app")
+        blocks.callable_by_runtime(signature)
 
 
 def downgrade() -> None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "008"
 down_revision: str | None = "007"
-branch_labels = None
-depends_on = None
 
 _AUTHENTICATE = """
 CREATE FUNCTION konstruct_authenticate(presented_hash bytea)
@@ -33,10 +33,7 @@ $$
 
 
 def _replace_authenticate(**parts: str) -> None:
-    op.execute("DROP FUNCTION konstruct_authenticate(bytea)")
-    op.execute(_AUTHENTICATE.format(**parts))
-    op.execute("REVOKE ALL ON FUNCTION konstruct_authenticate(bytea) FROM PUBLIC")
-    op.execute("GRANT EXECUTE ON FUNCTION konstruct_authenticate(bytea) TO konstruct_app")
+    blocks.replace_authenticate(_AUTHENTICATE.format(**parts))
 
 
 def upgrade() -> None:

@@ -20,72 +20,38 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "009"
 down_revision: str | None = "008"
-branch_labels = None
-depends_on = None
 
 _SIGNATURE = (
     "konstruct_erase_turns(uuid[], uuid, text, bytea, uuid, timestamptz, timestamptz, uuid)"
 )
 
-_ERASE_TURNS = """
+_ERASE_TURNS = blocks.function_text(
+    """
 CREATE FUNCTION konstruct_erase_turns(
     p_turns uuid[], p_agent uuid, p_user text, p_subject bytea, p_key uuid,
     p_requested_at timestamptz, p_stored_before timestamptz, p_replay_of uuid)
-RETURNS SETOF erasures
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
-AS $$
-DECLARE
-    v_tenant uuid := NULLIF(current_setting('app.current_tenant', true), '')::uuid;
-    v_id uuid := gen_random_uuid();
-    v_turns bigint;
-    v_erased uuid[];
-BEGIN
-    IF v_tenant IS NULL THEN
-        RAISE EXCEPTION 'konstruct_erase_turns: no tenant is set for this transaction'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF p_turns IS NULL OR cardinality(p_turns) NOT BETWEEN 1 AND 1000
-       OR array_position(p_turns, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'konstruct_erase_turns: name 1 to 1000 turn ids'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_user = '' THEN
-        RAISE EXCEPTION 'konstruct_erase_turns: the user id is empty'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_subject IS NULL OR octet_length(p_subject) <> 32 THEN
-        RAISE EXCEPTION 'konstruct_erase_turns: the subject hash must be 32 bytes'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    WITH gone AS (
-        DELETE FROM public.conversation_embeddings t
-        WHERE t.tenant_id = v_tenant
-          AND t.id = ANY(p_turns)
-          AND (p_agent IS NULL OR t.agent_id = p_agent)
-          AND (p_user IS NULL OR t.user_id = p_user)
-          AND (p_stored_before IS NULL OR t.created_at <= p_stored_before)
-        RETURNING t.id
-    ), marked AS (
-        INSERT INTO public.erased_turns (tenant_id, turn_id, erasure_id)
-        SELECT v_tenant, gone.id, v_id FROM gone
-        ON CONFLICT DO NOTHING
-    )
-    SELECT count(*), coalesce(array_agg(gone.id ORDER BY gone.id), '{}')
+""",
+    blocks.ERASER_RETURNS,
+    blocks.PLANNED_PER_CALL,
+    blocks.ERASE_TURNS_DECLARES,
+    blocks.refuse_bad_turn_erasure("konstruct_erase_turns"),
+    blocks.NAMED_TURNS_IN_SCOPE,
+    blocks.TOMBSTONES,
+    """    SELECT count(*), coalesce(array_agg(gone.id ORDER BY gone.id), '{}')
     INTO v_turns, v_erased FROM gone;
-    RETURN QUERY
-    INSERT INTO public.erasures AS e
-        (id, tenant_id, kind, subject_hash, key_id, turns_erased, audit_rows_erased,
+""",
+    blocks.RECORD_ERASURE,
+    """        (id, tenant_id, kind, subject_hash, key_id, turns_erased, audit_rows_erased,
          requested_at, replay_of, turn_ids)
     VALUES (v_id, v_tenant, 'turns', p_subject, p_key, v_turns, 0,
             coalesce(p_requested_at, clock_timestamp()), p_replay_of, v_erased)
-    RETURNING e.*;
-END
-$$
-"""
+""",
+    blocks.ERASER_END,
+)
 
 
 def upgrade() -> None:
@@ -99,13 +65,8 @@ def upgrade() -> None:
             ADD CONSTRAINT erasures_turn_ids_check CHECK ((kind = 'turns') = (turn_ids IS NOT NULL))
         """
     )
-    # The function's owner must be able to create in the schema while it becomes the owner.
-    op.execute("GRANT USAGE, CREATE ON SCHEMA public TO konstruct_eraser")
-    op.execute(_ERASE_TURNS)
-    op.execute(f"ALTER FUNCTION {_SIGNATURE} OWNER TO konstruct_eraser")
-    op.execute(f"REVOKE ALL ON FUNCTION {_SIGNATURE} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {_SIGNATURE} TO konstruct_app")
-    op.execute("REVOKE CREATE ON SCHEMA public FROM konstruct_eraser")
+    with blocks.eraser_creates():
+        blocks.install_as_eraser(_SIGNATURE, _ERASE_TURNS)
 
 
 def downgrade() -> None:

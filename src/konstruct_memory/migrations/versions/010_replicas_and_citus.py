@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "010"
 down_revision: str | None = "009"
-branch_labels = None
-depends_on = None
 
 _AUTHENTICATE = """
 CREATE FUNCTION konstruct_authenticate(presented_hash bytea)
@@ -67,10 +67,7 @@ $$
 
 
 def _replace_authenticate(extra: str, select: str) -> None:
-    op.execute("DROP FUNCTION konstruct_authenticate(bytea)")
-    op.execute(_AUTHENTICATE.format(extra=extra, select=select))
-    op.execute("REVOKE ALL ON FUNCTION konstruct_authenticate(bytea) FROM PUBLIC")
-    op.execute("GRANT EXECUTE ON FUNCTION konstruct_authenticate(bytea) TO konstruct_app")
+    blocks.replace_authenticate(_AUTHENTICATE.format(extra=extra, select=select))
 
 
 def upgrade() -> None:
@@ -84,8 +81,7 @@ def upgrade() -> None:
         ("konstruct_set_tenant(text)", _SET_TENANT),
     ):
         op.execute(body)
-        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-        op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO konstruct_app")
+        blocks.callable_by_runtime(signature)
 
 
 def downgrade() -> None:

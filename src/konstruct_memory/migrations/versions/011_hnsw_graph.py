@@ -25,8 +25,6 @@ from alembic import op
 
 revision: str = "011"
 down_revision: str | None = "010"
-branch_labels = None
-depends_on = None
 
 REINDEX_UP_TO_ROWS = 100_000
 _CREATE = (

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "012"
 down_revision: str | None = "011"
-branch_labels = None
-depends_on = None
 
 _OLD_ERASE = "konstruct_erase(uuid, text, bytea, uuid, timestamptz, timestamptz, uuid)"
 _OLD_ERASE_TURNS = (
@@ -43,143 +43,65 @@ _ERASE_TURNS = (
     " uuid)"
 )
 
-_ERASE_BODY = """
+# From this revision, a tombstone records its turn's scope.
+_SCOPED_TOMBSTONES = """        RETURNING t.id, t.agent_id, t.user_id
+    ), marked AS (
+        INSERT INTO public.erased_turns (tenant_id, turn_id, agent_id, user_id, erasure_id)
+        SELECT v_tenant, gone.id, gone.agent_id, gone.user_id, v_id FROM gone
+        ON CONFLICT DO NOTHING
+    )
+"""
+
+_ERASE_BODY = blocks.function_text(
+    """
 CREATE FUNCTION konstruct_erase(
     p_agent uuid, p_user text, p_subject bytea, p_subject_version integer, p_key uuid,
     p_requested_at timestamptz, p_stored_before timestamptz, p_replay_of uuid)
-RETURNS SETOF erasures
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
-AS $$
-DECLARE
-    v_tenant uuid := NULLIF(current_setting('app.current_tenant', true), '')::uuid;
-    v_id uuid := gen_random_uuid();
-    v_kind text;
-    v_turns bigint;
-    v_audit bigint;
-BEGIN
-    IF v_tenant IS NULL THEN
-        RAISE EXCEPTION 'konstruct_erase: no tenant is set for this transaction'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF p_agent IS NULL AND coalesce(p_user, '') = '' THEN
-        RAISE EXCEPTION 'konstruct_erase: name an agent, a user, or both'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_user = '' THEN
-        RAISE EXCEPTION 'konstruct_erase: the user id is empty'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_subject IS NULL OR octet_length(p_subject) <> 32 THEN
-        RAISE EXCEPTION 'konstruct_erase: the subject hash must be 32 bytes'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_subject_version IS NULL OR p_subject_version NOT IN (1, 2) THEN
-        RAISE EXCEPTION 'konstruct_erase: the subject hash version must be 1 or 2'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    v_kind := CASE WHEN p_agent IS NULL THEN 'user'
-                   WHEN p_user IS NULL THEN 'agent'
-                   ELSE 'agent_user' END;
-    WITH gone AS (
-        DELETE FROM public.conversation_embeddings t
-        WHERE t.tenant_id = v_tenant
-          AND (p_agent IS NULL OR t.agent_id = p_agent)
-          AND (p_user IS NULL OR t.user_id = p_user)
-          AND (p_stored_before IS NULL OR t.created_at <= p_stored_before)
-        RETURNING t.id, t.agent_id, t.user_id
-    ), marked AS (
-        INSERT INTO public.erased_turns (tenant_id, turn_id, agent_id, user_id, erasure_id)
-        SELECT v_tenant, gone.id, gone.agent_id, gone.user_id, v_id FROM gone
-        ON CONFLICT DO NOTHING
-    )
-    SELECT count(*) INTO v_turns FROM gone;
-    DELETE FROM public.read_audit a
-    WHERE a.tenant_id = v_tenant
-      AND (p_agent IS NULL OR a.agent_id = p_agent)
-      AND (p_user IS NULL OR a.user_id = p_user)
-      AND (p_stored_before IS NULL OR a.at <= p_stored_before);
-    GET DIAGNOSTICS v_audit = ROW_COUNT;
-    RETURN QUERY
-    INSERT INTO public.erasures AS e
-        (id, tenant_id, kind, subject_hash, subject_hash_version, key_id, turns_erased,
+""",
+    blocks.ERASER_RETURNS,
+    blocks.PLANNED_PER_CALL,
+    blocks.ERASE_DECLARES,
+    blocks.refuse_bad_erasure("konstruct_erase"),
+    blocks.refuse_bad_version("konstruct_erase"),
+    blocks.ERASE_KIND,
+    blocks.ERASE_FROM_TURNS,
+    blocks.IN_SCOPE,
+    _SCOPED_TOMBSTONES,
+    "    SELECT count(*) INTO v_turns FROM gone;\n",
+    blocks.ERASE_AUDIT_ROWS,
+    blocks.RECORD_ERASURE,
+    """        (id, tenant_id, kind, subject_hash, subject_hash_version, key_id, turns_erased,
          audit_rows_erased, requested_at, replay_of)
     VALUES (v_id, v_tenant, v_kind, p_subject, p_subject_version, p_key, v_turns, v_audit,
             coalesce(p_requested_at, clock_timestamp()), p_replay_of)
-    RETURNING e.*;
-END
-$$
-"""
+""",
+    blocks.ERASER_END,
+)
 
-_ERASE_TURNS_BODY = """
+_ERASE_TURNS_BODY = blocks.function_text(
+    """
 CREATE FUNCTION konstruct_erase_turns(
     p_turns uuid[], p_agent uuid, p_user text, p_subject bytea, p_subject_version integer,
     p_key uuid, p_requested_at timestamptz, p_stored_before timestamptz, p_replay_of uuid)
-RETURNS SETOF erasures
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET plan_cache_mode = force_custom_plan
-AS $$
-DECLARE
-    v_tenant uuid := NULLIF(current_setting('app.current_tenant', true), '')::uuid;
-    v_id uuid := gen_random_uuid();
-    v_turns bigint;
-    v_erased uuid[];
-BEGIN
-    IF v_tenant IS NULL THEN
-        RAISE EXCEPTION 'konstruct_erase_turns: no tenant is set for this transaction'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF p_turns IS NULL OR cardinality(p_turns) NOT BETWEEN 1 AND 1000
-       OR array_position(p_turns, NULL) IS NOT NULL THEN
-        RAISE EXCEPTION 'konstruct_erase_turns: name 1 to 1000 turn ids'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_user = '' THEN
-        RAISE EXCEPTION 'konstruct_erase_turns: the user id is empty'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_subject IS NULL OR octet_length(p_subject) <> 32 THEN
-        RAISE EXCEPTION 'konstruct_erase_turns: the subject hash must be 32 bytes'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_subject_version IS NULL OR p_subject_version NOT IN (1, 2) THEN
-        RAISE EXCEPTION 'konstruct_erase_turns: the subject hash version must be 1 or 2'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    WITH gone AS (
-        DELETE FROM public.conversation_embeddings t
-        WHERE t.tenant_id = v_tenant
-          AND t.id = ANY(p_turns)
-          AND (p_agent IS NULL OR t.agent_id = p_agent)
-          AND (p_user IS NULL OR t.user_id = p_user)
-          AND (p_stored_before IS NULL OR t.created_at <= p_stored_before)
-        RETURNING t.id, t.agent_id, t.user_id
-    ), marked AS (
-        INSERT INTO public.erased_turns (tenant_id, turn_id, agent_id, user_id, erasure_id)
-        SELECT v_tenant, gone.id, gone.agent_id, gone.user_id, v_id FROM gone
-        ON CONFLICT DO NOTHING
-    )
-    SELECT count(*), coalesce(array_agg(DISTINCT gone.id ORDER BY gone.id), '{}')
+""",
+    blocks.ERASER_RETURNS,
+    blocks.PLANNED_PER_CALL,
+    blocks.ERASE_TURNS_DECLARES,
+    blocks.refuse_bad_turn_erasure("konstruct_erase_turns"),
+    blocks.refuse_bad_version("konstruct_erase_turns"),
+    blocks.NAMED_TURNS_IN_SCOPE,
+    _SCOPED_TOMBSTONES,
+    """    SELECT count(*), coalesce(array_agg(DISTINCT gone.id ORDER BY gone.id), '{}')
     INTO v_turns, v_erased FROM gone;
-    RETURN QUERY
-    INSERT INTO public.erasures AS e
-        (id, tenant_id, kind, subject_hash, subject_hash_version, key_id, turns_erased,
+""",
+    blocks.RECORD_ERASURE,
+    """        (id, tenant_id, kind, subject_hash, subject_hash_version, key_id, turns_erased,
          audit_rows_erased, requested_at, replay_of, turn_ids)
     VALUES (v_id, v_tenant, 'turns', p_subject, p_subject_version, p_key, v_turns, 0,
             coalesce(p_requested_at, clock_timestamp()), p_replay_of, v_erased)
-    RETURNING e.*;
-END
-$$
-"""
-
-
-def _install(signature: str, body: str) -> None:
-    op.execute(body)
-    op.execute(f"ALTER FUNCTION {signature} OWNER TO konstruct_eraser")
-    op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {signature} TO konstruct_app")
+""",
+    blocks.ERASER_END,
+)
 
 
 def upgrade() -> None:
@@ -213,11 +135,9 @@ def upgrade() -> None:
     )
     op.execute(f"DROP FUNCTION {_OLD_ERASE}")
     op.execute(f"DROP FUNCTION {_OLD_ERASE_TURNS}")
-    # The functions' owner must be able to create in the schema while it becomes the owner.
-    op.execute("GRANT USAGE, CREATE ON SCHEMA public TO konstruct_eraser")
-    _install(_ERASE, _ERASE_BODY)
-    _install(_ERASE_TURNS, _ERASE_TURNS_BODY)
-    op.execute("REVOKE CREATE ON SCHEMA public FROM konstruct_eraser")
+    with blocks.eraser_creates():
+        blocks.install_as_eraser(_ERASE, _ERASE_BODY)
+        blocks.install_as_eraser(_ERASE_TURNS, _ERASE_TURNS_BODY)
 
 
 def downgrade() -> None:
@@ -267,10 +187,9 @@ def downgrade() -> None:
     op.execute("ALTER TABLE conversation_embeddings DROP CONSTRAINT conversation_embeddings_pkey")
     op.execute("ALTER TABLE conversation_embeddings ADD PRIMARY KEY (tenant_id, id)")
     # 011's functions, as 007 and 009 created them.
-    op.execute("GRANT USAGE, CREATE ON SCHEMA public TO konstruct_eraser")
-    for signature, body in _previous_functions():
-        _install(signature, body)
-    op.execute("REVOKE CREATE ON SCHEMA public FROM konstruct_eraser")
+    with blocks.eraser_creates():
+        for signature, body in _previous_functions():
+            blocks.install_as_eraser(signature, body)
 
 
 def _previous_functions() -> list[tuple[str, str]]:

@@ -27,16 +27,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "013"
 down_revision: str | None = "012"
-branch_labels = None
-depends_on = None
-
-_POLICY = """
-CREATE POLICY tenant_isolation ON turn_windows
-USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-"""
 
 
 def upgrade() -> None:
@@ -69,9 +63,7 @@ def upgrade() -> None:
         "CREATE INDEX ix_turn_windows_hnsw ON turn_windows "
         "USING hnsw (embedding vector_cosine_ops) WITH (m = 32, ef_construction = 128)"
     )
-    op.execute("ALTER TABLE turn_windows ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE turn_windows FORCE ROW LEVEL SECURITY")
-    op.execute(_POLICY)
+    blocks.confine_to_tenant("turn_windows")
     op.execute("GRANT SELECT, INSERT ON turn_windows TO konstruct_app")
 
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "014"
 down_revision: str | None = "013"
-branch_labels = None
-depends_on = None
 
 _SIGNATURE = "konstruct_audit_read(text, uuid, uuid, text, uuid[], text, timestamptz)"
 
@@ -43,8 +43,7 @@ $$
 def upgrade() -> None:
     op.execute("ALTER TABLE read_audit ADD COLUMN as_of timestamptz")
     op.execute(_AUDIT_READ)
-    op.execute(f"REVOKE ALL ON FUNCTION {_SIGNATURE} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {_SIGNATURE} TO konstruct_app")
+    blocks.callable_by_runtime(_SIGNATURE)
 
 
 def downgrade() -> None:

@@ -39,10 +39,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "015"
 down_revision: str | None = "014"
-branch_labels = None
-depends_on = None
 
 _ADDED = "konstruct_scope_summaries_added()"
 _REMOVED = "konstruct_scope_summaries_removed()"
@@ -65,20 +65,20 @@ CREATE UNIQUE INDEX scope_summaries_scope_key ON scope_summaries
     (tenant_id, agent_id, user_id, conversation_id NULLS FIRST) NULLS NOT DISTINCT
 """
 
-_POLICY = """
-CREATE POLICY tenant_isolation ON scope_summaries
-USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-"""
-
-_ADDED_BODY = """
-CREATE FUNCTION konstruct_scope_summaries_added()
+# Both trigger functions: run by their owner, for each statement's transition table.
+_TRIGGER = """
+CREATE FUNCTION konstruct_scope_summaries_{which}()
 RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
     v_tenant uuid;
+"""
+
+_ADDED_BODY = blocks.function_text(
+    _TRIGGER.format(which="added"),
+    """\
 BEGIN
     -- A batch holds one tenant; the loop names it in each statement (Citus routes by it).
     FOR v_tenant IN SELECT DISTINCT a.tenant_id FROM added a LOOP
@@ -98,16 +98,12 @@ BEGIN
     RETURN NULL;
 END
 $$
-"""
+""",
+)
 
-_REMOVED_BODY = """
-CREATE FUNCTION konstruct_scope_summaries_removed()
-RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_tenant uuid;
+_REMOVED_BODY = blocks.function_text(
+    _TRIGGER.format(which="removed"),
+    """\
     v_current uuid := NULLIF(current_setting('app.current_tenant', true), '')::uuid;
 BEGIN
     FOR v_tenant IN SELECT DISTINCT r.tenant_id FROM removed r LOOP
@@ -171,7 +167,8 @@ BEGIN
     RETURN NULL;
 END
 $$
-"""
+""",
+)
 
 _TRIGGERS = (
     "CREATE TRIGGER scope_summaries_added AFTER INSERT ON conversation_embeddings "
@@ -199,9 +196,7 @@ def upgrade() -> None:
         "(agent, user, conversation), kept by triggers on conversation_embeddings'"
     )
     op.execute(_KEY)
-    op.execute("ALTER TABLE scope_summaries ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE scope_summaries FORCE ROW LEVEL SECURITY")
-    op.execute(_POLICY)
+    blocks.confine_to_tenant("scope_summaries")
     op.execute("CREATE POLICY owner_administers ON scope_summaries TO CURRENT_USER USING (true)")
     op.execute("GRANT SELECT ON scope_summaries TO konstruct_app")
     for signature, body in ((_ADDED, _ADDED_BODY), (_REMOVED, _REMOVED_BODY)):

@@ -33,16 +33,10 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "016"
 down_revision: str | None = "015"
-branch_labels = None
-depends_on = None
-
-_POLICY = """
-CREATE POLICY tenant_isolation ON rate_buckets
-USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-"""
 
 _TAKE_FUNCTION = """
 CREATE FUNCTION konstruct_take_rate_token(p_rate double precision, p_burst double precision)
@@ -109,19 +103,10 @@ def upgrade() -> None:
         "COMMENT ON TABLE rate_buckets IS "
         "'Token bucket of each rate-limited tenant, shared by every serve process'"
     )
-    op.execute("ALTER TABLE rate_buckets ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE rate_buckets FORCE ROW LEVEL SECURITY")
-    op.execute(_POLICY)
+    blocks.confine_to_tenant("rate_buckets")
     op.execute("GRANT SELECT, INSERT, UPDATE ON rate_buckets TO konstruct_app")
     op.execute(_TAKE_FUNCTION)
-    op.execute(
-        "REVOKE ALL ON FUNCTION konstruct_take_rate_token(double precision, double precision) "
-        "FROM PUBLIC"
-    )
-    op.execute(
-        "GRANT EXECUTE ON FUNCTION konstruct_take_rate_token(double precision, double precision) "
-        "TO konstruct_app"
-    )
+    blocks.callable_by_runtime("konstruct_take_rate_token(double precision, double precision)")
 
 
 def downgrade() -> None:
