@@ -14,6 +14,7 @@ to the admin routes, which check it themselves.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import anyio
 from starlette.routing import BaseRoute, Match
@@ -54,25 +55,25 @@ async def authenticated(
     return principal
 
 
-class KeyGate:
-    """ASGI, for ``/v1``: a tenant's principal, its share of the in-flight bound and its whole
-    body, then a slot of the bound; or a refusal, decided from the request's head."""
+@dataclass(eq=False)
+class Gate:
+    """What an ASGI gate in front of the operations holds: the app behind it, the memory whose
+    keys it authenticates, the per-address and per-tenant throttles, and the in-flight bound."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        memory: Callable[[], Memory],
-        throttles: Throttles,
-        in_flight: InFlight,
-        admin_token: str,
-        routes: Sequence[BaseRoute],
-    ) -> None:
-        self.app = app
-        self.memory = memory
-        self.throttles = throttles
-        self.in_flight = in_flight
-        self.admin_token = admin_token
-        self.routes = routes
+    app: ASGIApp
+    memory: Callable[[], Memory]
+    throttles: Throttles
+    in_flight: InFlight
+
+
+@dataclass(eq=False)
+class KeyGate(Gate):
+    """ASGI, for ``/v1``: a tenant's principal, its share of the in-flight bound and its whole
+    body, then a slot of the bound; or a refusal, decided from the request's head. The admin
+    token is the other credential it takes; ``routes`` are the ``/v1`` routes it admits to."""
+
+    admin_token: str
+    routes: Sequence[BaseRoute]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(PREFIX):

@@ -26,6 +26,16 @@ Url = typer.Option(
 TenantId = typer.Option(None, "--tenant", help="Tenant id: use the database directly instead.")
 
 
+def agent_option(help: str) -> Any:
+    """An optional ``--agent`` (also ``--agent-id``), as the erasure and key commands take."""
+    return typer.Option(None, "--agent", "--agent-id", help=help)
+
+
+def user_option(help: str) -> Any:
+    """An optional ``--user`` (also ``--user-id``)."""
+    return typer.Option(None, "--user", "--user-id", help=help)
+
+
 @contextmanager
 def memory_for(
     ctx: typer.Context,

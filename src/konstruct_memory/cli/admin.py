@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 import typer
 
+from konstruct_memory.cli.access import agent_option, user_option
 from konstruct_memory.cli.settings import settings_of
 from konstruct_memory.library import Memory
 from konstruct_memory.operations import UNCHANGED, Unchanged
@@ -110,12 +111,8 @@ def create_api_key(
     ),
     tenant_id: str | None = typer.Option(None, "--tenant", help="Tenant (instead of TENANT_ID)."),
     name: str | None = typer.Option(None, help="A label for the key."),
-    agent_id: str | None = typer.Option(
-        None, "--agent", "--agent-id", help="Bind the key to this agent (UUID)."
-    ),
-    user_id: str | None = typer.Option(
-        None, "--user", "--user-id", help="Bind the key to this user."
-    ),
+    agent_id: str | None = agent_option("Bind the key to this agent (UUID)."),
+    user_id: str | None = user_option("Bind the key to this user."),
     scopes: list[str] | None = typer.Option(
         None,
         "--scope",

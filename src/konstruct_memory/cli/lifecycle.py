@@ -13,7 +13,14 @@ from pathlib import Path
 
 import typer
 
-from konstruct_memory.cli.access import ApiKey, TenantId, Url, memory_for
+from konstruct_memory.cli.access import (
+    ApiKey,
+    TenantId,
+    Url,
+    agent_option,
+    memory_for,
+    user_option,
+)
 from konstruct_memory.cli.settings import settings_of
 from konstruct_memory.errors import InvalidInput
 from konstruct_memory.operations import AuditEntry, Erasure
@@ -50,12 +57,8 @@ def register(app: typer.Typer) -> None:
 @erase_app.callback()
 def erase(
     ctx: typer.Context,
-    agent_id: str | None = typer.Option(
-        None, "--agent", "--agent-id", help="Erase this agent's turns (with --user: its user's)."
-    ),
-    user_id: str | None = typer.Option(
-        None, "--user", "--user-id", help="Erase this user's turns (with --agent: of that agent)."
-    ),
+    agent_id: str | None = agent_option("Erase this agent's turns (with --user: its user's)."),
+    user_id: str | None = user_option("Erase this user's turns (with --agent: of that agent)."),
     turn_ids: list[str] | None = typer.Option(
         None,
         "--turn",
@@ -77,7 +80,7 @@ def erase(
         raise typer.BadParameter("name --agent, --user, both, or --turn")
     with memory_for(ctx, api_key, url, tenant_id) as memory:
         entry = memory.erase(agent_id=agent_id, user_id=user_id, turn_ids=turn_ids or None)
-    _print_erasure(entry, as_json)
+    _print(entry, as_json)
 
 
 @erase_app.command("export")
@@ -148,11 +151,9 @@ def erasures(
     """List the tenant's erasure ledger (requests and retention batches), oldest first
     (--order desc: newest first)."""
     with memory_for(ctx, api_key, url, tenant_id) as memory:
-        entries = memory.list_erasures(
-            since=since, until=until, limit=limit, order=order.value, before=before
-        )
+        entries = memory.list_erasures(since, until, limit, order.value, before)
     for entry in entries:
-        _print_erasure(entry, as_json)
+        _print(entry, as_json)
 
 
 def audit(
@@ -174,17 +175,10 @@ def audit(
     """List audited reads (recorded while the tenant's audit_reads is on), oldest first
     (--order desc: newest first)."""
     with memory_for(ctx, api_key, url, tenant_id) as memory:
-        entries = memory.list_audit(
-            since=since,
-            until=until,
-            limit=limit,
-            agent_id=agent_id,
-            user_id=user_id,
-            order=order.value,
-            before=before,
-        )
+        # The parameters' order is the operation's, on the library and the client alike.
+        entries = memory.list_audit(since, until, limit, agent_id, user_id, order.value, before)
     for entry in entries:
-        _print_audit(entry, as_json)
+        _print(entry, as_json)
 
 
 @retention_app.command("run")
@@ -206,22 +200,19 @@ def run_retention(
     )
 
 
-def _print_erasure(entry: Erasure, as_json: bool) -> None:
-    if as_json:
-        typer.echo(entry.model_dump_json())
-        return
-    when = entry.completed_at.isoformat(timespec="seconds")
-    typer.echo(
-        f"{entry.id}  {when}  {entry.kind}  turns_erased={entry.turns_erased}  "
-        f"audit_rows_erased={entry.audit_rows_erased}"
-    )
+def _print(entry: Erasure | AuditEntry, as_json: bool) -> None:
+    """A ledger entry or an audited read: as JSON, or as one line."""
+    typer.echo(entry.model_dump_json() if as_json else _line(entry))
 
 
-def _print_audit(entry: AuditEntry, as_json: bool) -> None:
-    if as_json:
-        typer.echo(entry.model_dump_json())
-        return
+def _line(entry: Erasure | AuditEntry) -> str:
+    if isinstance(entry, Erasure):
+        when = entry.completed_at.isoformat(timespec="seconds")
+        return (
+            f"{entry.id}  {when}  {entry.kind}  turns_erased={entry.turns_erased}  "
+            f"audit_rows_erased={entry.audit_rows_erased}"
+        )
     when = entry.at.isoformat(timespec="seconds")
     who = f"key={entry.key_id or 'owner'}"
     scope = f"agent={entry.agent_id} user={entry.user_id or '*'}"
-    typer.echo(f"{when}  {entry.operation}  {who}  {scope}  turns={len(entry.turn_ids)}")
+    return f"{when}  {entry.operation}  {who}  {scope}  turns={len(entry.turn_ids)}"

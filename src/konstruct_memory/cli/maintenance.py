@@ -16,17 +16,17 @@ from konstruct_memory.db.vacuum import VacuumThrottle
 from konstruct_memory.store import maintenance
 from konstruct_memory.store.maintenance import TableVacuumState, VacuumInProgress
 
-maintenance_app = typer.Typer(
-    help="The VACUUM of the tables erasure and retention remove rows from.",
-    no_args_is_help=True,
-)
-
 
 def register(app: typer.Typer) -> None:
-    app.add_typer(maintenance_app, name="maintenance")
+    """``maintenance``: one group, for now with ``status`` alone."""
+    group = typer.Typer(
+        help="The VACUUM of the tables erasure and retention remove rows from.",
+        no_args_is_help=True,
+    )
+    group.command("status")(status)
+    app.add_typer(group, name="maintenance")
 
 
-@maintenance_app.command("status")
 def status(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="One JSON object."),

@@ -65,21 +65,22 @@ def authorize(principal: Principal, operation: Operation, request: M) -> M:
 def _bound(principal: Principal, subject: M, where: str, *, required: bool = True) -> M:
     """``subject`` (a request or a turn) checked against, and completed from, the binding."""
     update: dict[str, Any] = {}
-    agent: UUID | None = getattr(subject, "agent_id", None)
-    if principal.agent_id is not None:
-        if agent is not None and agent != principal.agent_id:
-            raise Forbidden(f"{where}agent_id: this key is bound to agent {principal.agent_id}")
-        update["agent_id"] = principal.agent_id
-    elif agent is None and required:
-        raise InvalidInput(f"{where}agent_id", _required(principal, "agent"))
+    # The binding's agent, and its user where the subject names one; each either given as
+    # bound, or filled in from the binding.
+    checked: list[tuple[str, UUID | str | None, str]] = [
+        ("agent", principal.agent_id, str(principal.agent_id))
+    ]
     if "user_id" in type(subject).model_fields:
-        user: str | None = getattr(subject, "user_id", None)
-        if principal.user_id is not None:
-            if user is not None and user != principal.user_id:
-                raise Forbidden(f"{where}user_id: this key is bound to user {principal.user_id!r}")
-            update["user_id"] = principal.user_id
-        elif user is None and required:
-            raise InvalidInput(f"{where}user_id", _required(principal, "user"))
+        checked.append(("user", principal.user_id, repr(principal.user_id)))
+    for kind, bound, shown in checked:
+        field = f"{kind}_id"
+        given = getattr(subject, field, None)
+        if bound is not None:
+            if given is not None and given != bound:
+                raise Forbidden(f"{where}{field}: this key is bound to {kind} {shown}")
+            update[field] = bound
+        elif given is None and required:
+            raise InvalidInput(f"{where}{field}", _required(principal, kind))
     return subject.model_copy(update=update) if update else subject
 
 

@@ -139,14 +139,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         metadata: dict[str, Any] | None = None,
         user_id: Annotated[str | None, Field(description=USER_ID)] = None,
     ) -> Annotated[CallToolResult, Remembered]:
-        turn = _given(
-            content=content,
-            role=role,
-            conversation_id=conversation_id,
-            occurred_at=occurred_at,
-            metadata=metadata,
-            user_id=user_id,
-        )
+        turn = _given(locals())
         result = await _run(backend, RememberRequest, turns=[turn])
         return _answer(render.stored(result.turns[0]), result)
 
@@ -174,16 +167,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         result = await _run(
             backend,
             RecallRequest,
-            **_given(
-                query=query,
-                k=k,
-                since=since,
-                until=until,
-                conversation_id=conversation_id,
-                min_score=min_score,
-                as_of=as_of,
-                user_id=user_id,
-            ),
+            **_given(locals()),
         )
         return _answer(render.hits(result.hits), result)
 
@@ -205,7 +189,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         result = await _run(
             backend,
             HistoryRequest,
-            **_given(limit=limit, before=before, as_of=as_of, user_id=user_id),
+            **_given(locals()),
         )
         return _answer(render.turns(result.turns), result)
 
@@ -230,15 +214,7 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         result = await _run(
             backend,
             ContextRequest,
-            **_given(
-                query=query,
-                recent=recent,
-                k=k,
-                max_tokens=max_tokens,
-                min_score=min_score,
-                as_of=as_of,
-                user_id=user_id,
-            ),
+            **_given(locals()),
         )
         return _answer(render.context(result), result)
 
@@ -257,12 +233,15 @@ def _register(server: MemoryServer, backend: Backend) -> None:
         if user_id is None and caller.user_id is None:
             # Without a user the erasure would cover every person the agent talked to.
             raise ToolError("user_id: is required (this key is bound to no user); nothing was done")
-        result = await _run(backend, EraseRequest, **_given(user_id=user_id))
+        result = await _run(backend, EraseRequest, **_given({"user_id": user_id}))
         return _answer(render.erased(result), result)
 
 
-def _given(**fields: Any) -> dict[str, Any]:
-    """The arguments the caller gave (None: the operation's default applies). Spelled out
-    per tool: ``arguments(locals())``, as the library uses, would also pick up the closure's
-    ``backend``."""
-    return {k: v for k, v in fields.items() if v is not None}
+# What a tool's ``locals()`` holds besides its arguments: the names it uses from the closure.
+_CLOSURE = frozenset({"backend", "server"})
+
+
+def _given(local_names: dict[str, Any]) -> dict[str, Any]:
+    """The arguments the caller gave, from the tool's ``locals()`` (named after the request's
+    fields) less the closure's names; None: the operation's default applies."""
+    return {k: v for k, v in local_names.items() if k not in _CLOSURE and v is not None}

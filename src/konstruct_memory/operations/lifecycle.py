@@ -138,6 +138,10 @@ ListingOrder = Literal["asc", "desc"]
 ORDER = "asc: oldest first; desc: newest first"
 
 
+# The next page of a newest-first listing starts below the last entry of this one.
+NEXT_PAGE = "Only entries older than this one (its id): the next page of a newest-first listing"
+
+
 class ListErasuresRequest(Request[Erasures]):
     """The tenant's erasure ledger (requests and retention runs), oldest first (or newest
     first with ``order=desc``)."""
@@ -146,11 +150,7 @@ class ListErasuresRequest(Request[Erasures]):
     until: Timestamp | None = Field(default=None, description="Exclusive")
     limit: Listed = 100
     order: ListingOrder = Field(default="asc", description=ORDER)
-    before: Uuid | None = Field(
-        default=None,
-        description="Only entries older than this one (its id): the next page of a "
-        "newest-first listing",
-    )
+    before: Uuid | None = Field(default=None, description=NEXT_PAGE)
 
     _until = field_validator("until")(_after_since)
 
@@ -190,11 +190,7 @@ class ListAuditRequest(Request[AuditTrail]):
     agent_id: Uuid | None = None
     user_id: UserId | None = None
     order: ListingOrder = Field(default="asc", description=ORDER)
-    before: PositiveInt | None = Field(
-        default=None,
-        description="Only entries older than this one (its id): the next page of a "
-        "newest-first listing",
-    )
+    before: PositiveInt | None = Field(default=None, description=NEXT_PAGE)
 
     _until = field_validator("until")(_after_since)
 

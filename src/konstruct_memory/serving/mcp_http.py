@@ -21,10 +21,16 @@ import pydantic_core
 from mcp.types import INVALID_REQUEST, jsonrpc_message_adapter
 from pydantic import ValidationError
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from konstruct_memory import tracing
-from konstruct_memory.api.admission import authenticated, bearer_credential, read_body, replay
+from konstruct_memory.api.admission import (
+    Gate,
+    authenticated,
+    bearer_credential,
+    read_body,
+    replay,
+)
 from konstruct_memory.api.backpressure import InFlight, Throttles
 from konstruct_memory.api.errors import DATABASE_ERRORS, database_error, retry_after
 from konstruct_memory.engine.reads import identity_of
@@ -36,20 +42,8 @@ from konstruct_memory.mcp.server import MemoryServer
 PATH = "/mcp"
 
 
-class McpGate:
+class McpGate(Gate):
     """ASGI: the key's principal for the request, or a refusal before any MCP handling."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        memory: Callable[[], Memory],
-        throttles: Throttles,
-        in_flight: InFlight,
-    ) -> None:
-        self.app = app
-        self.memory = memory
-        self.throttles = throttles
-        self.in_flight = in_flight
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
