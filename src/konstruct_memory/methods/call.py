@@ -1,13 +1,13 @@
 """How one declaration of a method serves every face: the library, the blocking client and the
 asynchronous one.
 
-A method of ``declared.py`` says what its call asks for: its parameters, its
-docstring, and its body, which builds the operation's request and says which part of the
-result the caller gets back (a ``Call``). ``@operation`` turns it into a ``Method``, a
-descriptor that each face class inherits. Read from a blocking face (``BlockingFace``: the
-library's ``TenantMemory`` and ``Memory``, the ``Client``), it is a plain method returning that
-part; read from an ``AsyncFace`` (the ``AsyncClient``), a coroutine method. Each face says only
-how a request is run (``_execute``): through the engine, or over HTTP.
+A method of ``declared.py`` says what its call asks for: its parameters, its docstring, and
+its body, which builds the operation's request and says which part of the result the caller
+gets back (a ``Call``). ``@operation`` turns it into a ``Method``, a descriptor that each face
+class inherits. Read from a blocking face (``BlockingFace``: the library's ``TenantMemory`` and
+``Memory``, ``Client`` and ``AdminClient``), it is a plain method returning that part; read
+from an ``AsyncFace`` (``AsyncClient``, ``AsyncAdminClient``), a coroutine method. Each face
+says only how a request is run (``_execute``): through the engine, or over HTTP.
 
 The type checker sees the declared parameters on every face (``ParamSpec``) and the result, or
 an awaitable result on an asynchronous face, through ``Method.__get__``'s overloads; ``help()``
