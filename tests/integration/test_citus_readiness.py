@@ -33,6 +33,7 @@ DISTRIBUTED = (
     "read_audit",
     "scope_summaries",
     "rate_buckets",
+    "keyword_postings",
 )
 FUNCTION = re.compile(r"konstruct_\w+\(")
 NAMES_A_TENANT = re.compile(r"tenant_id = '[0-9a-f-]{36}'::uuid")

@@ -22,13 +22,14 @@ from psycopg.rows import class_row
 from konstruct_memory.db.vacuum import VacuumThrottle
 
 # The tables erasure and retention remove rows from (their HNSW and GIN indexes included), and
-# the scope summaries their triggers update or remove.
+# the scope summaries and keyword postings their triggers update or remove.
 VACUUMED_TABLES = (
     "conversation_embeddings",
     "turn_windows",
     "read_audit",
     "erased_turns",
     "scope_summaries",
+    "keyword_postings",
 )
 _VACUUM = sql.SQL("VACUUM {}").format(sql.SQL(", ").join(map(sql.Identifier, VACUUMED_TABLES)))
 # set_config rather than SET: SET takes no bound parameters. Not local: VACUUM runs outside a
