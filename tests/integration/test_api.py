@@ -136,7 +136,7 @@ def test_remember_recall_history_context(client: TestClient) -> None:
         "day",
         "correction",
         "corrected",
-        "keyword_window",
+        "keyword_pruned",
     }
 
     history = client.get("/v1/history", params={"agent_id": AGENT, "user_id": "U1"}, headers=key)

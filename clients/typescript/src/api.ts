@@ -306,8 +306,8 @@ export interface ScoreParts {
    * @default false
    */
   corrected?: boolean;
-  /** Set when the scope holds more turns than this: keyword matches were looked for among its most recent this many turns (5,000 by default) and among the turns the vector search found, and keyword weighs the query's words within the window; null when every turn was searched. The same for every hit of a recall */
-  keyword_window?: number | null;
+  /** In a scope of more than 5,000 turns, the query's words (as stemmed lexemes) held by so many of its turns that they were not searched: a turn holding only these was found by meaning alone, and scored by them all the same; their weight stays in keyword's total. Null when every word was searched. The same for every hit of a recall */
+  keyword_pruned?: string[] | null;
 }
 
 /** A turn as stored: what `remember` returns and `history` lists. */

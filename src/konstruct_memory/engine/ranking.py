@@ -75,11 +75,14 @@ class RecallTuning:
 
     vector_candidates: int = 60
     keyword_candidates: int = 120
-    # The keyword stage searches a scope's most recent this many turns (every turn of a
-    # smaller scope, which ranks as if there were no bound); the vector stage searches all.
-    # Row-level security leaves the GIN index unused, so every turn searched is read: on a
-    # 200,000-turn scope that was most of a recall's time (BENCHMARKS.md, "Heavy scopes").
-    keyword_window: int = 5_000
+    # The keyword stage reads a scope of up to this many turns whole (row-level security
+    # leaves the GIN index unused); a larger one through its postings (migration 018), reading
+    # at most ``keyword_postings`` of them: those of the query's rarest lexemes. A lexeme's
+    # turns are counted up to ``keyword_common_share`` of the scope (BENCHMARKS.md, "Heavy
+    # scopes").
+    keyword_exact_turns: int = 5_000
+    keyword_postings: int = 5_000
+    keyword_common_share: float = 0.02
     similarity_floor: float = RELEVANCE_FLOOR
     similarity_full: float = 0.7
     # Keyword coverage weighs this many times the vector signal in a turn's own relevance.

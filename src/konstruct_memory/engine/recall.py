@@ -95,13 +95,12 @@ def ranked(
         limit = max(wanted, tuning.vector_candidates)
         with tracing.stage("vector stage"):
             by_vector, beyond = _nearest(tx, scope, query_vector, limit)
-        if found.window is not None:
-            # Every vector candidate by the window's weights: those older than the window had no
-            # keyword score (the ids alone cannot tell which: across users they may repeat).
-            candidates_by_vector = list(by_vector)
-            for ref, share in keyword_stage.coverage(
-                tx, scope, candidates_by_vector, found.weights
-            ).items():
+        if found.pruned is not None:
+            # Every vector candidate by the stage's weights: one holding only pruned lexemes was
+            # not searched (the ids alone cannot tell which: across users they may repeat).
+            with tracing.stage("keyword coverage"):
+                covered = keyword_stage.coverage(tx, scope, list(by_vector), found.weights)
+            for ref, share in covered.items():
                 keyword[ref] = max(share, keyword.get(ref, 0.0))
         days = date_cues.days_named(query)
         said_on_days = _said_on(tx, scope, days, query_vector, tuning) if days else {}
@@ -131,7 +130,7 @@ def ranked(
             user = scope.user_id or ""
             near = [((a, user), (b, user), offset) for a, b, offset in links]
             left_out = {(i, user) for i in exclude}
-            best = _best(tuning, query, days, candidates, near, restated, left_out, k, found.window)
+            best = _best(tuning, query, days, candidates, near, restated, left_out, k, found.pruned)
             if request.min_score is not None:
                 best = [hit for hit in best if hit[1] >= request.min_score]
         refs = [ref for ref, _, _ in best]
@@ -150,7 +149,7 @@ def _best(
     restated: list[tuple[Ref, Ref, float]],
     exclude: Collection[Ref],
     k: int,
-    keyword_window: int | None,
+    keyword_pruned: list[str] | None,
 ) -> list[tuple[Ref, float, ScoreParts]]:
     """The ``k`` best of ``candidates`` but ``exclude`` (which still lend to their neighbours),
     each with its score, rounded once here so that ``min_score`` compares the very score a hit
@@ -167,7 +166,7 @@ def _best(
     rankable = {n: s for n, s in scored.items() if n not in left_out}
     best = ranking.top(rankable, dict(enumerate(c.when for c in listed)), k)
     return [
-        (ids[n], round(scored[n].score, 6), _parts(scored[n], listed[n], tuning, keyword_window))
+        (ids[n], round(scored[n].score, 6), _parts(scored[n], listed[n], tuning, keyword_pruned))
         for n in best
     ]
 
@@ -248,7 +247,7 @@ def _parts(
     scored: ranking.Scored,
     candidate: ranking.Candidate,
     tuning: ranking.RecallTuning,
-    keyword_window: int | None,
+    keyword_pruned: list[str] | None,
 ) -> ScoreParts:
     return ScoreParts(
         similarity=candidate.similarity,
@@ -260,7 +259,7 @@ def _parts(
         day=scored.day,
         correction=scored.correction,
         corrected=scored.corrected,
-        keyword_window=keyword_window,
+        keyword_pruned=keyword_pruned,
     )
 
 
@@ -283,9 +282,10 @@ def _keyword_matches(session: Session, scope: Scope, query: str) -> keyword_stag
         tracing.stage("keyword stage"),
         session.read_transaction(scope.agent_id, scope.user_id) as tx,
     ):
-        return keyword_stage.keyword_matches(
-            tx, scope, query, tuning.keyword_candidates, tuning.keyword_window
+        bounds = keyword_stage.KeywordBounds(
+            tuning.keyword_exact_turns, tuning.keyword_postings, tuning.keyword_common_share
         )
+        return keyword_stage.keyword_matches(tx, scope, query, tuning.keyword_candidates, bounds)
 
 
 def _hit(row: CandidateRow, metadata: dict[str, Any], score: float, parts: ScoreParts) -> Hit:

@@ -67,12 +67,13 @@ class ScoreParts(Result):
         description="A later relevant turn of the same speaker corrects this one: its score "
         "is multiplied by 0.8 (the factor is part of act)",
     )
-    keyword_window: int | None = Field(
+    keyword_pruned: list[str] | None = Field(
         default=None,
-        description="Set when the scope holds more turns than this: keyword matches were "
-        "looked for among its most recent this many turns (5,000 by default) and among the "
-        "turns the vector search found, and keyword weighs the query's words within the "
-        "window; null when every turn was searched. The same for every hit of a recall",
+        description="In a scope of more than 5,000 turns, the query's words (as stemmed "
+        "lexemes) held by so many of its turns that they were not searched: a turn holding "
+        "only these was found by meaning alone, and scored by them all the same; their weight "
+        "stays in keyword's total. Null when every word was searched. The same for every hit "
+        "of a recall",
     )
 
 
