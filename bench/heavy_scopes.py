@@ -11,8 +11,10 @@ vector stage (``store.search.nearest``: exact up to EXACT_SCOPE_ROWS turns, HNSW
 scan above) against the exact scan it replaces (the same statement with the gate lifted), both
 DB-side on one connection, and scores recall@10 against exact NumPy search over the scope's
 vectors. It then times the other statements a recall runs on the same scopes (keywords, the
-mixed-model check), a whole library recall, and the footprint per million turns (the capacity
-model in BENCHMARKS.md is derived from these figures).
+mixed-model check), a whole library recall with each stage's time, and the footprint per million
+turns (the capacity model in BENCHMARKS.md is derived from these figures). The keyword stage
+and whole recalls run the previous keyword stage (the scope's most recent 5,000 turns) and the
+product's (postings, migration 018) alternately, in the same run.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 import psycopg
@@ -44,6 +47,7 @@ from scale_data import (
     turns_for,
 )
 
+from konstruct_memory import tracing
 from konstruct_memory.config import Settings
 from konstruct_memory.db.embedded import EmbeddedServer
 from konstruct_memory.db.tenant import TenantConnection, tenant_transaction
@@ -53,6 +57,8 @@ from konstruct_memory.store.scope import Scope as SearchScope
 from konstruct_memory.store.vector_index import NAME
 
 K = 10
+P = ParamSpec("P")
+T = TypeVar("T")
 MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 AGENT = uuid.UUID("5eed0000-0000-4000-8000-000000000001")
 HEAVY_USER, HEAVY_ROWS = "U-heavy", 200_000
@@ -150,87 +156,162 @@ def vector_stage(
     print(f"  exact  {percentiles(exact_ms)}  exact/ours p50 {ratio:.1f}x")
 
 
-# The keyword stage as it was before the window: one statement reading every turn of the scope
-# (row-level security leaves the GIN index unused). Kept to measure against, in the same run.
-UNWINDOWED_KEYWORDS = sql.SQL(
+# The keyword stage as it was before the postings (migration 018): the scope's most recent
+# 5,000 turns read and tested (row-level security leaves the GIN index unused), the weights
+# counted within them. Kept to measure against, in the same run.
+WINDOW = 5_000
+WINDOWED_KEYWORDS = sql.SQL(
     """
-    WITH terms AS MATERIALIZED (
+    WITH searched AS MATERIALIZED (
+        SELECT id, user_id, content_tsv FROM conversation_embeddings WHERE {where}
+        ORDER BY occurred_at DESC, seq DESC LIMIT %(window)s
+    ), terms AS MATERIALIZED (
         SELECT DISTINCT t.lexeme, to_tsquery('simple', quote_literal(t.lexeme)) AS q
         FROM unnest(to_tsvector('english', %(query)s)) AS t(lexeme, positions, weights)
     ), matches AS MATERIALIZED (
-        SELECT id, user_id, content_tsv FROM conversation_embeddings
-        WHERE {where} AND content_tsv @@ (
+        SELECT id, user_id, content_tsv FROM searched
+        WHERE content_tsv @@ (
             SELECT to_tsquery('simple', string_agg(quote_literal(lexeme), ' | ')) FROM terms
         )
     ), total AS (
-        SELECT count(*)::float8 AS n FROM conversation_embeddings WHERE {where}
+        SELECT count(*)::float8 AS n FROM searched
     ), weights AS MATERIALIZED (
-        SELECT terms.q,
+        SELECT terms.lexeme, terms.q,
                ln(1 + (total.n - df.n + 0.5) / (df.n + 0.5)) AS idf
         FROM terms CROSS JOIN total
         CROSS JOIN LATERAL (
             SELECT count(*)::float8 AS n FROM matches WHERE matches.content_tsv @@ terms.q
         ) AS df
     )
-    SELECT matches.id, matches.user_id, sum(weights.idf) / (SELECT sum(idf) FROM weights) AS score
-    FROM matches JOIN weights ON matches.content_tsv @@ weights.q
-    GROUP BY matches.id, matches.user_id
-    ORDER BY score DESC, matches.id, matches.user_id
-    LIMIT %(limit)s
+    SELECT hit.id, hit.user_id, hit.score, every.lexemes, every.idfs
+    FROM (
+        SELECT array_agg(lexeme ORDER BY lexeme) AS lexemes, array_agg(idf ORDER BY lexeme) AS idfs
+        FROM weights
+    ) AS every
+    LEFT JOIN LATERAL (
+        SELECT matches.id, matches.user_id,
+               sum(weights.idf) / (SELECT sum(idf) FROM weights) AS score
+        FROM matches JOIN weights ON matches.content_tsv @@ weights.q
+        GROUP BY matches.id, matches.user_id
+        ORDER BY score DESC, matches.id, matches.user_id
+        LIMIT %(limit)s
+    ) AS hit ON true
+    ORDER BY hit.score DESC, hit.id, hit.user_id
+    """
+)
+BEYOND_WINDOW = sql.SQL(
+    """
+    SELECT count(*) > %(window)s AS beyond FROM (
+        SELECT 1 FROM conversation_embeddings WHERE {where} LIMIT %(window)s + 1
+    ) AS scope_turns
     """
 )
 
 
-def unwindowed_keywords(
-    tx: TenantConnection, scope: SearchScope, query: str, limit: int, window: int = 0
+def windowed_keywords(
+    tx: TenantConnection,
+    scope: SearchScope,
+    query: str,
+    limit: int,
+    bounds: keywords.KeywordBounds | None = None,
 ) -> keywords.KeywordMatches:
+    """The previous keyword stage; a scope beyond its window answers ``pruned=[]``, so that
+    recall scores the vector candidates by its weights, as it did then."""
     where, params = scope.where(tx)
-    params |= {"query": query, "limit": limit}
-    rows = tx.conn.execute(UNWINDOWED_KEYWORDS.format(where=where), params).fetchall()
-    return keywords.KeywordMatches([((r["id"], r["user_id"]), float(r["score"])) for r in rows])
+    params |= {"query": query, "limit": limit, "window": WINDOW}
+    conn = tx.conn
+    with conn.pipeline():
+        found = conn.execute(WINDOWED_KEYWORDS.format(where=where), params)
+        beyond = conn.execute(BEYOND_WINDOW.format(where=where), params)
+    rows, counted = found.fetchall(), beyond.fetchone()
+    matches = [((r["id"], r["user_id"]), float(r["score"])) for r in rows if r["id"] is not None]
+    weights = dict(zip(rows[0]["lexemes"] or [], rows[0]["idfs"] or [], strict=True))
+    pruned: list[str] | None = [] if counted and counted["beyond"] else None
+    return keywords.KeywordMatches(matches, weights, pruned)
+
+
+class StageClock:
+    """``tracing.Stages`` that times each stage of the recall in progress (one at a time)."""
+
+    enabled = True
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+
+    @contextmanager
+    def _timed(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            self.ms[name] = self.ms.get(name, 0.0) + elapsed
+
+    def stage(self, name: str) -> AbstractContextManager[None]:
+        return self._timed(name)
+
+    def carried(self, work: Callable[P, T]) -> Callable[P, T]:
+        return work
+
+    def trace_id(self) -> str | None:
+        return None
+
+    def instrument(self, connection: Any) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
 
 
 def keyword_stage(
     memory: Memory, tenant_id: Any, label: str, user: str | None, texts: list[str]
 ) -> None:
-    """The windowed keyword stage against the unwindowed one (alternating which runs first),
-    DB-side on one connection; how many of the top 10 keyword matches they share."""
+    """The keyword stage through the postings against the windowed one (alternating which
+    runs first), DB-side on one connection; how many of the top 10 keyword matches they share."""
     scope = SearchScope(AGENT, user, MODEL)
     tuning = memory.resources.tuning
-    limit, window = tuning.keyword_candidates, tuning.keyword_window
+    limit = tuning.keyword_candidates
+    bounds = keywords.KeywordBounds(
+        tuning.keyword_exact_turns, tuning.keyword_postings, tuning.keyword_common_share
+    )
     before_ms: list[float] = []
     after_ms: list[float] = []
     shared: list[float] = []
+    pruned: list[int] = []
     with tenant_transaction(memory.resources.pool, tenant_id) as tx:
         for n, text in enumerate(texts):
 
+            def postings(text: str = text) -> keywords.KeywordMatches:
+                return keywords.keyword_matches(tx, scope, text, limit, bounds)
+
             def windowed(text: str = text) -> keywords.KeywordMatches:
-                return keywords.keyword_matches(tx, scope, text, limit, window)
+                return windowed_keywords(tx, scope, text, limit)
 
-            def unwindowed(text: str = text) -> keywords.KeywordMatches:
-                return unwindowed_keywords(tx, scope, text, limit)
-
-            runs = [(after_ms, windowed), (before_ms, unwindowed)]
+            runs = [(after_ms, postings), (before_ms, windowed)]
             got: dict[Any, keywords.KeywordMatches] = {}
             for sink, run in runs if n % 2 == 0 else runs[::-1]:
                 ms, got[run] = timed(run, 1)
                 sink += ms
-            ours = {ref for ref, _ in got[windowed].matches[:K]}
-            theirs = {ref for ref, _ in got[unwindowed].matches[:K]}
+            ours = {ref for ref, _ in got[postings].matches[:K]}
+            theirs = {ref for ref, _ in got[windowed].matches[:K]}
             if theirs:
                 shared.append(len(ours & theirs) / len(theirs))
+            pruned.append(len(got[postings].pruned or []))
     ratio = statistics.median(before_ms) / statistics.median(after_ms)
     print(f"  {label}: keyword stage, DB-side ({len(texts)} queries)")
     print(f"    before {percentiles(before_ms)}")
-    print(f"    after  {percentiles(after_ms)}  before/after p50 {ratio:.0f}x")
-    print(f"    top 10 keyword matches shared with before: {statistics.fmean(shared):.2f}")
+    print(f"    after  {percentiles(after_ms)}  before/after p50 {ratio:.1f}x")
+    print(
+        f"    top 10 keyword matches shared with before: {statistics.fmean(shared or [0]):.2f}; "
+        f"lexemes pruned per query: mean {statistics.fmean(pruned):.1f}, max {max(pruned)}"
+    )
 
 
 def whole_recall(
     memory: Memory, tenant_id: Any, label: str, user: str | None, texts: list[str]
 ) -> None:
-    """Library recall (query embedding included) with the windowed keyword stage and with the
-    unwindowed one, alternating; how many of the top 10 the two share."""
+    """Library recall (query embedding included) through the postings and with the windowed
+    keyword stage, alternating; each stage's time; how many of the top 10 the two share."""
     tenant = memory.tenant(tenant_id)
 
     def recall(text: str) -> list[Any]:
@@ -238,33 +319,48 @@ def whole_recall(
             return [h.id for h in tenant.recall_across_users(AGENT, text, k=K)]
         return [h.id for h in tenant.recall(AGENT, user, text, k=K)]
 
-    def unwindowed(text: str) -> list[Any]:
-        windowed, keywords.keyword_matches = keywords.keyword_matches, unwindowed_keywords
+    def windowed(text: str) -> list[Any]:
+        postings, keywords.keyword_matches = keywords.keyword_matches, windowed_keywords
         try:
             return recall(text)
         finally:
-            keywords.keyword_matches = windowed
+            keywords.keyword_matches = postings
 
     recall(texts[0])  # warm
+    clock = StageClock()
+    previous = tracing.use(clock)
     before_ms: list[float] = []
     after_ms: list[float] = []
+    stages: dict[Any, list[dict[str, float]]] = {recall: [], windowed: []}
     shared: list[float] = []
-    for n, text in enumerate(texts):
-        runs = [(after_ms, recall), (before_ms, unwindowed)]
-        got: dict[Any, list[Any]] = {}
-        for sink, run in runs if n % 2 == 0 else runs[::-1]:
+    try:
+        for n, text in enumerate(texts):
+            runs = [(after_ms, recall), (before_ms, windowed)]
+            got: dict[Any, list[Any]] = {}
+            for sink, run in runs if n % 2 == 0 else runs[::-1]:
 
-            def once(run: Callable[[str], list[Any]] = run, text: str = text) -> list[Any]:
-                return run(text)
+                def once(run: Callable[[str], list[Any]] = run, text: str = text) -> list[Any]:
+                    return run(text)
 
-            ms, got[run] = timed(once, 1)
-            sink += ms
-        shared.append(len(set(got[recall]) & set(got[unwindowed])) / max(1, len(got[recall])))
+                clock.ms = {}
+                ms, got[run] = timed(once, 1)
+                sink += ms
+                stages[run].append(clock.ms)
+            shared.append(len(set(got[recall]) & set(got[windowed])) / max(1, len(got[recall])))
+    finally:
+        tracing.use(previous)
     ratio = statistics.median(before_ms) / statistics.median(after_ms)
     print(f"  {label}: library recall, query embedding included ({len(texts)} queries)")
     print(f"    before {percentiles(before_ms)}")
-    print(f"    after  {percentiles(after_ms)}  before/after p50 {ratio:.0f}x")
+    print(f"    after  {percentiles(after_ms)}  before/after p50 {ratio:.2f}x")
     print(f"    top 10 shared with before: {statistics.fmean(shared):.2f}")
+    names = sorted({name for timing in stages[recall] + stages[windowed] for name in timing})
+    for name in names:
+        line = []
+        for tag, run in (("before", windowed), ("after", recall)):
+            values = [timing.get(name, 0.0) for timing in stages[run]]
+            line.append(f"{tag} {percentiles(values)}")
+        print(f"    stage {name:18s} " + "  |  ".join(line))
 
 
 def mixed_model_check(memory: Memory, tenant_id: Any, user: str) -> None:
@@ -272,6 +368,24 @@ def mixed_model_check(memory: Memory, tenant_id: Any, user: str) -> None:
     with tenant_transaction(memory.resources.pool, tenant_id) as tx:
         model_ms, _ = timed(lambda: search.other_model(tx, scope), 5)
     print(f"  {user}: mixed-model check {percentiles(model_ms)}")
+
+
+def postings_footprint(admin_url: str, rows: int) -> None:
+    """The keyword postings' rows and size, per million turns."""
+    with psycopg.connect(admin_url) as conn:
+        found = conn.execute(
+            "SELECT reltuples::bigint, pg_relation_size('keyword_postings'),"
+            " pg_relation_size('keyword_postings_pkey') FROM pg_class"
+            " WHERE oid = 'keyword_postings'::regclass"
+        ).fetchone()
+    assert found is not None
+    postings, heap, key = found
+    per_million = 1_000_000 / max(rows, 1)
+    print(
+        f"  keyword_postings: {postings} rows ({postings / max(rows, 1):.1f} per turn); heap "
+        f"{heap / 2**20:.0f} MiB, key {key / 2**20:.0f} MiB "
+        f"({(heap + key) * per_million / 2**30:.2f} GiB per 1M turns)"
+    )
 
 
 def compare_graph(admin_url: str, m: int, ef_construction: int, queries: Any) -> None:
@@ -289,7 +403,9 @@ def compare_graph(admin_url: str, m: int, ef_construction: int, queries: Any) ->
             f"(embedding vector_cosine_ops) WITH (m = {m}, ef_construction = {ef_construction})"
         )
         print(f"built {other} in {time.perf_counter() - started:.0f} s (if it was missing)")
-        tenant_id = conn.execute("SELECT id FROM tenants WHERE name = 'heavy'").fetchone()["id"]
+        heavy = conn.execute("SELECT id FROM tenants WHERE name = 'heavy'").fetchone()
+        assert heavy is not None, "the heavy tenant is not loaded"
+        tenant_id = heavy["id"]
         conn.execute("SELECT set_config('app.current_tenant', %s, false)", [str(tenant_id)])
         texts, vectors = VectorSource(seed=17).draw(3000)
         for user in (HEAVY_USER, None):
@@ -383,6 +499,8 @@ def main() -> None:
             load(memory, tenant_id, locomo_texts(args.locomo))
         with psycopg.connect(server.admin_url(), autocommit=True) as conn:
             conn.execute("ANALYZE conversation_embeddings")
+            # The postings' visibility map: their counts are index-only scans.
+            conn.execute("VACUUM ANALYZE keyword_postings")
         # The vector stage is scored on noisier draws of the stored turns (another seed), as a
         # nearest-neighbour benchmark; the keyword stage and whole recalls ask the questions.
         noisier = VectorSource(texts=locomo_texts(args.locomo), noise=0.5, seed=99)
@@ -405,9 +523,11 @@ def main() -> None:
             whole_recall(memory, tenant_id, label, user, keyword_texts)
         print("footprint:")
         footprint(server.admin_url(), HEAVY_ROWS + OTHER_USERS * OTHER_ROWS)
+        postings_footprint(server.admin_url(), HEAVY_ROWS + OTHER_USERS * OTHER_ROWS)
         if args.compare_graph:
             print(f"the product's graph against m, ef_construction = {args.compare_graph}:")
-            compare_graph(server.admin_url(), *args.compare_graph, queries)
+            m, ef_construction = args.compare_graph
+            compare_graph(server.admin_url(), m, ef_construction, queries)
 
 
 if __name__ == "__main__":
