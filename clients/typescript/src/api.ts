@@ -308,6 +308,8 @@ export interface ScoreParts {
   corrected?: boolean;
   /** In a scope of more than 5,000 turns, the query's words (as stemmed lexemes) held by so many of its turns that they were not searched: a turn holding only these was found by meaning alone, and scored by them all the same; their weight stays in keyword's total. Null when every word was searched. The same for every hit of a recall */
   keyword_pruned?: string[] | null;
+  /** Always null: every turn of the scope is searched for the query's words (see keyword_pruned). Kept for clients written when a heavy scope's keyword search read its most recent 5,000 turns only */
+  keyword_window?: number | null;
 }
 
 /** A turn as stored: what `remember` returns and `history` lists. */

@@ -75,6 +75,14 @@ class ScoreParts(Result):
         "stays in keyword's total. Null when every word was searched. The same for every hit "
         "of a recall",
     )
+    # Kept for the clients that read it: keyword matches were once looked for in a heavy
+    # scope's most recent turns only; the postings now search every turn.
+    keyword_window: int | None = Field(
+        default=None,
+        description="Always null: every turn of the scope is searched for the query's words "
+        "(see keyword_pruned). Kept for clients written when a heavy scope's keyword search "
+        "read its most recent 5,000 turns only",
+    )
 
 
 class Hit(Result):
