@@ -17,7 +17,7 @@ from konstruct_memory.auth.principal import ADMINISTRATOR, Principal, authentica
 from konstruct_memory.closing import Closing
 from konstruct_memory.config import Settings
 from konstruct_memory.embed import Embedder
-from konstruct_memory.engine import admin, erasure
+from konstruct_memory.engine import admin, erasure, model_switch
 from konstruct_memory.engine.ranking import RecallTuning
 from konstruct_memory.engine.resources import Observer, Resources
 from konstruct_memory.engine.retention import RetentionReport
@@ -134,6 +134,22 @@ class Memory(BlockingFace, AdminMethods, Closing):
                 "VACUUM needs the owner connection: set KONSTRUCT_MEMORY_ADMIN_DATABASE_URL"
             )
         self.resources.vacuum.run_now(cost_delay_ms, cost_limit)
+
+    def switch_model(
+        self,
+        tenant_id: TenantId,
+        to: str,
+        *,
+        batch: int = model_switch.BATCH,
+        progress: model_switch.Progress | None = None,
+    ) -> model_switch.SwitchReport:
+        """Switch the tenant's reads to another embedding model (``to``: a local model's
+        directory, or the configured model's name) without changing any turn or id: its turns
+        are embedded beside them, its reads flip once every turn has a vector, then the old
+        model's vectors are erased (ledger kind ``model``). Stop it anywhere and run it again:
+        it goes on from where it stood (``engine.model_switch``)."""
+        tenant = _uuid(tenant_id, "tenant_id")
+        return model_switch.switch(self.resources, tenant, to, batch=batch, progress=progress)
 
     # -- the vector index (owner connection, outside transactions) -------------------------
 

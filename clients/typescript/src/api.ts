@@ -131,8 +131,8 @@ export interface EraseRequest {
  */
 export interface Erasure {
   id: string;
-  /** 'agent', 'user', 'agent_user' or 'turns' (on request), or 'retention' */
-  kind: "agent" | "user" | "agent_user" | "turns" | "retention";
+  /** 'agent', 'user', 'agent_user' or 'turns' (on request), 'retention', or 'model' (the vectors of a model the tenant switched away from) */
+  kind: "agent" | "user" | "agent_user" | "turns" | "retention" | "model";
   turns_erased: number;
   audit_rows_erased: number;
   requested_at: string;
@@ -149,6 +149,8 @@ export interface Erasure {
   replay_of?: string | null;
   /** 'turns': the ids it removed */
   turn_ids?: string[] | null;
+  /** 'model': the model whose vectors were removed */
+  embedding_model?: string | null;
 }
 
 export interface Erasures {

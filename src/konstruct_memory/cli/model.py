@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from konstruct_memory.cli.settings import settings_of
 from konstruct_memory.config import Settings
 
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+
 model_app = typer.Typer(
-    help="The local embedding model (all-MiniLM-L6-v2): install its files, show where they are.",
+    help="Embedding models: install the local model's files (all-MiniLM-L6-v2), show where they "
+    "are, switch a tenant to another model.",
     no_args_is_help=True,
 )
 
@@ -47,6 +52,84 @@ def path(ctx: typer.Context) -> None:
     from konstruct_memory.embed.model_files import model_dir
 
     typer.echo(str(model_dir(settings_of(ctx))))
+
+
+@model_app.command("switch")
+def switch(
+    ctx: typer.Context,
+    tenant: str = typer.Option(..., "--tenant", help="The tenant's id."),
+    to: str = typer.Option(
+        ...,
+        "--to",
+        help="A local model's directory (384-d, BERT family), or the configured model's name.",
+    ),
+    batch: int = typer.Option(256, min=1, max=4096, help="Turns embedded per transaction."),
+) -> None:
+    """Switch a tenant's reads to another embedding model, keeping every turn and id.
+
+    Writes embed with both models from the start; the tenant's turns are embedded with the new
+    model beside them (a bar shows the turns and the rate); once every turn has a vector of it,
+    reads flip to it in one transaction (recall uses one model at a time throughout, the old
+    one until then); then the old model's vectors are erased, recorded in the erasure ledger
+    (kind `model`). Stop it anywhere and run it again: it goes on where it stood, and a
+    finished switch does nothing. Needs the owner connection."""
+    from konstruct_memory.library import Memory
+
+    with Memory.open(settings_of(ctx)) as memory, _Bar() as bar:
+        report = memory.switch_model(tenant, to, batch=batch, progress=bar)
+    if report.embedded:
+        typer.echo(
+            f"embedded {report.embedded} turns with {report.model} in "
+            f"{report.embedding_seconds:.1f} s ({report.turns_per_second:.0f} turns/s)"
+        )
+    typer.echo(f"the tenant's reads use {report.model}")
+    for entry in report.removed:
+        typer.echo(
+            f"removed the vectors of {entry.embedding_model} ({entry.turns_erased} turns; "
+            f"ledger entry {entry.id})"
+        )
+
+
+class _Bar:
+    """``model switch``'s progress: a bar of the turns embedded, with their rate."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            Task,
+            TimeRemainingColumn,
+        )
+        from rich.text import Text
+
+        class Rate(ProgressColumn):
+            def render(self, task: Task) -> Text:
+                speed = task.speed
+                return Text("- turns/s" if speed is None else f"{speed:.0f} turns/s")
+
+        self._progress = Progress(
+            "embedding", BarColumn(), MofNCompleteColumn(), Rate(), TimeRemainingColumn()
+        )
+        self._task: TaskID | None = None
+
+    def start(self, total: int) -> None:
+        if self._task is None:
+            self._task = self._progress.add_task("embedding", total=total)
+        else:  # the flip found turns left: a second pass, on the same bar
+            self._progress.update(self._task, total=total, completed=0)
+
+    def advance(self, turns: int) -> None:
+        if self._task is not None:
+            self._progress.advance(self._task, turns)
+
+    def __enter__(self) -> _Bar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
 
 
 def ensure_model(settings: Settings) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+from konstruct_memory.auth.principal import Principal
 from konstruct_memory.db.tenant import TenantConnection, tenant_transaction
 from konstruct_memory.engine.admin import owner_connection, owner_session
 from konstruct_memory.engine.ledger_file import entry_of, erasure_of
@@ -36,6 +37,7 @@ from konstruct_memory.operations import (
 )
 from konstruct_memory.operations.lifecycle import LedgerEntry
 from konstruct_memory.store import lifecycle as store
+from konstruct_memory.store import models
 from konstruct_memory.store.rows import ErasureRow
 
 # The subject hash of the ledger entries written now (see ``subject_hash``).
@@ -76,6 +78,23 @@ def erase_for_tenant(resources: Resources, request: EraseForTenantRequest) -> Er
         agent_id=request.agent_id, user_id=request.user_id, turn_ids=request.turn_ids
     )
     return erase(owner_session(resources, request.tenant_id), subject)
+
+
+def erase_model(resources: Resources, tenant_id: UUID, model: str) -> Erasure:
+    """Remove every vector of ``model`` the tenant holds (after a switch away from it), with
+    one ledger entry of kind ``model``; refused for the model its reads or a switch use."""
+    session = Session(resources, Principal.owner(tenant_id))
+    subject = model_subject_hash(key_of(resources), tenant_id, model)
+    with session.write_transaction() as tx:  # every later read must see them gone
+        row = store.erase_model(
+            tx, model=model, subject=subject, key_id=None, requested_at=datetime.now(UTC)
+        )
+    erasure = erasure_of(row)
+    if resources.ledger is not None:
+        resources.ledger.append([entry_of(tenant_id, erasure)])
+    if row.turns_erased:
+        resources.after_removal()
+    return erasure
 
 
 def list_erasures(session: Session, request: ListErasuresRequest) -> Erasures:
@@ -126,6 +145,13 @@ def subject_hash(
     a replay finds them again by this hash and erases the listed ids only there."""
     kind = _kind(agent_id, user_id) if not turns else "turns"
     subject = [SUBJECT_HASH_VERSION, str(tenant_id), kind, _text(agent_id), user_id]
+    return hmac.new(key, json.dumps(subject).encode(), hashlib.sha256).digest()
+
+
+def model_subject_hash(key: bytes, tenant_id: UUID, model: str) -> bytes:
+    """The subject of an entry of kind ``model``: the tenant and the model (hash version 2).
+    The entry names the model as well: a model's name is no personal data."""
+    subject = [SUBJECT_HASH_VERSION, str(tenant_id), "model", model]
     return hmac.new(key, json.dumps(subject).encode(), hashlib.sha256).digest()
 
 
@@ -180,7 +206,10 @@ def replay(resources: Resources, entries: Iterable[LedgerEntry]) -> ReplayReport
     of the tenant's stored turns; the match is erased again, but only turns stored before the
     original erasure completed (turns stored since are new data). The replay is recorded as a
     new entry pointing at the original (``replay_of``), so replaying twice does nothing more.
-    Retention entries are skipped: the next retention run applies the policy again.
+    Retention entries are skipped: the next retention run applies the policy again. An entry
+    of kind ``model`` removes that model's vectors again if the restored tenant reads another
+    model; if its switch had not flipped yet when the backup was taken, the entry is left
+    unmatched and running the switch again completes it (and removes the vectors).
     """
     key = key_of(resources)
     with owner_connection(resources) as conn:
@@ -196,7 +225,8 @@ def replay(resources: Resources, entries: Iterable[LedgerEntry]) -> ReplayReport
         if entry.id in known:
             present += 1
             continue
-        erased = _replay_one(resources, key, entry)
+        replay_one = _replay_model if entry.kind == "model" else _replay_one
+        erased = replay_one(resources, key, entry)
         if erased is None:
             unmatched += 1
         else:
@@ -232,6 +262,27 @@ def _replay_one(resources: Resources, key: bytes, entry: LedgerEntry) -> int | N
             stored_before=entry.completed_at,
             replay_of=entry.id,
             turn_ids=entry.turn_ids,
+        )
+    if resources.ledger is not None:
+        resources.ledger.append([entry_of(entry.tenant_id, erasure_of(row))])
+    return row.turns_erased
+
+
+def _replay_model(resources: Resources, key: bytes, entry: LedgerEntry) -> int | None:
+    model = entry.embedding_model
+    if model is None:
+        return None
+    with tenant_transaction(resources.pool, entry.tenant_id) as tx:
+        held = models.state(tx)
+        if held.reads_model is None or model in (held.reads_model, held.target_model):
+            return None  # the restored tenant still reads it: its switch runs again first
+        row = store.erase_model(
+            tx,
+            model=model,
+            subject=model_subject_hash(key, entry.tenant_id, model),
+            key_id=entry.key_id,
+            requested_at=entry.requested_at,
+            replay_of=entry.id,
         )
     if resources.ledger is not None:
         resources.ledger.append([entry_of(entry.tenant_id, erasure_of(row))])

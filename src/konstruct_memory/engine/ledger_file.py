@@ -44,6 +44,7 @@ def erasure_of(row: ErasureRow) -> Erasure:
         key_id=row.key_id,
         replay_of=row.replay_of,
         turn_ids=row.turn_ids,
+        embedding_model=row.embedding_model,
     )
 
 

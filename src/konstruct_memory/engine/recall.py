@@ -8,6 +8,7 @@ sum (measured in BENCHMARKS.md, "HTTP").
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,7 @@ from uuid import UUID
 from konstruct_memory import tracing
 from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.embed import Vectors
-from konstruct_memory.engine import date_cues, ranking
+from konstruct_memory.engine import date_cues, models, ranking
 from konstruct_memory.engine.audit import ReadAudit
 from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.errors import Conflict
@@ -51,12 +52,14 @@ def recall_across_users(session: Session, request: RecallAcrossUsersRequest) -> 
 def scope_of(
     session: Session, request: RecallRequest | RecallAcrossUsersRequest, user_id: str | None
 ) -> Scope:
-    """The turns a recall searches: the agent's (of one user, or all), of the configured
-    embedding model, within the request's filters."""
+    """The turns a recall searches: the agent's (of one user, or all), with vectors of the
+    model the tenant's reads use (as this process last saw it), within the request's filters."""
+    plan = models.cached(session)
     return Scope(
         agent_id=resolved(request.agent_id),
         user_id=user_id,
-        embedding_model=session.embedding_model,
+        embedding_model=plan.reads,
+        beside=plan.beside,
         conversation_id=request.conversation_id,
         since=request.since,
         until=request.until,
@@ -82,13 +85,21 @@ def ranked(
     session.check_size(query, "query")
     resources = session.resources
     tuning = resources.tuning
+    plan = models.cached(session)
+    scope = replace(scope, embedding_model=plan.reads, beside=plan.beside)
     # Carried: the pool's thread would otherwise start a trace of its own.
     keywords = resources.background.submit(tracing.carried(_keyword_matches), session, scope, query)
-    query_vector = session.embed_query(query)
+    query_vector = session.embed_query(query, models.embedder_of(session, plan, plan.reads))
     found = keywords.result()
-    keyword = dict(found.matches)
     with session.read_transaction(scope.agent_id, scope.user_id) as tx:
-        if scope.user_id is not None:
+        seen = models.for_read(session, tx)
+        if (seen.reads, seen.beside) != (plan.reads, plan.beside):
+            # A switch flipped since this process last looked: one model, the one seen here.
+            scope = replace(scope, embedding_model=seen.reads, beside=seen.beside)
+            query_vector = session.embed_query(query, models.embedder_of(session, seen, seen.reads))
+            found = _keyword_stage(tx, scope, query, tuning)
+        keyword = dict(found.matches)
+        if scope.user_id is not None and not scope.beside:
             _refuse_mixed_models(tx, scope)
         # Enough candidates that k remain once the excluded turns are left out.
         wanted = k + len(exclude)
@@ -99,7 +110,9 @@ def ranked(
             # Every vector candidate by the stage's weights: one holding only pruned lexemes was
             # not searched (the ids alone cannot tell which: across users they may repeat).
             with tracing.stage("keyword coverage"):
-                covered = keyword_stage.coverage(tx, scope, list(by_vector), found.weights)
+                covered = keyword_stage.coverage(
+                    tx, scope.of_turns(), list(by_vector), found.weights
+                )
             for ref, share in covered.items():
                 keyword[ref] = max(share, keyword.get(ref, 0.0))
         days = date_cues.days_named(query)
@@ -135,7 +148,7 @@ def ranked(
                 best = [hit for hit in best if hit[1] >= request.min_score]
         refs = [ref for ref, _, _ in best]
         with tracing.stage("fetch metadata"):
-            metadata = turns.metadata_of(tx, scope, refs)
+            metadata = turns.metadata_of(tx, scope.of_turns(), refs)
         audit.record(tx, session, scope, [turn_id for turn_id, _ in refs])
     return [_hit(rows[ref], metadata[ref], score, parts) for ref, score, parts in best]
 
@@ -200,7 +213,7 @@ def _add_said_on_days(
     for (turn_id, _), value in said.items():
         similarity[turn_id] = max(value, similarity.get(turn_id, value))
     missing = [turn_id for turn_id, user in said if (turn_id, user) not in keyword]
-    for ref, share in keyword_stage.coverage(tx, scope, missing, weights).items():
+    for ref, share in keyword_stage.coverage(tx, scope.of_turns(), missing, weights).items():
         keyword[ref] = max(share, keyword.get(ref, 0.0))
 
 
@@ -271,21 +284,28 @@ def _refuse_mixed_models(tx: TenantConnection, scope: Scope) -> None:
         raise Conflict(
             f"this user's turns with the agent were embedded with {other!r} as well as "
             f"{scope.embedding_model!r}, whose vectors cannot be compared; configure "
-            f"{other!r} again or re-embed the turns (docs/operations.md, 'Switching a tenant "
-            "to another model')"
+            f"{other!r} again, or switch the tenant to one model with 'konstruct-memory model "
+            "switch' (docs/operations.md, 'Switching a tenant to another model')"
         )
 
 
 def _keyword_matches(session: Session, scope: Scope, query: str) -> keyword_stage.KeywordMatches:
-    tuning = session.resources.tuning
     with (
         tracing.stage("keyword stage"),
         session.read_transaction(scope.agent_id, scope.user_id) as tx,
     ):
-        bounds = keyword_stage.KeywordBounds(
-            tuning.keyword_exact_turns, tuning.keyword_postings, tuning.keyword_common_share
-        )
-        return keyword_stage.keyword_matches(tx, scope, query, tuning.keyword_candidates, bounds)
+        return _keyword_stage(tx, scope, query, session.resources.tuning)
+
+
+def _keyword_stage(
+    tx: TenantConnection, scope: Scope, query: str, tuning: ranking.RecallTuning
+) -> keyword_stage.KeywordMatches:
+    bounds = keyword_stage.KeywordBounds(
+        tuning.keyword_exact_turns, tuning.keyword_postings, tuning.keyword_common_share
+    )
+    return keyword_stage.keyword_matches(
+        tx, scope.of_turns(), query, tuning.keyword_candidates, bounds
+    )
 
 
 def _hit(row: CandidateRow, metadata: dict[str, Any], score: float, parts: ScoreParts) -> Hit:

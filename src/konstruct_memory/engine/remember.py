@@ -7,14 +7,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from konstruct_memory import tracing
-from konstruct_memory.embed import Vectors
+from konstruct_memory.embed import Embedder, Vectors
 from konstruct_memory.embed.windows import Windowed
-from konstruct_memory.engine import idempotency
+from konstruct_memory.engine import idempotency, models
 from konstruct_memory.engine.reads import stored_turn
 from konstruct_memory.engine.session import Session, resolved
 from konstruct_memory.errors import InvalidInput
 from konstruct_memory.operations import Remembered, RememberRequest, Turn
 from konstruct_memory.store import lifecycle
+from konstruct_memory.store import models as beside
 from konstruct_memory.store import turns as store
 from konstruct_memory.store import windows as turn_windows
 from konstruct_memory.store.rows import TurnRow
@@ -41,18 +42,33 @@ def remember(session: Session, request: RememberRequest) -> Remembered:
             stored = store.turns_by_keys(tx, chosen)
     idempotency.check_retries(valid, keys, stored)
     new = idempotency.unique_new(valid, keys, stored)
-    vectors, windows = _vectors_for(session, [turn for _, turn in new])
+    turns = [turn for _, turn in new]
+    plan = models.cached(session)
+    # Every model the tenant's turns need a vector of: the reads', and a switch's target.
+    embedded = {model: _vectors_for(session, plan, model, turns) for model in plan.written}
     written = sorted({(resolved(t.agent_id), resolved(t.user_id)) for t in valid}, key=str)
     with tracing.stage("store turns"), session.write_transaction(written) as tx:
-        inserted = store.insert_turns(tx, session.embedding_model, new, vectors)
-        # Windows of the turns inserted here only: a turn already stored has its own.
-        by_turn = windows.by_text()
-        new_windows = [
-            (key, by_turn[i])
-            for i, key in enumerate(idempotency.key_of(turn_id, turn) for turn_id, turn in new)
-            if i in by_turn and key in inserted
-        ]
-        turn_windows.insert_windows(tx, session.embedding_model, new_windows)
+        plan = models.for_write(session, tx)  # held: no switch starts or flips until commit
+        for model in plan.written:
+            if model not in embedded:  # a switch started since this process last looked
+                embedded[model] = _vectors_for(session, plan, model, turns)
+        own = None if plan.beside else embedded[plan.reads][0]
+        inserted = store.insert_turns(tx, plan.reads, new, own)
+        new_keys = [idempotency.key_of(turn_id, turn) for turn_id, turn in new]
+        beside_models = plan.beside_written
+        for model in plan.written:
+            vectors, windows = embedded[model]
+            if model in beside_models:
+                kept = [i for i, key in enumerate(new_keys) if key in inserted]
+                beside.insert_vectors(tx, model, [new_keys[i] for i in kept], vectors[kept])
+            # Windows of the turns inserted here only: a turn already stored has its own.
+            by_turn = windows.by_text()
+            new_windows = [
+                (key, by_turn[i])
+                for i, key in enumerate(new_keys)
+                if i in by_turn and key in inserted
+            ]
+            turn_windows.insert_windows(tx, model, new_windows)
         if chosen:
             # Checked after the insert, in its transaction: an erasure that committed while
             # this batch waited is seen here, and the whole batch rolls back.
@@ -65,18 +81,23 @@ def remember(session: Session, request: RememberRequest) -> Remembered:
     return Remembered(turns=[stored_turn(rows[key]) for key in keys])
 
 
-def _vectors_for(session: Session, turns: Sequence[Turn]) -> tuple[Vectors, Windowed]:
-    """The model's vectors, except for turns that brought their own (normalised here); and
-    the window vectors of the long turns the model embedded (owners index ``turns``)."""
-    vectors = np.empty((len(turns), session.resources.embedder.dimension), dtype=np.float32)
+def _vectors_for(
+    session: Session, plan: models.ModelPlan, model: str, turns: Sequence[Turn]
+) -> tuple[Vectors, Windowed]:
+    """The vectors of ``model``, except, for the model the tenant reads, of turns that brought
+    their own (normalised here; another model embeds every turn's content); and the window
+    vectors of the long turns the model embedded (owners index ``turns``)."""
+    embedder: Embedder = models.embedder_of(session, plan, model)
+    vectors = np.empty((len(turns), embedder.dimension), dtype=np.float32)
     windows = Windowed(vectors[:0])
-    to_embed = [i for i, t in enumerate(turns) if t.embedding is None]
+    own = model == plan.reads
+    to_embed = [i for i, t in enumerate(turns) if t.embedding is None or not own]
     if to_embed:
-        embedded = session.embed_turns([turns[i].content for i in to_embed])
+        embedded = session.embed_turns([turns[i].content for i in to_embed], embedder)
         vectors[to_embed] = embedded.vectors
         owners = [to_embed[owner] for owner in embedded.owners]
         windows = Windowed(vectors, embedded.windows, owners)
-    given = [i for i, t in enumerate(turns) if t.embedding is not None]
+    given = [i for i, t in enumerate(turns) if t.embedding is not None and own]
     if given:
         brought = np.array([turns[i].embedding for i in given], dtype=np.float64)
         # Scale by the largest coordinate first: 1e300 is a valid coordinate, its square is not.

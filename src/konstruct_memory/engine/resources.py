@@ -15,6 +15,7 @@ recall tuning, say) shares the original's pool and workers and closes none of th
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -36,11 +37,13 @@ from konstruct_memory.db.tenant import Connection, use_tenant_switch
 from konstruct_memory.db.vacuum import Vacuum
 from konstruct_memory.embed import Embedder
 from konstruct_memory.embed.model_files import model_dir
+from konstruct_memory.embed.registry import Embedders
 from konstruct_memory.engine import retention
 from konstruct_memory.engine.ledger_file import LedgerFile, entry_of, erasure_of
 from konstruct_memory.engine.prompt import TokenCounter
 from konstruct_memory.engine.ranking import RecallTuning
 from konstruct_memory.store import maintenance
+from konstruct_memory.store.models import NEVER_SWITCHED, TenantModels
 from konstruct_memory.store.rows import ErasureRow
 
 
@@ -64,6 +67,24 @@ class NullObserver:
 
     def read_served(self, by: str) -> None:
         pass
+
+
+class KnownModels:
+    """The tenants' models as this process last read them: which model to embed a query with
+    before its transaction says (``engine.models``). A tenant never seen reads as never
+    switched; the transaction corrects a stale entry."""
+
+    def __init__(self) -> None:
+        self._models: dict[UUID, TenantModels] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant_id: UUID) -> TenantModels:
+        return self._models.get(tenant_id, NEVER_SWITCHED)
+
+    def put(self, tenant_id: UUID, models: TenantModels) -> None:
+        if self._models.get(tenant_id) != models:
+            with self._lock:
+                self._models[tenant_id] = models
 
 
 @dataclass(frozen=True)
@@ -150,6 +171,16 @@ class Resources(Closing):
                 opening.callback(schedule.stop)
             resources._owned.enter_context(opening.pop_all())
         return resources
+
+    @cached_property
+    def embedders(self) -> Embedders:
+        """The embedder of each model in use: the configured one, and those tenants switched
+        to, loaded on first use."""
+        return Embedders(self.embedder, self.settings)
+
+    @cached_property
+    def known_models(self) -> KnownModels:
+        return KnownModels()
 
     @cached_property
     def erasure_key(self) -> bytes:

@@ -18,7 +18,7 @@ from konstruct_memory.auth.principal import Principal
 from konstruct_memory.config import Settings
 from konstruct_memory.db.replicas import ERASED, position_after_commit
 from konstruct_memory.db.tenant import TenantConnection, tenant_transaction, tenant_transaction_on
-from konstruct_memory.embed import Vectors
+from konstruct_memory.embed import Embedder, Vectors
 from konstruct_memory.embed.windows import Windowed
 from konstruct_memory.engine.resources import Resources
 from konstruct_memory.errors import Forbidden, InvalidInput, KonstructMemoryError
@@ -128,10 +128,11 @@ class Session:
     def embed(self, texts: list[str]) -> Vectors:
         return self._timed(self.resources.embedder.embed, texts)
 
-    def embed_turns(self, texts: list[str]) -> Windowed:
-        """Turns' vectors, with the window vectors of long turns where the embedder cuts texts
-        into windows (the local models); others (an HTTP endpoint) give no windows."""
-        embedder = self.resources.embedder
+    def embed_turns(self, texts: list[str], embedder: Embedder | None = None) -> Windowed:
+        """Turns' vectors (of the configured model, or ``embedder``'s), with the window vectors
+        of long turns where the embedder cuts texts into windows (the local models); others
+        (an HTTP endpoint) give no windows."""
+        embedder = embedder or self.resources.embedder
         windowed_embed = getattr(embedder, "embed_windowed", None)
         started = time.perf_counter()
         try:
@@ -143,9 +144,10 @@ class Session:
         finally:
             self.resources.observer.embedding(time.perf_counter() - started)
 
-    def embed_query(self, text: str) -> Vectors:
-        """A query's vector: with the model's query prefix where the embedder has one."""
-        embedder = self.resources.embedder
+    def embed_query(self, text: str, embedder: Embedder | None = None) -> Vectors:
+        """A query's vector (of the configured model, or ``embedder``'s): with the model's
+        query prefix where the embedder has one."""
+        embedder = embedder or self.resources.embedder
         with tracing.stage("embed query"):
             vectors = self._timed(getattr(embedder, "embed_queries", embedder.embed), [text])
         vector: Vectors = vectors[0]

@@ -32,7 +32,7 @@ MAX_ERASED_TURNS = 1000
 MAX_RETENTION_DAYS = 36500
 MAX_RATE = 100_000
 
-ErasureKind = Literal["agent", "user", "agent_user", "turns", "retention"]
+ErasureKind = Literal["agent", "user", "agent_user", "turns", "retention", "model"]
 RetentionDays = Annotated[int, limit_of(1, MAX_RETENTION_DAYS), Field(ge=1, le=MAX_RETENTION_DAYS)]
 
 
@@ -70,7 +70,8 @@ class Erasure(Result):
 
     id: UUID
     kind: ErasureKind = Field(
-        description="'agent', 'user', 'agent_user' or 'turns' (on request), or 'retention'"
+        description="'agent', 'user', 'agent_user' or 'turns' (on request), 'retention', or "
+        "'model' (the vectors of a model the tenant switched away from)"
     )
     turns_erased: int
     audit_rows_erased: int
@@ -90,6 +91,9 @@ class Erasure(Result):
         default=None, description="Set when re-applied after a backup restore"
     )
     turn_ids: list[UUID] | None = Field(default=None, description="'turns': the ids it removed")
+    embedding_model: str | None = Field(
+        default=None, description="'model': the model whose vectors were removed"
+    )
 
 
 class LedgerEntry(Erasure):

@@ -32,6 +32,13 @@ _ERASE_TURNS = sql.SQL(
                                %(stored_before)s, %(replay_of)s)
     """
 ).format(columns=_LEDGER_COLUMNS)
+_ERASE_MODEL = sql.SQL(
+    """
+    SELECT {columns}
+    FROM konstruct_erase_model(%(model)s, %(subject)s, %(key_id)s, %(requested_at)s,
+                               %(replay_of)s)
+    """
+).format(columns=_LEDGER_COLUMNS)
 _EXPIRE = sql.SQL("SELECT {columns} FROM konstruct_expire(%(batch)s)").format(
     columns=_LEDGER_COLUMNS
 )
@@ -87,6 +94,31 @@ def erase(
         row = cur.execute(query, params).fetchone()
     if row is None:
         raise KonstructMemoryError("the erasure function returned no ledger entry")
+    return row
+
+
+def erase_model(
+    tx: TenantConnection,
+    *,
+    model: str,
+    subject: bytes,
+    key_id: UUID | None,
+    requested_at: datetime,
+    replay_of: UUID | None = None,
+) -> ErasureRow:
+    """Remove every vector of ``model`` the tenant holds (never the model its reads or its
+    switch use: the function refuses) and append the ledger entry, in ``tx``."""
+    params = tx.params(
+        model=model,
+        subject=subject,
+        key_id=key_id,
+        requested_at=requested_at,
+        replay_of=replay_of,
+    )
+    with tx.conn.cursor(row_factory=class_row(ErasureRow)) as cur:
+        row = cur.execute(_ERASE_MODEL, params).fetchone()
+    if row is None:
+        raise KonstructMemoryError("the model erasure function returned no ledger entry")
     return row
 
 

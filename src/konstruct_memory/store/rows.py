@@ -85,6 +85,7 @@ class ErasureRow:
     key_id: UUID | None
     replay_of: UUID | None
     turn_ids: list[UUID] | None
+    embedding_model: str | None
 
 
 @dataclass(frozen=True, slots=True)

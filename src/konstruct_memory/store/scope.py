@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -27,6 +27,21 @@ class Scope:
     until: datetime | None = None
     roles: Sequence[Role] | None = None
     as_of: datetime | None = None  # stored at or before it
+    # The model's vectors are beside the turns (``turn_vectors``: the tenant switched models,
+    # store.models), not in their own column: the vector statements read that table, which
+    # holds the columns filtered on here, while the others read every turn whatever its model.
+    beside: bool = False
+
+    @property
+    def vectors(self) -> sql.Identifier:
+        """The table of the scope's vectors."""
+        return sql.Identifier("turn_vectors" if self.beside else "conversation_embeddings")
+
+    def of_turns(self) -> Scope:
+        """The scope for statements that read the turns' rows, not their vectors: a tenant
+        whose vectors are beside the turns has one of the model for every turn, whatever
+        model the turn's row names."""
+        return replace(self, embedding_model=None) if self.beside else self
 
     def where(self, tx: TenantConnection) -> tuple[sql.Composable, dict[str, Any]]:
         """The WHERE clause (fixed fragments only) and its parameters, tenant included."""

@@ -39,8 +39,34 @@ _CANDIDATES = sql.SQL(
                    SELECT max(1 - (w.embedding <=> %(query_vector)s)) FROM turn_windows w
                    WHERE w.tenant_id = %(tenant_id)s AND w.turn_id = t.id
                      AND w.agent_id = t.agent_id AND w.user_id = t.user_id
+                     AND w.embedding_model = t.embedding_model
                )) AS similarity
         FROM conversation_embeddings t WHERE t.tenant_id = %(tenant_id)s AND t.id = ANY(%(ids)s)
+        OFFSET 0
+    ) AS candidate
+    WHERE {where}
+    """
+)
+# The same, for a tenant whose vectors are beside the turns: the vector (and the columns the
+# scope filters on) from ``turn_vectors``, the content from the turn's row.
+_CANDIDATES_BESIDE = sql.SQL(
+    """
+    SELECT {columns}
+    FROM (
+        SELECT t.tenant_id, t.id, t.agent_id, t.user_id, t.role, t.content, t.conversation_id,
+               t.occurred_at, t.created_at, v.embedding_model,
+               greatest(1 - (v.embedding <=> %(query_vector)s), (
+                   SELECT max(1 - (w.embedding <=> %(query_vector)s)) FROM turn_windows w
+                   WHERE w.tenant_id = %(tenant_id)s AND w.turn_id = v.id
+                     AND w.agent_id = v.agent_id AND w.user_id = v.user_id
+                     AND w.embedding_model = v.embedding_model
+               )) AS similarity
+        FROM turn_vectors v
+        JOIN conversation_embeddings t
+          ON t.tenant_id = v.tenant_id AND t.id = v.id AND t.agent_id = v.agent_id
+         AND t.user_id = v.user_id
+        WHERE v.tenant_id = %(tenant_id)s AND v.id = ANY(%(ids)s)
+          AND v.embedding_model = %(embedding_model)s
         OFFSET 0
     ) AS candidate
     WHERE {where}
@@ -56,17 +82,19 @@ _EXACT_NEAREST = sql.SQL(
     SELECT id, 1 - distance AS similarity
     FROM (
         SELECT id, seq, embedding <=> %(query_vector)s AS distance
-        FROM conversation_embeddings WHERE {where}
+        FROM {table} WHERE {where}
         OFFSET 0
     ) AS scope
     ORDER BY distance, seq DESC LIMIT %(limit)s
     """
 )
 
+# ``partial``: beside the turns, each model's vectors have an HNSW index of their own, which
+# the planner uses only if the statement names the model as its predicate does (a literal).
 _INDEXED_NEAREST = sql.SQL(
     """
     SELECT id, 1 - (embedding <=> %(query_vector)s) AS similarity
-    FROM conversation_embeddings WHERE {where}
+    FROM {table} WHERE {where} {partial}
     ORDER BY embedding <=> %(query_vector)s LIMIT %(limit)s
     """
 )
@@ -86,7 +114,7 @@ _GATED_EXACT_NEAREST = sql.SQL(
     SELECT capped.n AS scope_rows, hit.id, hit.similarity
     FROM (
         SELECT count(*) AS n FROM (
-            SELECT 1 FROM conversation_embeddings
+            SELECT 1 FROM {table}
             WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s {user} LIMIT %(cap)s
         ) AS scope_turns
     ) AS capped
@@ -94,7 +122,7 @@ _GATED_EXACT_NEAREST = sql.SQL(
         SELECT id, 1 - distance AS similarity, distance, seq
         FROM (
             SELECT id, seq, embedding <=> %(query_vector)s AS distance
-            FROM conversation_embeddings WHERE {where} AND capped.n < %(cap)s
+            FROM {table} WHERE {where} AND capped.n < %(cap)s
             OFFSET 0
         ) AS scope
         ORDER BY distance, seq DESC LIMIT %(limit)s
@@ -116,22 +144,22 @@ SORT_AGAIN = "SELECT set_config('enable_sort', 'on', true)"
 _NEIGHBOURS = sql.SQL(
     """
     SELECT anchor.id AS anchor_id, near.id, near.offset_
-    FROM conversation_embeddings AS anchor
+    FROM {table} AS anchor
     CROSS JOIN LATERAL (
-        (SELECT n.id, -1 AS offset_ FROM conversation_embeddings n
+        (SELECT n.id, -1 AS offset_ FROM {table} n
           WHERE n.tenant_id = %(tenant_id)s AND n.agent_id = anchor.agent_id
             AND n.user_id = anchor.user_id AND n.embedding_model = anchor.embedding_model
             AND (n.occurred_at, n.seq) < (anchor.occurred_at, anchor.seq)
           ORDER BY n.occurred_at DESC, n.seq DESC LIMIT %(width)s)
         UNION ALL
-        (SELECT n.id, 1 AS offset_ FROM conversation_embeddings n
+        (SELECT n.id, 1 AS offset_ FROM {table} n
           WHERE n.tenant_id = %(tenant_id)s AND n.agent_id = anchor.agent_id
             AND n.user_id = anchor.user_id AND n.embedding_model = anchor.embedding_model
             AND (n.occurred_at, n.seq) > (anchor.occurred_at, anchor.seq)
           ORDER BY n.occurred_at, n.seq LIMIT %(width)s)
     ) AS near
     WHERE anchor.tenant_id = %(tenant_id)s AND anchor.id = ANY(%(ids)s)
-      AND anchor.agent_id = %(agent_id)s AND anchor.user_id = %(user_id)s
+      AND anchor.agent_id = %(agent_id)s AND anchor.user_id = %(user_id)s {anchor_model}
     """
 )
 
@@ -147,7 +175,7 @@ _SAID_WITHIN = sql.SQL(
     CROSS JOIN LATERAL (
         SELECT id, user_id, embedding <=> %(query_vector)s AS distance
         FROM (
-            SELECT id, user_id, embedding FROM conversation_embeddings
+            SELECT id, user_id, embedding FROM {table}
             WHERE {where} AND occurred_at >= span.starts AND occurred_at < span.ends
             ORDER BY occurred_at LIMIT %(read)s
         ) AS within_span
@@ -163,8 +191,8 @@ _RESTATED = sql.SQL(
     """
     SELECT later.id AS later_id, later.user_id, earlier.id AS earlier_id,
            1 - (earlier.embedding <=> later.embedding) AS similarity
-    FROM conversation_embeddings AS later
-    JOIN conversation_embeddings AS earlier
+    FROM {table} AS later
+    JOIN {table} AS earlier
       ON earlier.tenant_id = later.tenant_id AND earlier.agent_id = later.agent_id
      AND earlier.user_id = later.user_id AND earlier.role = later.role
      AND earlier.embedding_model = later.embedding_model
@@ -172,7 +200,7 @@ _RESTATED = sql.SQL(
     WHERE later.tenant_id = %(tenant_id)s AND later.agent_id = %(agent_id)s
       AND later.id = ANY(%(later)s)
       AND earlier.tenant_id = %(tenant_id)s AND earlier.id = ANY(%(earlier)s)
-      AND 1 - (earlier.embedding <=> later.embedding) >= %(similarity)s
+      AND 1 - (earlier.embedding <=> later.embedding) >= %(similarity)s {later_model}
     """
 )
 
@@ -184,8 +212,9 @@ def candidates(
     (id, user): across users, two users' turns may share an id."""
     where, params = scope.where(tx)
     params |= {"ids": list(ids), "query_vector": query_vector}
+    candidates_of = _CANDIDATES_BESIDE if scope.beside else _CANDIDATES
     with tx.conn.cursor(row_factory=args_row(CandidateRow)) as cur:
-        statement = _CANDIDATES.format(columns=columns(CandidateRow), where=where)
+        statement = candidates_of.format(columns=columns(CandidateRow), where=where)
         rows = cur.execute(statement, params).fetchall()
     return {(row.id, row.user_id): row for row in rows}
 
@@ -214,9 +243,11 @@ def nearest(
     where, params = scope.where(tx)
     params |= {"query_vector": query_vector, "limit": limit, "cap": EXACT_SCOPE_ROWS + 1}
     user = sql.SQL("AND user_id = %(user_id)s" if scope.user_id is not None else "")
+    table = scope.vectors
+    partial = _partial(scope)
 
     def run(statement: sql.SQL) -> list[dict[str, Any]]:
-        composed = statement.format(where=where, user=user)
+        composed = statement.format(where=where, user=user, table=table, partial=partial)
         if plans is not None:
             plans.extend(_explain(tx, composed, params))
         return conn.execute(composed, params).fetchall()
@@ -228,7 +259,8 @@ def nearest(
     if plans is None:
         with conn.pipeline():  # the settings travel with the search: one round trip
             conn.execute(HNSW_SETTINGS, settings)
-            search = conn.execute(_INDEXED_NEAREST.format(where=where), params)
+            indexed = _INDEXED_NEAREST.format(where=where, table=table, partial=partial)
+            search = conn.execute(indexed, params)
             conn.execute(SORT_AGAIN)
         rows = search.fetchall()
     else:
@@ -238,6 +270,13 @@ def nearest(
     if len(rows) < limit:  # filters (model, thread, role…) left the index scan short
         rows = run(_EXACT_NEAREST)
     return _hits(rows)
+
+
+def _partial(scope: Scope) -> sql.Composable:
+    """The predicate of the model's own HNSW index beside the turns (none on the turns)."""
+    if not scope.beside or scope.embedding_model is None:
+        return sql.SQL("")
+    return sql.SQL("AND embedding_model = {}").format(sql.Literal(scope.embedding_model))
 
 
 def explain_nearest(
@@ -286,7 +325,12 @@ def neighbours(
     """(anchor id, neighbour id, offset) for up to ``width`` turns either side of each anchor,
     turns of the scope's (agent, user) (an id names one turn there, not across users)."""
     params = tx.params(agent_id=scope.agent_id, user_id=scope.user_id, ids=list(ids), width=width)
-    rows = tx.conn.execute(_NEIGHBOURS, params)
+    anchor_model = sql.SQL("")
+    if scope.beside:  # a turn has a row there per model
+        anchor_model = sql.SQL("AND anchor.embedding_model = %(model)s")
+        params["model"] = scope.embedding_model
+    statement = _NEIGHBOURS.format(table=scope.vectors, anchor_model=anchor_model)
+    rows = tx.conn.execute(statement, params)
     return [(r["anchor_id"], r["id"], int(r["offset_"])) for r in rows.fetchall()]
 
 
@@ -310,7 +354,8 @@ def said_within(
         "limit": limit,
         "read": SPAN_READ,
     }
-    rows = tx.conn.execute(_SAID_WITHIN.format(where=where), params).fetchall()
+    statement = _SAID_WITHIN.format(where=where, table=scope.vectors)
+    rows = tx.conn.execute(statement, params).fetchall()
     return {(r["id"], r["user_id"]): float(r["similarity"]) for r in rows}
 
 
@@ -330,9 +375,14 @@ def restated(
         earlier=[i for i, _ in earlier],
         similarity=similarity,
     )
+    later_model = sql.SQL("")
+    if scope.beside:  # a turn has a row there per model
+        later_model = sql.SQL("AND later.embedding_model = %(model)s")
+        params["model"] = scope.embedding_model
+    statement = _RESTATED.format(table=scope.vectors, later_model=later_model)
     wanted_later, wanted_earlier = set(later), set(earlier)
     pairs = []
-    for r in tx.conn.execute(_RESTATED, params).fetchall():
+    for r in tx.conn.execute(statement, params).fetchall():
         later_ref, earlier_ref = (r["later_id"], r["user_id"]), (r["earlier_id"], r["user_id"])
         # An id names one turn per (agent, user): across users, keep only the pairs asked for.
         if later_ref in wanted_later and earlier_ref in wanted_earlier:

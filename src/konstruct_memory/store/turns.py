@@ -133,17 +133,19 @@ def insert_turns(
     tx: TenantConnection,
     embedding_model: str,
     turns: Sequence[tuple[UUID, Turn]],
-    vectors: Vectors,
+    vectors: Vectors | None,
 ) -> set[TurnKey]:
     """Insert in order; returns the keys of the turns actually inserted (a turn whose id its
-    agent and user already hold is skipped)."""
+    agent and user already hold is skipped). Without ``vectors`` the rows keep none of their
+    own: the tenant's vectors are beside the turns (``store.models``)."""
     if not turns:
         return set()
     conn = tx.conn
     conn.execute(_STAGING)
     with conn.cursor() as cur, cur.copy(_COPY_TO_STAGING) as copy:
         copy.set_types(_STAGING_TYPES)
-        for ord_, ((turn_id, turn), vector) in enumerate(zip(turns, vectors, strict=True)):
+        for ord_, (turn_id, turn) in enumerate(turns):
+            vector = vectors[ord_] if vectors is not None else None
             copy.write_row(
                 (
                     ord_,

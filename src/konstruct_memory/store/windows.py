@@ -40,13 +40,14 @@ INSERT INTO turn_windows
     (tenant_id, turn_id, agent_id, user_id, window_no, embedding, embedding_model)
 SELECT %(tenant_id)s, turn_id, agent_id, user_id, window_no, embedding, %(embedding_model)s
 FROM konstruct_window_staging
-ON CONFLICT (tenant_id, turn_id, agent_id, user_id, window_no) DO NOTHING
+ON CONFLICT (tenant_id, turn_id, agent_id, user_id, embedding_model, window_no) DO NOTHING
 """
 
 # A window counts only if its turn is in scope: the filters of a read (thread, time, role) are
-# the turn's. Each window found probes its turn by primary key.
+# the turn's. Each window found probes its turn by primary key (or its vector of the model,
+# which holds the same columns, when the tenant's vectors are beside the turns).
 _TURN_IN_SCOPE = """
-EXISTS (SELECT 1 FROM conversation_embeddings
+EXISTS (SELECT 1 FROM {table}
         WHERE {where} AND id = w.turn_id AND agent_id = w.agent_id AND user_id = w.user_id)
 """
 # Each turn's best window, best turns first, over exactly the scope's windows.
@@ -114,7 +115,7 @@ def nearest(
     }
     parts = {
         "windows": windows,
-        "in_scope": sql.SQL(_TURN_IN_SCOPE).format(where=where),
+        "in_scope": sql.SQL(_TURN_IN_SCOPE).format(where=where, table=scope.vectors),
         "gate": sql.SQL("capped.n < %(cap)s"),
     }
     conn = tx.conn
