@@ -26,6 +26,7 @@ from konstruct_memory.db.vacuum import VacuumThrottle
 VACUUMED_TABLES = (
     "conversation_embeddings",
     "turn_windows",
+    "turn_vectors",
     "read_audit",
     "erased_turns",
     "scope_summaries",
