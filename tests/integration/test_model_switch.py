@@ -20,9 +20,13 @@ import pytest
 from typer.testing import CliRunner
 
 from konstruct_memory.cli import app
+from konstruct_memory.db.tenant import tenant_transaction
 from konstruct_memory.engine.ledger_file import read_entries
 from konstruct_memory.errors import Conflict
 from konstruct_memory.library import Memory
+from konstruct_memory.store import search
+from konstruct_memory.store.models import index_name
+from konstruct_memory.store.scope import Scope
 from konstruct_memory.tenant_memory import TenantMemory
 from tests.conftest import DatabaseUnderTest, settings_over
 from tests.fakes import BagOfWordsEmbedder
@@ -339,3 +343,26 @@ def _reads(database: DatabaseUnderTest, tenant_id: uuid.UUID) -> tuple[str | Non
             "SELECT reads_model, target_model FROM tenant_models WHERE tenant_id = %s", [tenant_id]
         ).fetchone()
     return (None, None) if row is None else (row[0], row[1])
+
+
+def test_a_switched_tenants_heavy_scope_is_searched_on_the_models_own_index(
+    switched_memory: Memory, other_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    memory = switched_memory
+    tenant_id = memory.create_tenant("heavy").id
+    agent = uuid.uuid4()
+    tenant = memory.tenant(tenant_id)
+    tenant.remember([said(agent, n) for n in range(200)])
+    memory.switch_model(tenant_id, str(other_model))
+    exact = tenant.recall_across_users(agent, "the marathon and number 42", k=10)
+    monkeypatch.setattr(search, "EXACT_SCOPE_ROWS", 20)  # every scope here is "heavy" now
+    indexed = tenant.recall_across_users(agent, "the marathon and number 42", k=10)
+    assert len(indexed) == 10
+    assert [h.id for h in indexed][:3] == [h.id for h in exact][:3]
+    assert len(tenant.recall(agent, "U3", "the flight", k=5)) == 5
+    # The statement names the model as the partial index's predicate does: the plan uses it.
+    vector = memory.resources.embedders.get(NEW_MODEL, str(other_model)).embed(["marathon"])[0]
+    scope = Scope(agent_id=agent, user_id=None, embedding_model=NEW_MODEL, beside=True)
+    with tenant_transaction(memory.resources.pool, tenant_id) as tx:
+        plans = search.explain_nearest(tx, scope, vector, 10)
+    assert any(index_name(NEW_MODEL) in line for line in plans), plans
