@@ -144,7 +144,7 @@ def test_the_migration_gives_turns_stored_before_it_their_postings(
     new_database: Callable[[], DatabaseUnderTest],
 ) -> None:
     db = new_database()
-    migrate.upgrade(db.admin_url, "016")
+    migrate.upgrade(db.admin_url, "017")
     tenants = []
     with psycopg.connect(db.superuser_url, autocommit=True) as conn:
         for name in ("old", "older"):
@@ -167,7 +167,7 @@ def test_the_migration_gives_turns_stored_before_it_their_postings(
     for tenant_id in tenants:
         assert_postings_are_the_turns_lexemes(db, tenant_id)
         assert len(postings(db.superuser_url, tenant_id)) > 7
-    migrate.downgrade(db.admin_url, "016")
+    migrate.downgrade(db.admin_url, "017")
     migrate.upgrade(db.admin_url)
     for tenant_id in tenants:
         assert_postings_are_the_turns_lexemes(db, tenant_id)

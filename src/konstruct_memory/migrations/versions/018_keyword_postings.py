@@ -1,7 +1,7 @@
 """Keyword postings: each turn's lexemes in a B-tree, so that a heavy scope is searched by words.
 
 Revision ID: 018
-Revises: 016
+Revises: 017
 Create Date: 2026-12-04
 
 Under row-level security the GIN index on ``content_tsv`` is unusable (``@@`` is not
@@ -41,7 +41,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "018"
-down_revision: str | None = "016"
+down_revision: str | None = "017"
 branch_labels = None
 depends_on = None
 
