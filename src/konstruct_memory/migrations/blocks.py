@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from alembic import op
@@ -244,3 +245,51 @@ def created_at() -> sa.Column[object]:
         nullable=False,
         server_default=sa.text("NOW()"),
     )
+
+
+# -- tables kept by statement-level triggers on the turns (015, 018) -----------------------
+
+
+@dataclass(frozen=True)
+class TurnTriggers:
+    """A table kept in step with the turns: ``{table}_added`` after each INSERT statement
+    (transition table ``added``) and ``{table}_removed`` after each DELETE (``removed``), by
+    the functions ``konstruct_{table}_added()`` and ``konstruct_{table}_removed()``."""
+
+    table: str
+
+    def function(self, which: str) -> str:
+        return f"konstruct_{self.table}_{which}()"
+
+    def head(self, which: str) -> str:
+        """The start of a function's text: run by its owner, once per statement, for the
+        statement's transition table, one tenant at a time (``v_tenant``)."""
+        return f"""
+CREATE FUNCTION {self.function(which)}
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    v_tenant uuid;
+"""
+
+    def install(self, added_body: str, removed_body: str) -> None:
+        """Create both functions (no one else may call them) and their triggers."""
+        for which, body in (("added", added_body), ("removed", removed_body)):
+            op.execute(body)
+            op.execute(f"REVOKE ALL ON FUNCTION {self.function(which)} FROM PUBLIC")
+        for which, event, transition in (("added", "INSERT", "NEW"), ("removed", "DELETE", "OLD")):
+            op.execute(
+                f"CREATE TRIGGER {self.table}_{which} AFTER {event} ON conversation_embeddings "
+                f"REFERENCING {transition} TABLE AS {which} FOR EACH STATEMENT "
+                f"EXECUTE FUNCTION {self.function(which)}"
+            )
+
+    def drop(self) -> None:
+        """The triggers and their functions, and the runtime role's rights on the table."""
+        for which in ("removed", "added"):
+            op.execute(f"DROP TRIGGER {self.table}_{which} ON conversation_embeddings")
+        for which in ("removed", "added"):
+            op.execute(f"DROP FUNCTION {self.function(which)}")
+        op.execute(f"REVOKE ALL ON {self.table} FROM konstruct_app")

@@ -44,8 +44,7 @@ from konstruct_memory.migrations import blocks
 revision: str = "015"
 down_revision: str | None = "014"
 
-_ADDED = "konstruct_scope_summaries_added()"
-_REMOVED = "konstruct_scope_summaries_removed()"
+_KEPT = blocks.TurnTriggers("scope_summaries")
 
 _TABLE = """
 CREATE TABLE scope_summaries (
@@ -65,19 +64,8 @@ CREATE UNIQUE INDEX scope_summaries_scope_key ON scope_summaries
     (tenant_id, agent_id, user_id, conversation_id NULLS FIRST) NULLS NOT DISTINCT
 """
 
-# Both trigger functions: run by their owner, for each statement's transition table.
-_TRIGGER = """
-CREATE FUNCTION konstruct_scope_summaries_{which}()
-RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_tenant uuid;
-"""
-
 _ADDED_BODY = blocks.function_text(
-    _TRIGGER.format(which="added"),
+    _KEPT.head("added"),
     """\
 BEGIN
     -- A batch holds one tenant; the loop names it in each statement (Citus routes by it).
@@ -102,7 +90,7 @@ $$
 )
 
 _REMOVED_BODY = blocks.function_text(
-    _TRIGGER.format(which="removed"),
+    _KEPT.head("removed"),
     """\
     v_current uuid := NULLIF(current_setting('app.current_tenant', true), '')::uuid;
 BEGIN
@@ -170,12 +158,6 @@ $$
 """,
 )
 
-_TRIGGERS = (
-    "CREATE TRIGGER scope_summaries_added AFTER INSERT ON conversation_embeddings "
-    "REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION " + _ADDED,
-    "CREATE TRIGGER scope_summaries_removed AFTER DELETE ON conversation_embeddings "
-    "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION " + _REMOVED,
-)
 
 # Run as the owner with FORCE lifted inside this transaction (it would hide every turn); the
 # triggers exist already and the ALTER holds writers off until the commit.
@@ -199,20 +181,12 @@ def upgrade() -> None:
     blocks.confine_to_tenant("scope_summaries")
     op.execute("CREATE POLICY owner_administers ON scope_summaries TO CURRENT_USER USING (true)")
     op.execute("GRANT SELECT ON scope_summaries TO konstruct_app")
-    for signature, body in ((_ADDED, _ADDED_BODY), (_REMOVED, _REMOVED_BODY)):
-        op.execute(body)
-        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-    for trigger in _TRIGGERS:
-        op.execute(trigger)
+    _KEPT.install(_ADDED_BODY, _REMOVED_BODY)
     op.execute("ALTER TABLE conversation_embeddings NO FORCE ROW LEVEL SECURITY")
     op.execute(_BACKFILL)
     op.execute("ALTER TABLE conversation_embeddings FORCE ROW LEVEL SECURITY")
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER scope_summaries_removed ON conversation_embeddings")
-    op.execute("DROP TRIGGER scope_summaries_added ON conversation_embeddings")
-    op.execute(f"DROP FUNCTION {_REMOVED}")
-    op.execute(f"DROP FUNCTION {_ADDED}")
-    op.execute("REVOKE ALL ON scope_summaries FROM konstruct_app")
+    _KEPT.drop()
     op.execute("DROP TABLE scope_summaries")

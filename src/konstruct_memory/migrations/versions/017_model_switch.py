@@ -34,46 +34,33 @@ from __future__ import annotations
 
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "017"
 down_revision: str | None = "016"
-branch_labels = None
-depends_on = None
-
-_POLICY = """
-CREATE POLICY tenant_isolation ON {table}
-USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-"""
 
 _ERASE_MODEL_SIGNATURE = "konstruct_erase_model(text, bytea, uuid, timestamptz, uuid)"
-_ERASE_MODEL = """
+_ERASE_MODEL = blocks.function_text(
+    """
 CREATE FUNCTION konstruct_erase_model(
     p_model text, p_subject bytea, p_key uuid, p_requested_at timestamptz, p_replay_of uuid)
-RETURNS SETOF erasures
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_tenant uuid := NULLIF(current_setting('app.current_tenant', true), '')::uuid;
-    v_id uuid := gen_random_uuid();
-    v_reads text;
+""",
+    blocks.ERASER_RETURNS,
+    blocks.ERASER_DECLARES,
+    """    v_reads text;
     v_target text;
     v_own bigint;
     v_beside bigint;
 BEGIN
-    IF v_tenant IS NULL THEN
-        RAISE EXCEPTION 'konstruct_erase_model: no tenant is set for this transaction'
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    IF coalesce(p_model, '') = '' THEN
-        RAISE EXCEPTION 'konstruct_erase_model: name a model'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF p_subject IS NULL OR octet_length(p_subject) <> 32 THEN
-        RAISE EXCEPTION 'konstruct_erase_model: the subject hash must be 32 bytes'
-            USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- The tenant's row is locked, so no switch starts or flips while its vectors go.
+""",
+    blocks.refuse_without_tenant("konstruct_erase_model"),
+    blocks.refuse("konstruct_erase_model", "coalesce(p_model, '') = ''", "name a model"),
+    blocks.refuse(
+        "konstruct_erase_model",
+        "p_subject IS NULL OR octet_length(p_subject) <> 32",
+        "the subject hash must be 32 bytes",
+    ),
+    """    -- The tenant's row is locked, so no switch starts or flips while its vectors go.
     SELECT m.reads_model, m.target_model INTO v_reads, v_target
     FROM public.tenant_models m WHERE m.tenant_id = v_tenant FOR UPDATE;
     IF v_reads IS NULL THEN
@@ -100,7 +87,8 @@ BEGIN
     RETURNING e.*;
 END
 $$
-"""
+""",
+)
 
 
 def upgrade() -> None:
@@ -150,9 +138,7 @@ def upgrade() -> None:
         """
     )
     for table in ("turn_vectors", "tenant_models"):
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
-        op.execute(_POLICY.format(table=table))
+        blocks.confine_to_tenant(table)
     op.execute("CREATE POLICY owner_administers ON tenant_models TO CURRENT_USER USING (true)")
     op.execute("GRANT SELECT, INSERT ON turn_vectors TO konstruct_app")
     op.execute("GRANT SELECT ON tenant_models TO konstruct_app")
@@ -176,12 +162,8 @@ def upgrade() -> None:
     op.execute("GRANT UPDATE (embedding) ON conversation_embeddings TO konstruct_eraser")
     op.execute("GRANT SELECT, DELETE ON turn_vectors, turn_windows TO konstruct_eraser")
     op.execute("GRANT SELECT, UPDATE ON tenant_models TO konstruct_eraser")
-    op.execute("GRANT USAGE, CREATE ON SCHEMA public TO konstruct_eraser")
-    op.execute(_ERASE_MODEL)
-    op.execute(f"ALTER FUNCTION {_ERASE_MODEL_SIGNATURE} OWNER TO konstruct_eraser")
-    op.execute(f"REVOKE ALL ON FUNCTION {_ERASE_MODEL_SIGNATURE} FROM PUBLIC")
-    op.execute(f"GRANT EXECUTE ON FUNCTION {_ERASE_MODEL_SIGNATURE} TO konstruct_app")
-    op.execute("REVOKE CREATE ON SCHEMA public FROM konstruct_eraser")
+    with blocks.eraser_creates():
+        blocks.install_as_eraser(_ERASE_MODEL_SIGNATURE, _ERASE_MODEL)
 
 
 def downgrade() -> None:

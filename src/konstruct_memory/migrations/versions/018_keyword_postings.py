@@ -40,18 +40,17 @@ import logging
 import sqlalchemy as sa
 from alembic import op
 
+from konstruct_memory.migrations import blocks
+
 revision: str = "018"
 down_revision: str | None = "017"
-branch_labels = None
-depends_on = None
 
 # Turns per backfill statement; a database may set another (``ALTER DATABASE ... SET
 # konstruct_memory.backfill_batch = ...``, as the tests do to cross batch edges).
 BACKFILL_BATCH = 50_000
 _BATCH_SETTING = "SELECT current_setting('konstruct_memory.backfill_batch', true)"
 
-_ADDED = "konstruct_keyword_postings_added()"
-_REMOVED = "konstruct_keyword_postings_removed()"
+_KEPT = blocks.TurnTriggers("keyword_postings")
 
 _TABLE = """
 CREATE TABLE keyword_postings (
@@ -67,20 +66,10 @@ _KEY = (
     "PRIMARY KEY (tenant_id, agent_id, lexeme, user_id, turn_id)"
 )
 
-_POLICY = """
-CREATE POLICY tenant_isolation ON keyword_postings
-USING (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-WITH CHECK (tenant_id = NULLIF(current_setting('app.current_tenant', true), '')::uuid)
-"""
 
-_ADDED_BODY = """
-CREATE FUNCTION konstruct_keyword_postings_added()
-RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_tenant uuid;
+_ADDED_BODY = blocks.function_text(
+    _KEPT.head("added"),
+    """\
 BEGIN
     -- A batch holds one tenant; the loop names it in each statement (Citus routes by it).
     FOR v_tenant IN SELECT DISTINCT a.tenant_id FROM added a LOOP
@@ -92,16 +81,12 @@ BEGIN
     RETURN NULL;
 END
 $$
-"""
+""",
+)
 
-_REMOVED_BODY = """
-CREATE FUNCTION konstruct_keyword_postings_removed()
-RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    v_tenant uuid;
+_REMOVED_BODY = blocks.function_text(
+    _KEPT.head("removed"),
+    """\
 BEGIN
     FOR v_tenant IN SELECT DISTINCT r.tenant_id FROM removed r LOOP
         -- The removed turns' stored lexemes are exactly their postings: each is found by key.
@@ -116,14 +101,9 @@ BEGIN
     RETURN NULL;
 END
 $$
-"""
-
-_TRIGGERS = (
-    "CREATE TRIGGER keyword_postings_added AFTER INSERT ON conversation_embeddings "
-    "REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION " + _ADDED,
-    "CREATE TRIGGER keyword_postings_removed AFTER DELETE ON conversation_embeddings "
-    "REFERENCING OLD TABLE AS removed FOR EACH STATEMENT EXECUTE FUNCTION " + _REMOVED,
+""",
 )
+
 
 # The owner sees a tenant's turns (FORCE) once the transaction is set to that tenant.
 _TENANTS = "SELECT id FROM tenants ORDER BY id"
@@ -177,25 +157,15 @@ def upgrade() -> None:
         "COMMENT ON TABLE keyword_postings IS 'One row per (turn, lexeme of its content_tsv), "
         "kept by triggers on conversation_embeddings: the keyword stage''s index under RLS'"
     )
-    op.execute("ALTER TABLE keyword_postings ENABLE ROW LEVEL SECURITY")
-    op.execute("ALTER TABLE keyword_postings FORCE ROW LEVEL SECURITY")
-    op.execute(_POLICY)
+    blocks.confine_to_tenant("keyword_postings")
     op.execute("CREATE POLICY owner_administers ON keyword_postings TO CURRENT_USER USING (true)")
     op.execute("GRANT SELECT ON keyword_postings TO konstruct_app")
-    for signature, body in ((_ADDED, _ADDED_BODY), (_REMOVED, _REMOVED_BODY)):
-        op.execute(body)
-        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
-    for trigger in _TRIGGERS:
-        op.execute(trigger)
+    _KEPT.install(_ADDED_BODY, _REMOVED_BODY)
     _backfill()
     op.execute(_KEY)
     op.execute("ANALYZE keyword_postings")
 
 
 def downgrade() -> None:
-    op.execute("DROP TRIGGER keyword_postings_removed ON conversation_embeddings")
-    op.execute("DROP TRIGGER keyword_postings_added ON conversation_embeddings")
-    op.execute(f"DROP FUNCTION {_REMOVED}")
-    op.execute(f"DROP FUNCTION {_ADDED}")
-    op.execute("REVOKE ALL ON keyword_postings FROM konstruct_app")
+    _KEPT.drop()
     op.execute("DROP TABLE keyword_postings")
