@@ -29,48 +29,34 @@ Ref = tuple[UUID, str]
 # walk the whole scope on its index and test each row against the id list (linear in the
 # scope). A long turn's similarity is the best of its own vector's and its windows' (one probe
 # of the windows' primary key per row; a short turn has none, and keeps its own).
+# ``{vectors}`` is where the vector and its model come from, as ``{v}``: the turn's own row
+# (``t``), or, for a tenant whose vectors are beside the turns, ``turn_vectors`` (``v``: the
+# columns the scope filters on are there too) joined to the turn's row for its content.
 _CANDIDATES = sql.SQL(
     """
     SELECT {columns}
     FROM (
         SELECT t.tenant_id, t.id, t.agent_id, t.user_id, t.role, t.content, t.conversation_id,
-               t.occurred_at, t.created_at, t.embedding_model,
-               greatest(1 - (t.embedding <=> %(query_vector)s), (
+               t.occurred_at, t.created_at, {v}.embedding_model,
+               greatest(1 - ({v}.embedding <=> %(query_vector)s), (
                    SELECT max(1 - (w.embedding <=> %(query_vector)s)) FROM turn_windows w
-                   WHERE w.tenant_id = %(tenant_id)s AND w.turn_id = t.id
-                     AND w.agent_id = t.agent_id AND w.user_id = t.user_id
-                     AND w.embedding_model = t.embedding_model
+                   WHERE w.tenant_id = %(tenant_id)s AND w.turn_id = {v}.id
+                     AND w.agent_id = {v}.agent_id AND w.user_id = {v}.user_id
+                     AND w.embedding_model = {v}.embedding_model
                )) AS similarity
-        FROM conversation_embeddings t WHERE t.tenant_id = %(tenant_id)s AND t.id = ANY(%(ids)s)
+        FROM {vectors}
+        WHERE {v}.tenant_id = %(tenant_id)s AND {v}.id = ANY(%(ids)s)
         OFFSET 0
     ) AS candidate
     WHERE {where}
     """
 )
-# The same, for a tenant whose vectors are beside the turns: the vector (and the columns the
-# scope filters on) from ``turn_vectors``, the content from the turn's row.
-_CANDIDATES_BESIDE = sql.SQL(
-    """
-    SELECT {columns}
-    FROM (
-        SELECT t.tenant_id, t.id, t.agent_id, t.user_id, t.role, t.content, t.conversation_id,
-               t.occurred_at, t.created_at, v.embedding_model,
-               greatest(1 - (v.embedding <=> %(query_vector)s), (
-                   SELECT max(1 - (w.embedding <=> %(query_vector)s)) FROM turn_windows w
-                   WHERE w.tenant_id = %(tenant_id)s AND w.turn_id = v.id
-                     AND w.agent_id = v.agent_id AND w.user_id = v.user_id
-                     AND w.embedding_model = v.embedding_model
-               )) AS similarity
-        FROM turn_vectors v
+_OWN_VECTORS = sql.SQL("conversation_embeddings t")
+_VECTORS_BESIDE = sql.SQL(
+    """turn_vectors v
         JOIN conversation_embeddings t
           ON t.tenant_id = v.tenant_id AND t.id = v.id AND t.agent_id = v.agent_id
-         AND t.user_id = v.user_id
-        WHERE v.tenant_id = %(tenant_id)s AND v.id = ANY(%(ids)s)
-          AND v.embedding_model = %(embedding_model)s
-        OFFSET 0
-    ) AS candidate
-    WHERE {where}
-    """
+         AND t.user_id = v.user_id AND v.embedding_model = %(embedding_model)s"""
 )
 
 # Exact search over exactly the rows in scope: never fewer than min(limit, rows in scope).
@@ -212,9 +198,14 @@ def candidates(
     (id, user): across users, two users' turns may share an id."""
     where, params = scope.where(tx)
     params |= {"ids": list(ids), "query_vector": query_vector}
-    candidates_of = _CANDIDATES_BESIDE if scope.beside else _CANDIDATES
+    vectors = _VECTORS_BESIDE if scope.beside else _OWN_VECTORS
     with tx.conn.cursor(row_factory=args_row(CandidateRow)) as cur:
-        statement = candidates_of.format(columns=columns(CandidateRow), where=where)
+        statement = _CANDIDATES.format(
+            columns=columns(CandidateRow),
+            where=where,
+            vectors=vectors,
+            v=sql.Identifier("v" if scope.beside else "t"),
+        )
         rows = cur.execute(statement, params).fetchall()
     return {(row.id, row.user_id): row for row in rows}
 
