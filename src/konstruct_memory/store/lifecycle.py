@@ -89,12 +89,7 @@ def erase(
         replay_of=replay_of,
         turn_ids=list(turn_ids) if turn_ids is not None else None,
     )
-    query = _ERASE if turn_ids is None else _ERASE_TURNS
-    with tx.conn.cursor(row_factory=class_row(ErasureRow)) as cur:
-        row = cur.execute(query, params).fetchone()
-    if row is None:
-        raise KonstructMemoryError("the erasure function returned no ledger entry")
-    return row
+    return _ledger_entry(tx, _ERASE if turn_ids is None else _ERASE_TURNS, params)
 
 
 def erase_model(
@@ -109,16 +104,19 @@ def erase_model(
     """Remove every vector of ``model`` the tenant holds (never the model its reads or its
     switch use: the function refuses) and append the ledger entry, in ``tx``."""
     params = tx.params(
-        model=model,
-        subject=subject,
-        key_id=key_id,
-        requested_at=requested_at,
-        replay_of=replay_of,
+        model=model, subject=subject, key_id=key_id, requested_at=requested_at, replay_of=replay_of
     )
+    return _ledger_entry(tx, _ERASE_MODEL, params)
+
+
+def _ledger_entry(
+    tx: TenantConnection, erasure: sql.Composed, params: dict[str, Any]
+) -> ErasureRow:
+    """Run an erasure function, which always answers with the ledger entry it appended."""
     with tx.conn.cursor(row_factory=class_row(ErasureRow)) as cur:
-        row = cur.execute(_ERASE_MODEL, params).fetchone()
+        row = cur.execute(erasure, params).fetchone()
     if row is None:
-        raise KonstructMemoryError("the model erasure function returned no ledger entry")
+        raise KonstructMemoryError("the erasure function returned no ledger entry")
     return row
 
 
