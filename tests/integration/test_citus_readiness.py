@@ -125,8 +125,8 @@ def test_every_statement_on_a_distributed_table_names_the_tenant(
     checked: set[str] = set()
     with psycopg.connect(database.runtime_url) as conn:
         register_vector(conn)
-        conn.execute(turns._STAGING)  # the batch inserts read the session's staging tables
-        conn.execute(windows._STAGING)
+        conn.execute(turns._STAGING.create)  # the batch inserts read the session's staging tables
+        conn.execute(windows._STAGING.create)
         for query, params in RecordingCursor.statements:
             text = query.as_string(conn) if isinstance(query, sql.Composable) else str(query)
             if not any(table in text for table in DISTRIBUTED) or FUNCTION.search(text):

@@ -201,7 +201,7 @@ def test_staged_batches_never_carry_rows_into_another_tenant(
         with tenant_transaction(pool, a) as tx:
             assert len(store.insert_turns(tx, "test", batch(3), np.array([vector()] * 3))) == 3
         with pytest.raises(RuntimeError), tenant_connection(pool, a) as conn:
-            conn.execute(store._STAGING)
+            conn.execute(store._STAGING.create)
             conn.execute("INSERT INTO konstruct_staging (ord, id) VALUES (0, gen_random_uuid())")
             raise RuntimeError("failed after staging")
         with tenant_transaction(pool, b) as tx:

@@ -23,6 +23,7 @@ from psycopg import sql
 
 from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.embed import Vectors
+from konstruct_memory.store.staging import Staging
 
 # A turn's identity, as in store.turns: its id within its (agent, user).
 TurnKey = tuple[UUID, UUID, str]
@@ -90,14 +91,11 @@ UNION
 SELECT DISTINCT embedding_model FROM turn_vectors WHERE tenant_id = %(tenant_id)s
 """
 
-# COPY cannot write to a table under row-level security: a session-private staging table.
-_STAGING = """
-CREATE TEMPORARY TABLE IF NOT EXISTS konstruct_vector_staging (
-    id uuid, agent_id uuid, user_id text, embedding vector
-) ON COMMIT DELETE ROWS
-"""
-_STAGING_TYPES = ["uuid", "uuid", "text", "vector"]
-_COPY_TO_STAGING = "COPY konstruct_vector_staging FROM STDIN (FORMAT BINARY)"
+# As the turns' batch, through a staging table (store.staging).
+_STAGING = Staging(
+    "konstruct_vector_staging",
+    (("id", "uuid"), ("agent_id", "uuid"), ("user_id", "text"), ("embedding", "vector")),
+)
 # The columns reads filter on are the turn's, copied from its row; a vector already stored
 # (a concurrent write of the same turn, a resumed switch) is kept.
 _INSERT_STAGED = """
@@ -195,13 +193,8 @@ def insert_vectors(
     """Store ``vectors[i]`` as the vector of ``model`` for the stored turn ``keys[i]``."""
     if not keys:
         return
-    conn = tx.conn
-    conn.execute(_STAGING)
-    with conn.cursor() as cur, cur.copy(_COPY_TO_STAGING) as copy:
-        copy.set_types(_STAGING_TYPES)
-        for (turn_id, agent_id, user_id), vector in zip(keys, vectors, strict=True):
-            copy.write_row((turn_id, agent_id, user_id, vector))
-    conn.execute(_INSERT_STAGED, tx.params(model=model))
+    _STAGING.copy(tx, ((*key, vector) for key, vector in zip(keys, vectors, strict=True)))
+    tx.conn.execute(_INSERT_STAGED, tx.params(model=model))
 
 
 def index_name(model: str) -> str:

@@ -16,25 +16,22 @@ from konstruct_memory.embed import Vectors
 from konstruct_memory.operations import Turn
 from konstruct_memory.store.rows import ScopeRow, TurnRow, columns
 from konstruct_memory.store.scope import Scope, equal_to
+from konstruct_memory.store.staging import Staging
 
 TURN_COLUMNS = columns(TurnRow)
 # A turn's identity: its id within its (agent, user).
 TurnKey = tuple[UUID, UUID, str]
 
-# Batches go in through COPY into a session-private staging table, then one INSERT ... SELECT:
-# COPY cannot write to a table under row-level security, while INSERT re-checks every row
-# against the tenant policy. ON COMMIT DELETE ROWS empties the staging table at the end of each
-# transaction, so a pooled connection carries nothing from one tenant's batch into the next.
-_STAGING = """
-CREATE TEMPORARY TABLE IF NOT EXISTS konstruct_staging (
-    ord int4, id uuid, agent_id uuid, user_id text, role text, content text,
-    conversation_id text, occurred_at timestamptz, metadata jsonb, embedding vector
-) ON COMMIT DELETE ROWS
-"""
-_STAGING_TYPES = [
-    "int4", "uuid", "uuid", "text", "text", "text", "text", "timestamptz", "jsonb", "vector",
-]  # fmt: skip
-_COPY_TO_STAGING = "COPY konstruct_staging FROM STDIN (FORMAT BINARY)"
+# Batches go in through COPY into a staging table (store.staging), then one INSERT ... SELECT,
+# which re-checks every row against the tenant policy.
+_STAGING = Staging(
+    "konstruct_staging",
+    (
+        ("ord", "int4"), ("id", "uuid"), ("agent_id", "uuid"), ("user_id", "text"),
+        ("role", "text"), ("content", "text"), ("conversation_id", "text"),
+        ("occurred_at", "timestamptz"), ("metadata", "jsonb"), ("embedding", "vector"),
+    ),
+)  # fmt: skip
 # Rows without occurred_at get clock_timestamp() in batch order; seq follows the same order.
 _INSERT_STAGED = """
 INSERT INTO conversation_embeddings
@@ -140,28 +137,26 @@ def insert_turns(
     own: the tenant's vectors are beside the turns (``store.models``)."""
     if not turns:
         return set()
-    conn = tx.conn
-    conn.execute(_STAGING)
-    with conn.cursor() as cur, cur.copy(_COPY_TO_STAGING) as copy:
-        copy.set_types(_STAGING_TYPES)
-        for ord_, (turn_id, turn) in enumerate(turns):
-            vector = vectors[ord_] if vectors is not None else None
-            copy.write_row(
-                (
-                    ord_,
-                    turn_id,
-                    turn.agent_id,
-                    turn.user_id,
-                    turn.role,
-                    turn.content,
-                    turn.conversation_id,
-                    turn.occurred_at,
-                    Jsonb(turn.metadata),
-                    vector,
-                )
+    _STAGING.copy(
+        tx,
+        (
+            (
+                ord_,
+                turn_id,
+                turn.agent_id,
+                turn.user_id,
+                turn.role,
+                turn.content,
+                turn.conversation_id,
+                turn.occurred_at,
+                Jsonb(turn.metadata),
+                vectors[ord_] if vectors is not None else None,
             )
+            for ord_, (turn_id, turn) in enumerate(turns)
+        ),
+    )
     params = tx.params(embedding_model=embedding_model)
-    rows = conn.execute(_INSERT_STAGED, params).fetchall()
+    rows = tx.conn.execute(_INSERT_STAGED, params).fetchall()
     return {(row["id"], row["agent_id"], row["user_id"]) for row in rows}
 
 

@@ -20,19 +20,19 @@ from konstruct_memory.db.tenant import TenantConnection
 from konstruct_memory.embed import Vectors
 from konstruct_memory.store import search
 from konstruct_memory.store.scope import Scope
+from konstruct_memory.store.staging import Staging
 
 # A turn's identity, as in store.turns: its id within its (agent, user).
 TurnKey = tuple[UUID, UUID, str]
 
-# As the turns' batch: COPY cannot write to a table under row-level security, so the windows
-# go through a session-private staging table emptied at each commit.
-_STAGING = """
-CREATE TEMPORARY TABLE IF NOT EXISTS konstruct_window_staging (
-    turn_id uuid, agent_id uuid, user_id text, window_no int2, embedding vector
-) ON COMMIT DELETE ROWS
-"""
-_STAGING_TYPES = ["uuid", "uuid", "text", "int2", "vector"]
-_COPY_TO_STAGING = "COPY konstruct_window_staging FROM STDIN (FORMAT BINARY)"
+# As the turns' batch, through a staging table (store.staging).
+_STAGING = Staging(
+    "konstruct_window_staging",
+    (
+        ("turn_id", "uuid"), ("agent_id", "uuid"), ("user_id", "text"), ("window_no", "int2"),
+        ("embedding", "vector"),
+    ),
+)  # fmt: skip
 # Only the windows of turns this batch inserted are staged; a retry that finds them stored
 # (a concurrent writer of the same turn) adds nothing.
 _INSERT_STAGED = """
@@ -91,13 +91,8 @@ def insert_windows(
     rows = [(key, n, vector) for key, vectors in windows for n, vector in enumerate(vectors)]
     if not rows:
         return
-    conn = tx.conn
-    conn.execute(_STAGING)
-    with conn.cursor() as cur, cur.copy(_COPY_TO_STAGING) as copy:
-        copy.set_types(_STAGING_TYPES)
-        for (turn_id, agent_id, user_id), window_no, vector in rows:
-            copy.write_row((turn_id, agent_id, user_id, window_no, vector))
-    conn.execute(_INSERT_STAGED, tx.params(embedding_model=embedding_model))
+    _STAGING.copy(tx, ((*key, window_no, vector) for key, window_no, vector in rows))
+    tx.conn.execute(_INSERT_STAGED, tx.params(embedding_model=embedding_model))
 
 
 def nearest(
