@@ -137,7 +137,9 @@ def test_remember_recall_history_context(client: TestClient) -> None:
         "correction",
         "corrected",
         "keyword_pruned",
+        "keyword_window",
     }
+    assert hit["parts"]["keyword_window"] is None  # every turn is searched now
 
     history = client.get("/v1/history", params={"agent_id": AGENT, "user_id": "U1"}, headers=key)
     assert [t["content"] for t in history.json()["turns"]] == ["my cat Pixel loves tuna", "Noted!"]
