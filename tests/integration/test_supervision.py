@@ -4,6 +4,7 @@ turn is lost), a runtime role that changed its own password, a refused runtime l
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -48,7 +49,11 @@ def test_a_killed_embedded_server_is_restarted_and_requests_fail_fast_meanwhile(
                 assert stored.status_code == 201
                 pid = server.postmaster_pid()
                 assert pid is not None
-                os.kill(pid, signal.SIGKILL)
+                # The whole server, its backends too: a backend outlives its postmaster for a
+                # moment and could still answer on a pooled connection.
+                for process in (pid, *_children(pid)):
+                    with contextlib.suppress(ProcessLookupError):  # exited meanwhile
+                        os.kill(process, signal.SIGKILL)
                 started = time.monotonic()
                 failed = client.get("/v1/history", params=where, headers=key)
                 assert failed.status_code == 503 and time.monotonic() - started < 1.0
@@ -69,6 +74,23 @@ def test_a_killed_embedded_server_is_restarted_and_requests_fail_fast_meanwhile(
     finally:
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux: /proc/<pid>/stat's fourth field)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # The name (second field) is in parentheses and may hold spaces.
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if parent == pid:
+            found.append(int(entry))
+    return found
 
 
 def test_the_embedded_default_repairs_a_runtime_password_changed_from_inside() -> None:
