@@ -62,6 +62,8 @@ MODES = ("embed", "vectors", "http")
 _TICK = os.sysconf("SC_CLK_TCK")
 _LOADED = "SELECT count(*) AS users, coalesce(sum(turns), 0) AS turns FROM scope_summaries " \
     "WHERE tenant_id = %(tenant_id)s AND agent_id = %(agent_id)s"  # fmt: skip
+_IO = "SELECT coalesce(sum(reads), 0) AS reads, coalesce(sum(writes), 0) AS writes " \
+    "FROM pg_stat_io WHERE backend_type = 'client backend' AND object = 'relation'"  # fmt: skip
 _ALL_TURNS = "SELECT coalesce(sum(turns), 0) AS n FROM scope_summaries WHERE tenant_id = %(t)s"
 
 
@@ -89,26 +91,18 @@ class Split:
             return self.embedding_s, self.database_s
 
 
-def _stat(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()  # fields from the state on (3rd)
-
-
 def tree_cpu(root: int) -> float:
     """CPU-seconds of ``root`` (with its reaped children) and of its live children."""
     total = 0.0
     for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
+        try:
+            text = Path(f"/proc/{entry.name}/stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
             continue
-        fields = _stat(int(entry.name))
-        if fields is None:
-            continue
-        if int(entry.name) == root:  # utime, stime, cutime, cstime
+        fields = text[text.rfind(")") + 2 :].split()  # from the 3rd field (state) on
+        if entry.name == str(root):  # utime, stime, cutime, cstime
             total += sum(int(x) for x in fields[11:15]) / _TICK
-        elif int(fields[1]) == root:
+        elif len(fields) > 12 and fields[1] == str(root):
             total += sum(int(x) for x in fields[11:13]) / _TICK
     return total
 
@@ -162,7 +156,7 @@ class Run:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-def drive(write: Callable[[int, int], int], writers: int, seconds: float) -> tuple[Run, float]:
+def drive(write: Callable[[int, int], int], writers: int, seconds: float) -> Run:
     """``writers`` threads call ``write(writer, n)`` (one batch; returns turns stored) until
     ``seconds`` have passed; a batch started in time is finished and counted."""
     run = Run()
@@ -185,13 +179,12 @@ def drive(write: Callable[[int, int], int], writers: int, seconds: float) -> tup
                 run.batch_ms.append(ms)
             n += 1
 
-    started = time.perf_counter()
     threads = [threading.Thread(target=loop, args=(w,)) for w in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return run, time.perf_counter() - started
+    return run
 
 
 @dataclass
@@ -206,8 +199,12 @@ class Bench:
     postmaster: int
     http: tuple[str, int, dict[str, str]] | None = None  # base URL, serve pid, auth header
 
-    def turns(self, writer: int, n: int, user: str, vectors: bool) -> list[dict[str, Any]]:
-        start = ((writer * 7919 + n) * self.batch) % (len(self.texts) - self.batch)
+    def turns(
+        self, writer: int, n: int, user: str, vectors: bool, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        # Each measurement starts at its own offset: vectors inserted just before (by the
+        # previous measurement) would find their graph neighbourhood in cache.
+        start = (offset + (writer * 7919 + n) * self.batch) % (len(self.texts) - self.batch)
         return [
             {"agent_id": WRITER_AGENT, "user_id": user, "role": ("user", "assistant")[i % 2],
              "content": self.texts[start + i]}
@@ -224,8 +221,20 @@ class Bench:
                     found[name] = float(line.split()[1])
         return found["embedding"], found["database"]
 
-    def measure(self, mode: str, writers: int, one_scope: bool) -> None:
+    def snapshot(self, timers: Callable[[], tuple[float, float]], serve: int | None) -> Any:
+        with self.memory.resources.pool.connection() as conn:
+            io = conn.execute(_IO).fetchone()
+        busy, jiffies = machine_busy()
+        return {
+            "at": time.perf_counter(), "embed": timers()[0], "db": timers()[1],
+            "client": own_cpu(), "serve": tree_cpu(serve) if serve else 0.0,
+            "postgres": tree_cpu(self.postmaster), "busy": busy, "jiffies": jiffies,
+            "reads": float(io["reads"]), "writes": float(io["writes"]), "load": loadavg(),
+        }  # fmt: skip
+
+    def measure(self, mode: str, writers: int, one_scope: bool) -> dict[str, Any]:
         tag = uuid.uuid4().hex[:8]
+        offset = int(tag, 16) % len(self.texts)
         tenant = self.memory.tenant(self.tenant_id)
 
         def user(writer: int) -> str:
@@ -239,7 +248,7 @@ class Bench:
             def write(writer: int, n: int) -> int:
                 if not hasattr(local, "client"):
                     local.client = httpx.Client(base_url=base, headers=auth, timeout=300)
-                body = {"turns": self.turns(writer, n, user(writer), vectors=False)}
+                body = {"turns": self.turns(writer, n, user(writer), False, offset)}
                 answer = local.client.post("/v1/turns", json=body)
                 if answer.status_code != 201:
                     raise RuntimeError(f"{answer.status_code} {answer.text[:100]}")
@@ -249,41 +258,56 @@ class Bench:
         else:
 
             def write(writer: int, n: int) -> int:
-                tenant.remember(self.turns(writer, n, user(writer), vectors=mode == "vectors"))
+                tenant.remember(self.turns(writer, n, user(writer), mode == "vectors", offset))
                 return self.batch
 
             timers = self.split.totals
-        serve_pid = self.http[1] if self.http and mode == "http" else None
-        before = (timers(), own_cpu(), tree_cpu(serve_pid) if serve_pid else 0.0,
-                  tree_cpu(self.postmaster), loadavg(), machine_busy())  # fmt: skip
-        run, wall = drive(write, writers, self.seconds)
-        after = (timers(), own_cpu(), tree_cpu(serve_pid) if serve_pid else 0.0,
-                 tree_cpu(self.postmaster), loadavg(), machine_busy())  # fmt: skip
-        report(mode, writers, one_scope, run, wall, before, after)
+        serve = self.http[1] if self.http and mode == "http" else None
+        before = self.snapshot(timers, serve)
+        run = drive(write, writers, self.seconds)
+        after = self.snapshot(timers, serve)
+        d = {k: after[k] - before[k] for k in before if k != "load"}
+        n, wall = max(run.turns, 1), d["at"]
+        figures = {
+            "turns/s": run.turns / wall, "ms": run.batch_ms, "errors": run.errors,
+            "embed": d["embed"] * 1000 / n, "db": d["db"] * 1000 / n,
+            "client": d["client"] * 1000 / n, "serve": d["serve"] * 1000 / n,
+            "postgres": d["postgres"] * 1000 / n,
+            "share": (d["client"] + d["serve"] + d["postgres"]) / (wall * (os.cpu_count() or 1)),
+            "machine": d["busy"] / max(d["jiffies"], 1),
+            "reads": d["reads"] / n, "writes": d["writes"] / n,
+        }  # fmt: skip
+        print(f"  {mode:7s} {'one' if one_scope else 'own':3s} {writers} writers: "
+              f"{run.turns} turns, {figures['turns/s']:.0f}/s; load {before['load']} -> "
+              f"{after['load']}" + (f"; {len(run.errors)} errors: {run.errors[0]}"
+              if run.errors else ""), flush=True)  # fmt: skip
+        return figures
 
 
-def report(
-    mode: str, writers: int, one_scope: bool, run: Run, wall: float, before: Any, after: Any
-) -> None:
-    (e0, d0), client0, serve0, pg0, load0, (b0, a0) = before
-    (e1, d1), client1, serve1, pg1, load1, (b1, a1) = after
-    n = max(run.turns, 1)
-    ms = sorted(run.batch_ms) or [float("nan")]
-    p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
-    kilo = 1000 / n
-    cpu = (client1 - client0) + (serve1 - serve0) + (pg1 - pg0)
-    busy = cpu / (wall * (os.cpu_count() or 1))
+def table(cells: dict[tuple[int, str, str], list[dict[str, Any]]]) -> None:
+    """Medians over the rounds (batch latencies pooled over them)."""
     print(
-        f"{mode:7s} {'one' if one_scope else 'own':4s} {writers:2d} | {run.turns:6d} turns "
-        f"{run.turns / wall:6.0f} turns/s | batch p50 {statistics.median(ms):7.0f} "
-        f"p99 {p99:7.0f} ms | per turn: embed {(e1 - e0) * 1000 / n:5.2f} "
-        f"db {(d1 - d0) * 1000 / n:5.2f} ms | CPU s/1k turns: "
-        f"client {(client1 - client0) * kilo:4.2f} serve {(serve1 - serve0) * kilo:4.2f} "
-        f"postgres {(pg1 - pg0) * kilo:4.2f} "
-        f"busy {busy:4.0%} (machine {(b1 - b0) / max(a1 - a0, 1):4.0%}) | load {load0} -> {load1}"
-        + (f" | {len(run.errors)} errors, e.g. {run.errors[0]}" if run.errors else ""),
-        flush=True,
+        "| writers | mode | scopes | turns/s, median (min-max) | batch p50 / p99 ms | "
+        "embed / db ms per turn | CPU-s per 1k turns: this process / serve / PostgreSQL | "
+        "our share of the cores (machine busy) | buffer reads / writes per turn |\n"
+        "|---|---|---|---|---|---|---|---|---|"
     )
+    for (writers, mode, scopes), runs in cells.items():
+
+        def med(key: str, runs: list[dict[str, Any]] = runs) -> float:
+            return statistics.median(r[key] for r in runs)
+
+        rates = [r["turns/s"] for r in runs]
+        ms = sorted(m for r in runs for m in r["ms"]) or [float("nan")]
+        p99 = ms[min(len(ms) - 1, int(0.99 * len(ms)))]
+        print(
+            f"| {writers} | {mode} | {scopes} | {med('turns/s'):.0f} ({min(rates):.0f}-"
+            f"{max(rates):.0f}) | {statistics.median(ms):.0f} / {p99:.0f} | "
+            f"{med('embed'):.2f} / {med('db'):.2f} | {med('client'):.2f} / {med('serve'):.2f} / "
+            f"{med('postgres'):.2f} | {med('share'):.0%} ({med('machine'):.0%}) | "
+            f"{med('reads'):.0f} / {med('writes'):.0f} |",
+            flush=True,
+        )
 
 
 def measure_scale(bench: Bench, args: argparse.Namespace) -> None:
@@ -302,10 +326,21 @@ def measure_scale(bench: Bench, args: argparse.Namespace) -> None:
         base, _, auth = bench.http
         warm = {"turns": bench.turns(0, 1, "warm", vectors=False)}
         assert httpx.post(f"{base}/v1/turns", json=warm, headers=auth, timeout=300).is_success
-    for writers in args.writers:
-        for mode in args.modes:
-            for scopes in args.scopes:
-                bench.measure(mode, writers, scopes == "one")
+    # Every cell once per round, the order reversed every other round: the machine's load
+    # moves, and a cell measured always first or last would carry it.
+    order = [
+        (writers, mode, scopes)
+        for writers in args.writers
+        for mode in args.modes
+        for scopes in args.scopes
+        if writers > 1 or scopes == "own"  # one writer: one scope either way
+    ]
+    cells: dict[tuple[int, str, str], list[dict[str, Any]]] = {cell: [] for cell in order}
+    for round_ in range(args.rounds):
+        for writers, mode, scopes in order if round_ % 2 == 0 else order[::-1]:
+            cells[writers, mode, scopes].append(bench.measure(mode, writers, scopes == "one"))
+    print(f"\n{n} turns before, load average {loadavg()} after; medians of {args.rounds} rounds")
+    table(cells)
 
 
 def main() -> None:
@@ -324,6 +359,7 @@ def main() -> None:
     parser.add_argument("--scopes", nargs="+", choices=("own", "one"), default=["own", "one"])
     parser.add_argument("--batch", type=int, default=100, help="turns per remember / POST")
     parser.add_argument("--seconds", type=float, default=20.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per figure")
     args = parser.parse_args()
     settings = Settings(data_dir=args.data_dir, database_url=None, admin_database_url=None,
                         pool_max_size=max(10, max(args.writers) + 2))  # fmt: skip
