@@ -19,6 +19,7 @@ import pytest
 
 from konstruct_memory.db import migrate
 from konstruct_memory.db.embedded import EmbeddedServer, binaries
+from konstruct_memory.db.embedded.server import buffer_cache_mb
 from tests.conftest import make_data_dir
 
 CLI = [sys.executable, "-m", "konstruct_memory"]
@@ -72,6 +73,37 @@ def test_stop_and_restart_keep_data(data_dir: Path) -> None:
     with psycopg.connect(server.admin_url()) as conn:
         names = [n for (n,) in conn.execute("SELECT name FROM tenants")]
     assert "survives-restart" in names
+
+
+def _shared_buffers_mb(server: EmbeddedServer) -> int:
+    with psycopg.connect(server.superuser_url()) as conn:
+        row = conn.execute(
+            "SELECT setting::bigint * 8 / 1024 FROM pg_settings WHERE name = 'shared_buffers'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_the_buffer_cache_is_sized_for_the_graph_once_and_alter_system_wins(
+    data_dir: Path,
+) -> None:
+    server = EmbeddedServer(data_dir)
+    server.ensure_running()
+    assert _shared_buffers_mb(server) == buffer_cache_mb()
+    with psycopg.connect(server.superuser_url(), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET shared_buffers = '200MB'")
+    try:
+        server.stop()
+        server.ensure_running()
+        assert _shared_buffers_mb(server) == 200
+    finally:
+        with psycopg.connect(server.superuser_url(), autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM RESET shared_buffers")
+        server.stop()
+        server.ensure_running()
+    assert _shared_buffers_mb(server) == buffer_cache_mb()
+    conf = (data_dir / "postgres" / "postgresql.conf").read_text()
+    assert conf.count("konstruct-memory: buffer cache") == 1  # added once, not at each start
 
 
 def _cli_status(data_dir: Path) -> str:
