@@ -230,7 +230,7 @@ def windowed_keywords(
     return keywords.KeywordMatches(matches, weights, pruned)
 
 
-class StageClock:
+class StageClock(tracing.NullStages):
     """``tracing.Stages`` that times each stage of the recall in progress (one at a time)."""
 
     enabled = True
@@ -249,18 +249,6 @@ class StageClock:
 
     def stage(self, name: str) -> AbstractContextManager[None]:
         return self._timed(name)
-
-    def carried(self, work: Callable[P, T]) -> Callable[P, T]:
-        return work
-
-    def trace_id(self) -> str | None:
-        return None
-
-    def instrument(self, connection: Any) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
 
 
 def keyword_stage(
