@@ -19,7 +19,7 @@ import pytest
 
 from konstruct_memory.db import migrate
 from konstruct_memory.db.embedded import EmbeddedServer, binaries
-from konstruct_memory.db.embedded.server import buffer_cache_mb
+from konstruct_memory.db.embedded.buffer_cache import buffer_cache_mb
 from tests.conftest import make_data_dir
 
 CLI = [sys.executable, "-m", "konstruct_memory"]

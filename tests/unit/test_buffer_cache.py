@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from konstruct_memory.db.embedded.server import buffer_cache_mb
+from konstruct_memory.db.embedded.buffer_cache import buffer_cache_mb
 
 GB = 2**30
 

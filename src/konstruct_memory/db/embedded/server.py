@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from konstruct_memory.db.embedded.binaries import bin_dir_for_server_user
+from konstruct_memory.db.embedded.buffer_cache import configure as configure_buffer_cache
 from konstruct_memory.db.embedded.processes import (
     free_port,
     port_is_free,
@@ -44,16 +45,6 @@ DATABASE = "konstruct_memory"
 OWNER_ROLE = "konstruct_owner"
 RUNTIME_ROLE = "konstruct_runtime"
 _START_TIMEOUT_S = 60
-# PostgreSQL's default buffer cache (128 MB) holds a small part of a large HNSW graph (about
-# 2 GB per million turns at m = 32): every insert's graph search then reads most of its pages
-# from the operating system's cache and evicts others, and at a million turns that was half of
-# the database's time per insert (BENCHMARKS.md, "Ingest by concurrent writers"). The embedded
-# server takes a quarter of the machine's memory (PostgreSQL's usual advice), 128 MB to 8 GB;
-# shared memory is taken only as pages are used, so a small database costs no more. The line
-# is added once, at the first start of a data directory that lacks it; an operator's
-# ALTER SYSTEM (postgresql.auto.conf, read after it) still wins.
-_CACHE_MARK = "# konstruct-memory: buffer cache"
-_CACHE_MIN_MB, _CACHE_MAX_MB = 128, 8192
 
 
 @dataclass
@@ -196,7 +187,7 @@ class EmbeddedServer:
             self._start_on(state.port)
 
     def _start_on(self, port: int) -> None:
-        self._configure_cache()
+        configure_buffer_cache(self.pgdata / "postgresql.conf")
         self._pg_ctl(
             "start",
             "-w",
@@ -237,13 +228,6 @@ class EmbeddedServer:
                 "listen_addresses = '127.0.0.1'\n"
                 "unix_socket_directories = ''\n"
             )
-
-    def _configure_cache(self) -> None:
-        conf = self.pgdata / "postgresql.conf"
-        if _CACHE_MARK in conf.read_text():
-            return
-        with conf.open("a") as out:
-            out.write(f"\n{_CACHE_MARK}\nshared_buffers = {buffer_cache_mb()}MB\n")
 
     def _is_running(self) -> bool:
         status = self._subprocess(self._bin("pg_ctl"), "status", "-D", str(self.pgdata))
@@ -376,16 +360,6 @@ class EmbeddedServer:
                         "KONSTRUCT_MEMORY_DATA_DIR outside it (the default for root is "
                         "/var/lib/konstruct-memory)."
                     )
-
-
-def buffer_cache_mb(memory: int | None = None) -> int:
-    """The embedded server's ``shared_buffers`` in MB: a quarter of ``memory`` (bytes; default
-    the machine's, or its control group's limit if lower), 128 MB to 8 GB."""
-    if memory is None:
-        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-        with contextlib.suppress(OSError, ValueError):  # "max", or no cgroup v2
-            memory = min(memory, int(Path("/sys/fs/cgroup/memory.max").read_text()))
-    return max(_CACHE_MIN_MB, min(_CACHE_MAX_MB, memory // 4 // 2**20))
 
 
 def _ensure_os_user(name: str) -> pwd.struct_passwd:
