@@ -27,7 +27,7 @@ from konstruct_memory.methods import AdminMethods, BlockingFace
 from konstruct_memory.operations.base import R, Request
 from konstruct_memory.operations.fields import parse_uuid
 from konstruct_memory.operations.lifecycle import LedgerEntry
-from konstruct_memory.store import health, vector_index
+from konstruct_memory.store import health, maintenance, vector_index
 from konstruct_memory.tenant_memory import TenantMemory
 from konstruct_memory.types import TenantId
 
@@ -175,12 +175,15 @@ class Memory(BlockingFace, AdminMethods, Closing):
     def vector_index_deferred(self, maintenance_work_mem: str = "2GB") -> Iterator[None]:
         """Bulk-load inside this block: the HNSW indexes (turns, windows of long turns) are
         dropped on entry and rebuilt on exit (also when the block fails), which is far faster
-        than maintaining them row by row."""
+        than maintaining them row by row; then the loaded tables are analysed, so that the
+        first reads are planned on the new rows' statistics."""
         self.drop_vector_index()
         try:
             yield
         finally:
             self.build_vector_index(maintenance_work_mem)
+            with admin.owner_connection(self.resources, autocommit=True) as conn:
+                maintenance.analyze(conn)
 
     # -- lifecycle --------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from konstruct_memory.config import Settings
 from konstruct_memory.db import migrate
 from konstruct_memory.errors import InvalidInput
 from konstruct_memory.library import Memory
-from konstruct_memory.store import vector_index
+from konstruct_memory.store import maintenance, vector_index
 from tests.conftest import DatabaseUnderTest
 from tests.fakes import BagOfWordsEmbedder
 from tests.rows import vector
@@ -98,8 +98,17 @@ def test_an_older_graph_is_rebuilt_beside_and_replaced(
     assert leftovers == (1,) and definition(own_database) == migrated
 
 
+def last_analyzed(db: DatabaseUnderTest) -> dict[str, object]:
+    with psycopg.connect(db.admin_url) as conn:
+        rows = conn.execute(
+            "SELECT relname, last_analyze FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+            [list(maintenance.LOADED_TABLES)],
+        ).fetchall()
+    return dict(rows)
+
+
 def test_recall_across_users_stays_complete_while_the_index_is_missing(
-    own_memory: Memory,
+    own_database: DatabaseUnderTest, own_memory: Memory
 ) -> None:
     tenant = own_memory.tenant(own_memory.create_tenant("bulk").id)
     turns = [
@@ -117,7 +126,12 @@ def test_recall_across_users_stays_complete_while_the_index_is_missing(
         tenant.remember(turns[:150])
         tenant.remember(turns[150:])
         during = tenant.recall_across_users(AGENT, "garden", k=25)
+        analysed_before = last_analyzed(own_database)
     assert own_memory.vector_index_state() is vector_index.State.READY
+    analysed_after = last_analyzed(own_database)
+    assert set(analysed_after) == set(maintenance.LOADED_TABLES)
+    for table, at in analysed_after.items():  # the load's rows have statistics at once
+        assert at is not None and at != analysed_before[table], table
     after = tenant.recall_across_users(AGENT, "garden", k=25)
     assert len(during) == len(after) == 25
     assert len(tenant.history(AGENT, "U3", limit=1000)) == len(turns[3::7])

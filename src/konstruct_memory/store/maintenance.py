@@ -1,6 +1,7 @@
 """VACUUM of the tables erasure and retention remove rows from, and what an operator sees of
 it: their live and dead tuples and last vacuums (``pg_stat_user_tables``), and a VACUUM in
-progress (``pg_stat_progress_vacuum``). Owner connection, outside any transaction.
+progress (``pg_stat_progress_vacuum``); the ANALYZE that follows a bulk load. Owner
+connection, outside any transaction.
 
 The statistics are PostgreSQL's cumulative ones: a session's deletions reach them when it
 reports (at the end of its transaction, at most about once a second, or when it goes idle),
@@ -33,6 +34,15 @@ VACUUMED_TABLES = (
     "keyword_postings",
 )
 _VACUUM = sql.SQL("VACUUM {}").format(sql.SQL(", ").join(map(sql.Identifier, VACUUMED_TABLES)))
+# The tables a bulk load fills (the turns and what their triggers and vectors add).
+LOADED_TABLES = (
+    "conversation_embeddings",
+    "turn_windows",
+    "turn_vectors",
+    "scope_summaries",
+    "keyword_postings",
+)
+_ANALYZE = sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(map(sql.Identifier, LOADED_TABLES)))
 # set_config rather than SET: SET takes no bound parameters. Not local: VACUUM runs outside a
 # transaction, and the connection is the VACUUM's own.
 _THROTTLE = """
@@ -88,6 +98,13 @@ def vacuum(conn: psycopg.Connection[Any], throttle: VacuumThrottle) -> None:
         {"cost_delay_ms": f"{throttle.cost_delay_ms:g}", "cost_limit": str(throttle.cost_limit)},
     )
     conn.execute(_VACUUM)
+
+
+def analyze(conn: psycopg.Connection[Any]) -> None:
+    """Fresh planner statistics after a bulk load, rather than in the minute or more before
+    autovacuum notices it: until then the planner guesses the new rows' selectivity and can
+    walk a whole scope where it should read a few rows by key (owner connection)."""
+    conn.execute(_ANALYZE)
 
 
 def table_states(conn: psycopg.Connection[Any]) -> list[TableVacuumState]:

@@ -172,20 +172,28 @@ _SAID_WITHIN = sql.SQL(
 
 # Restatements: pairs of the given turns where the earlier one is by the same speaker, in the
 # same (agent, user) thread, and close in meaning to the later one (what a correction revises).
-# Both sides are found by primary key; only the few candidate corrections are compared.
+# Each side is read by primary key alone, in a CTE of its own, and only then matched: with
+# the scope's columns in the same WHERE, a planner without fresh statistics (a tenant just
+# bulk-loaded, before autovacuum analyses it) estimated one row for the agent and walked the
+# scope index once per later turn, filtering every turn of the agent by id: 59 ms instead of
+# 1.5 ms on a 10,000-turn agent.
 _RESTATED = sql.SQL(
     """
+    WITH later AS MATERIALIZED (
+        SELECT id, agent_id, user_id, role, embedding_model, occurred_at, seq, embedding
+        FROM {table} WHERE tenant_id = %(tenant_id)s AND id = ANY(%(later)s)
+    ), earlier AS MATERIALIZED (
+        SELECT id, agent_id, user_id, role, embedding_model, occurred_at, seq, embedding
+        FROM {table} WHERE tenant_id = %(tenant_id)s AND id = ANY(%(earlier)s)
+    )
     SELECT later.id AS later_id, later.user_id, earlier.id AS earlier_id,
            1 - (earlier.embedding <=> later.embedding) AS similarity
-    FROM {table} AS later
-    JOIN {table} AS earlier
-      ON earlier.tenant_id = later.tenant_id AND earlier.agent_id = later.agent_id
-     AND earlier.user_id = later.user_id AND earlier.role = later.role
-     AND earlier.embedding_model = later.embedding_model
+    FROM later
+    JOIN earlier
+      ON earlier.agent_id = later.agent_id AND earlier.user_id = later.user_id
+     AND earlier.role = later.role AND earlier.embedding_model = later.embedding_model
      AND (earlier.occurred_at, earlier.seq) < (later.occurred_at, later.seq)
-    WHERE later.tenant_id = %(tenant_id)s AND later.agent_id = %(agent_id)s
-      AND later.id = ANY(%(later)s)
-      AND earlier.tenant_id = %(tenant_id)s AND earlier.id = ANY(%(earlier)s)
+    WHERE later.agent_id = %(agent_id)s
       AND 1 - (earlier.embedding <=> later.embedding) >= %(similarity)s {later_model}
     """
 )
@@ -356,10 +364,12 @@ def restated(
     later: Sequence[Ref],
     earlier: Sequence[Ref],
     similarity: float,
+    *,
+    plans: list[str] | None = None,
 ) -> list[tuple[Ref, Ref, float]]:
     """(later, earlier, cosine) for ``later`` from the first turns and ``earlier`` from the
     second: the same speaker of the same (agent, user), said before, at ``similarity`` or
-    more."""
+    more. With ``plans``, the statement's EXPLAIN ANALYZE is appended to it first."""
     params = tx.params(
         agent_id=scope.agent_id,
         later=[i for i, _ in later],
@@ -371,6 +381,8 @@ def restated(
         later_model = sql.SQL("AND later.embedding_model = %(model)s")
         params["model"] = scope.embedding_model
     statement = _RESTATED.format(table=scope.vectors, later_model=later_model)
+    if plans is not None:
+        plans.extend(_explain(tx, statement, params))
     wanted_later, wanted_earlier = set(later), set(earlier)
     pairs = []
     for r in tx.conn.execute(statement, params).fetchall():
