@@ -62,9 +62,10 @@ class Cluster:
         with psycopg.connect(self.standby.superuser_url(), autocommit=True) as conn:
             return conn.execute(statement).fetchone()
 
-    def caught_up(self, timeout: float = 10.0) -> None:
-        """Until the monitor has seen the standby replay everything the primary has."""
-        replicas = self.memory.resources.replicas
+    def caught_up(self, timeout: float = 10.0, memory: Memory | None = None) -> None:
+        """Until the monitor (this cluster's memory's, or ``memory``'s: each process has its
+        own) has seen the standby replay everything the primary has."""
+        replicas = (memory or self.memory).resources.replicas
         assert replicas is not None
         with psycopg.connect(self.primary.superuser_url(), autocommit=True) as conn:
             row = conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()
@@ -282,6 +283,7 @@ def test_a_write_through_one_process_is_seen_through_another_carrying_its_positi
     key = cluster.memory.create_api_key(tenant.tenant_id, agent_id=AGENT).api_key
     tenant.remember([said("U1", "before the pause")])
     cluster.caught_up()
+    cluster.caught_up(memory=other)
     admin = "replica-admin-token-of-at-least-32-chars"
 
     def contents(answer: httpx.Response) -> list[str]:
@@ -320,7 +322,7 @@ def test_a_write_through_one_process_is_seen_through_another_carrying_its_positi
                     ]
     finally:
         cluster.standby_sql("SELECT pg_wal_replay_resume()")
-    cluster.caught_up()
+    cluster.caught_up(memory=other)  # B's monitor, which routes B's reads
     # Once the standby has replayed it, the position sends reads there again.
     on_b.history(AGENT, "U1")
     assert other_reads.last() == "replica"
