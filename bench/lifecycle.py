@@ -3,7 +3,7 @@ the cost of the read audit trail.
 
     python bench/lifecycle.py                   # 100,000 expiring turns (the issue's figure)
     python bench/lifecycle.py --expiring 20000  # a quick run
-    python bench/lifecycle.py --scenarios retention --vacuum-cost-delays 0,2,5
+    python bench/lifecycle.py --scenarios retention --vacuum-cost-delays 0,2,10
 
 On a fresh embedded PostgreSQL with the local model, in one run:
 
@@ -13,12 +13,13 @@ On a fresh embedded PostgreSQL with the local model, in one run:
   check): turns/s and the ratio, for
   small and large subjects, then the VACUUM that reclaims them;
 * **retention**: recall latency (p50/p99, concurrent clients) before, during a retention run
-  that removes ``--expiring`` turns in batches, and during the VACUUM that follows, once per
-  VACUUM throttle of ``--vacuum-cost-delays`` (by default unthrottled, then the default
-  ``KONSTRUCT_MEMORY_VACUUM_COST_DELAY_MS``). A removal can be vacuumed only once, so each
-  trial loads its own ``--expiring`` turns and rebuilds the HNSW index first: every VACUUM
-  starts from a fresh graph of the same size, and is compared with the recall measured just
-  before its own removal;
+  that removes ``--expiring`` turns in batches, during the VACUUM that follows, and after it,
+  once per VACUUM throttle of ``--vacuum-cost-delays`` (by default unthrottled, then the
+  default ``KONSTRUCT_MEMORY_VACUUM_COST_DELAY_MS`` with the default niceness of its
+  backend). A removal can be vacuumed only once, so each trial loads its own ``--expiring``
+  turns and rebuilds the HNSW index first: every VACUUM starts from a fresh graph of the same
+  size, and is compared with the recall measured just before its own removal and just after
+  its own VACUUM, with the machine quiet (checkpointed, no autovacuum running);
 * **audit**: recall latency with ``audit_reads`` off and on, in alternating blocks.
 """
 
@@ -44,6 +45,7 @@ from scale_data import VectorSource
 
 from konstruct_memory.config import Settings
 from konstruct_memory.db.embedded import EmbeddedServer
+from konstruct_memory.db.vacuum import VacuumThrottle
 from konstruct_memory.engine.retention import RetentionReport
 from konstruct_memory.library import Memory, TenantMemory
 
@@ -80,11 +82,14 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+Timed = list[tuple[float, float]]  # (monotonic time at the end of a recall, its latency in ms)
+
+
 def recall_load(
     tenant: TenantMemory, queries: list[str], users: int, clients: int, until: Callable[[], bool]
-) -> list[float]:
-    """Recall latencies (ms) from ``clients`` threads, each calling until ``until()``."""
-    latencies: list[float] = []
+) -> Timed:
+    """Recall latencies from ``clients`` threads, each calling until ``until()``."""
+    latencies: Timed = []
     lock = threading.Lock()
 
     def client(seed: int) -> None:
@@ -95,7 +100,7 @@ def recall_load(
             tenant.recall(AGENT, user, query, k=10)
             elapsed = (time.perf_counter() - started) * 1000
             with lock:
-                latencies.append(elapsed)
+                latencies.append((time.monotonic(), elapsed))
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
     for thread in threads:
@@ -103,6 +108,17 @@ def recall_load(
     for thread in threads:
         thread.join()
     return latencies
+
+
+def window_medians(samples: Timed, window_s: float) -> list[float]:
+    """The p50 of each ``window_s`` of the run: one slow stretch moves one window, not all."""
+    if not samples:
+        return []
+    first = samples[0][0]
+    windows: dict[int, list[float]] = {}
+    for at, latency in samples:
+        windows.setdefault(int((at - first) // window_s), []).append(latency)
+    return [statistics.median(latencies) for latencies in windows.values() if len(latencies) > 3]
 
 
 def for_seconds(seconds: float) -> Callable[[], bool]:
@@ -118,7 +134,7 @@ def erasure(memory: Memory, source: VectorSource, users: int, per_user: int) -> 
     with memory.vector_index_deferred():
         rows = load(ours, source, users, per_user, age_days=1)
         load(bare, source, users, per_user, age_days=1)
-    memory.vacuum(cost_delay_ms=0)
+    memory.vacuum(cost_delay_ms=0, niceness=0)
     ours_ms: list[float] = []
     bare_ms: list[float] = []
     erased = bare_erased = 0
@@ -141,7 +157,7 @@ def erasure(memory: Memory, source: VectorSource, users: int, per_user: int) -> 
             bare_erased += deleted
     assert erased == bare_erased == rows, (erased, bare_erased, rows)
     started = time.perf_counter()
-    memory.vacuum(cost_delay_ms=0)  # unthrottled: the figure is its own work
+    memory.vacuum(cost_delay_ms=0, niceness=0)  # unthrottled: the figure is its own work
     vacuum_s = time.perf_counter() - started
     ours_rate = rows / (sum(ours_ms) / 1000)
     bare_rate = rows / (sum(bare_ms) / 1000)
@@ -163,9 +179,9 @@ def retention(
     expiring: int,
     clients: int,
     seconds: float,
-    throttles: list[tuple[float, int]],
+    throttles: list[VacuumThrottle],
 ) -> None:
-    """One trial per (cost delay, cost limit): the same removal, from the same start, then
+    """One trial per throttle: the same removal, from the same start, then
     its VACUUM with that throttle, all while ``clients`` recall from another tenant."""
     queried = memory.tenant(memory.create_tenant("bench-recall").id)
     users = 20
@@ -176,10 +192,24 @@ def retention(
         f"retention: {expiring} turns 40 days old past a 30-day window, {clients} concurrent "
         "recall clients of another tenant (local model); one trial per VACUUM throttle"
     )
-    for cost_delay_ms, cost_limit in throttles:
-        retention_trial(
-            memory, source, queried, queries, expiring, clients, seconds, cost_delay_ms, cost_limit
-        )
+    for throttle in throttles:
+        retention_trial(memory, source, queried, queries, expiring, clients, seconds, throttle)
+
+
+def quiesce(superuser_url: str) -> None:
+    """CHECKPOINT, then wait until no autovacuum worker runs: a baseline is taken with nothing
+    else writing, so that the VACUUM is compared with recall alone, not with the last load's
+    writeback or an autovacuum of the turns just loaded."""
+    with psycopg.connect(superuser_url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            busy = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+            ).fetchone()
+            if busy is None or busy[0] == 0:
+                return
+            time.sleep(1)
 
 
 def retention_trial(
@@ -190,19 +220,24 @@ def retention_trial(
     expiring: int,
     clients: int,
     seconds: float,
-    cost_delay_ms: float,
-    cost_limit: int,
+    throttle: VacuumThrottle,
 ) -> None:
     """Load ``expiring`` old turns into a tenant of their own and rebuild the HNSW index
     (every trial starts from a freshly built graph of the same size: the earlier trials'
-    turns are gone and vacuumed), recall for ``seconds``, remove them by retention, then
-    VACUUM with the throttle while recalling."""
+    turns are gone and vacuumed), recall for ``seconds``, remove them by retention, VACUUM
+    with the throttle while recalling, and recall for ``seconds`` again once it is done.
+
+    The VACUUM is compared with both baselines, by the median of 10-second windows' p50: the
+    same clients, the same tenant, minutes apart, so each window is a sample of the machine
+    and one slow stretch (the host's other work) moves one window, not the figure."""
     users = 20
+    superuser_url = EmbeddedServer(memory.settings.data_dir).superuser_url()
     expiring_id = memory.create_tenant("bench-retention").id
     doomed = memory.tenant(expiring_id)
     with memory.vector_index_deferred():
         load(doomed, source, max(1, expiring // 500), 500, age_days=40)
-    memory.vacuum(cost_delay_ms=0)
+    memory.vacuum(cost_delay_ms=0, niceness=0)
+    quiesce(superuser_url)
     recall_load(queried, queries, users, clients, for_seconds(3))  # warm up
     before = recall_load(queried, queries, users, clients, for_seconds(seconds))
 
@@ -222,18 +257,20 @@ def retention_trial(
     runner.join()
     removal, took = report
     assert isinstance(removal, RetentionReport)
+    quiesce(superuser_url)  # the removal's writeback is the removal's, not the VACUUM's
     vacuumed = threading.Event()
     timing: list[float] = []
 
     def vacuum() -> None:
         started = time.perf_counter()
-        memory.vacuum(cost_delay_ms=cost_delay_ms, cost_limit=cost_limit)
+        memory.vacuum(throttle.cost_delay_ms, throttle.cost_limit, throttle.niceness)
         timing.append(time.perf_counter() - started)
         vacuumed.set()
 
     threading.Thread(target=vacuum).start()
-    after = recall_load(queried, queries, users, clients, vacuumed.is_set)
-    throttle = "unthrottled" if cost_delay_ms == 0 else f"{cost_delay_ms:g} ms / {cost_limit}"
+    in_vacuum = recall_load(queried, queries, users, clients, vacuumed.is_set)
+    quiesce(superuser_url)
+    after = recall_load(queried, queries, users, clients, for_seconds(seconds))
     print(
         f"  VACUUM {throttle}: retention removed {removal.turns_erased} turns in {took:.1f} s; "
         f"then VACUUM in {timing[0]:.1f} s"
@@ -241,17 +278,26 @@ def retention_trial(
     for label, samples in (
         ("before", before),
         ("during retention", during),
-        ("during VACUUM", after),
+        ("during VACUUM", in_vacuum),
+        ("after", after),
     ):
         if samples:
-            p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
+            latencies = [latency for _, latency in samples]
+            windows = window_medians(samples, 10)
+            median = f"{statistics.median(windows):6.1f} ms" if windows else "     -"
             print(
-                f"    recall {label:17s} n={len(samples):5d}  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
+                f"    recall {label:17s} n={len(samples):6d}  p50 {percentile(latencies, 0.5):6.1f}"
+                f" ms  p99 {percentile(latencies, 0.99):6.1f} ms  "
+                f"10-s windows' p50: median {median} of {len(windows)}"
             )
-    if before and after:
-        p50 = percentile(after, 0.5) / percentile(before, 0.5) - 1
-        p99 = percentile(after, 0.99) / percentile(before, 0.99) - 1
-        print(f"    during VACUUM against before: p50 {100 * p50:+.1f} %, p99 {100 * p99:+.1f} %")
+    during_vacuum = statistics.median(window_medians(in_vacuum, 10))
+    for label, baseline in (
+        ("before", window_medians(before, 10)),
+        ("after", window_medians(after, 10)),
+        ("before and after", window_medians(before, 10) + window_medians(after, 10)),
+    ):
+        change = during_vacuum / statistics.median(baseline) - 1
+        print(f"    recall p50 during VACUUM against {label}: {100 * change:+.1f} %")
 
 
 def audit(memory: Memory, source: VectorSource, blocks: int, per_block: int) -> None:
@@ -284,7 +330,7 @@ def main() -> None:
     parser.add_argument("--erase-users", type=int, default=200)
     parser.add_argument("--erase-turns-per-user", type=int, default=100)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--audit-blocks", type=int, default=10)
     parser.add_argument(
         "--vacuum-cost-delays",
@@ -294,6 +340,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--vacuum-cost-limit", type=int, default=Settings.model_fields["vacuum_cost_limit"].default
+    )
+    parser.add_argument(
+        "--vacuum-niceness",
+        type=int,
+        default=Settings.model_fields["vacuum_niceness"].default,
+        help="The VACUUM backend's CPU niceness in the throttled trials (the unthrottled one, "
+        "a cost delay of 0, runs at 0)",
     )
     parser.add_argument(
         "--scenarios", default="erasure,retention,audit", help="Which to run, comma separated"
@@ -317,7 +370,11 @@ def main() -> None:
                 erasure(memory, source, args.erase_users, args.erase_turns_per_user)
                 erasure(memory, source, args.erase_users // 20, args.erase_turns_per_user * 20)
             if "retention" in scenarios:
-                throttles = [(delay, args.vacuum_cost_limit) for delay in delays]
+                niceness = args.vacuum_niceness
+                throttles = [
+                    VacuumThrottle(delay, args.vacuum_cost_limit, niceness if delay else 0)
+                    for delay in delays
+                ]
                 retention(memory, source, args.expiring, args.clients, args.seconds, throttles)
             if "audit" in scenarios:
                 audit(memory, source, args.audit_blocks, per_block=50)

@@ -116,7 +116,7 @@ class Settings(BaseSettings):
         description="VACUUM the turns table (owner connection) after erasures and retention.",
     )
     vacuum_cost_delay_ms: float = Field(
-        default=2.0,
+        default=20.0,
         description="That VACUUM (and `Memory.vacuum()`) sleeps this long each time its page "
         "work reaches vacuum_cost_limit, so recall keeps its share of the machine (0-100; "
         "0: unthrottled, PostgreSQL's default for a manual VACUUM).",
@@ -124,6 +124,13 @@ class Settings(BaseSettings):
     vacuum_cost_limit: int = Field(
         default=200,
         description="Page work (PostgreSQL cost units) between two of those sleeps (1-10000).",
+    )
+    vacuum_niceness: int = Field(
+        default=19,
+        description="On the embedded server, that VACUUM's server process runs at this CPU "
+        "niceness (0-19; 19: the lowest priority, 0: as readers), so that it takes the time "
+        "recall leaves rather than its share; a server the service did not start is not "
+        "touched.",
     )
     vacuum_window: str | None = Field(
         default=None,
@@ -238,6 +245,16 @@ class Settings(BaseSettings):
         if not 1 <= value <= 10_000:
             raise ValueError(
                 f"KONSTRUCT_MEMORY_VACUUM_COST_LIMIT must be from 1 to 10000, not {value}"
+            )
+        return value
+
+    @field_validator("vacuum_niceness")
+    @classmethod
+    def _niceness(cls, value: int) -> int:
+        if not 0 <= value <= 19:
+            raise ValueError(
+                f"KONSTRUCT_MEMORY_VACUUM_NICENESS must be from 0 to 19 (19: the lowest CPU "
+                f"priority), not {value}"
             )
         return value
 

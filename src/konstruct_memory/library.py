@@ -124,16 +124,21 @@ class Memory(BlockingFace, AdminMethods, Closing):
         """Re-apply the exported erasures a restored backup predates (see ``erasure.replay``)."""
         return erasure.replay(self.resources, entries)
 
-    def vacuum(self, cost_delay_ms: float | None = None, cost_limit: int | None = None) -> None:
+    def vacuum(
+        self,
+        cost_delay_ms: float | None = None,
+        cost_limit: int | None = None,
+        niceness: int | None = None,
+    ) -> None:
         """VACUUM the tables erasure and retention remove rows from, now, whatever
         KONSTRUCT_MEMORY_VACUUM_WINDOW says (owner connection), throttled like the VACUUM
-        after removals (KONSTRUCT_MEMORY_VACUUM_COST_DELAY_MS, _COST_LIMIT) unless these are
-        given: ``cost_delay_ms=0`` runs it unthrottled."""
+        after removals (KONSTRUCT_MEMORY_VACUUM_COST_DELAY_MS, _COST_LIMIT, _NICENESS) unless
+        these are given: ``cost_delay_ms=0, niceness=0`` runs it unthrottled."""
         if self.resources.vacuum is None:
             raise ConfigurationError(
                 "VACUUM needs the owner connection: set KONSTRUCT_MEMORY_ADMIN_DATABASE_URL"
             )
-        self.resources.vacuum.run_now(cost_delay_ms, cost_limit)
+        self.resources.vacuum.run_now(cost_delay_ms, cost_limit, niceness)
 
     def switch_model(
         self,

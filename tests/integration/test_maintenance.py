@@ -1,13 +1,17 @@
-"""The VACUUM after removals on a real PostgreSQL: the throttle its session carries, the window
-it waits for, and `maintenance status` before and after it."""
+"""The VACUUM after removals on a real PostgreSQL: the throttle its session carries (and its
+backend's CPU niceness on the embedded server), the window it waits for, and `maintenance
+status` before and after it."""
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
+import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -17,6 +21,7 @@ from typer.testing import CliRunner
 from konstruct_memory.cli import app
 from konstruct_memory.config import VacuumWindow
 from konstruct_memory.db import migrate
+from konstruct_memory.db.embedded import EmbeddedServer
 from konstruct_memory.db.vacuum import Vacuum, VacuumThrottle
 from konstruct_memory.library import Memory
 from konstruct_memory.store import maintenance
@@ -57,6 +62,54 @@ def test_the_vacuum_session_carries_the_configured_throttle(database: DatabaseUn
     vacuum.run_now()  # memory.vacuum(): the same settings
     vacuum.run_now(cost_delay_ms=0)  # unless told otherwise
     assert observed.seen == [("7ms", "300"), ("7ms", "300"), ("0", "300")]
+
+
+@pytest.fixture
+def embedded_server(superuser_url: str) -> EmbeddedServer:
+    """The suite's own server, found from its data directory."""
+    if os.environ.get("KONSTRUCT_MEMORY_TEST_DATABASE_URL"):
+        pytest.skip("the suite runs on a server it did not start")
+    with psycopg.connect(superuser_url) as conn:
+        pgdata = conn.execute("SHOW data_directory").fetchone()
+    assert pgdata is not None
+    return EmbeddedServer(Path(pgdata[0]).parent)
+
+
+class BackendNiceness:
+    """Records the CPU niceness of the VACUUM's backend as it runs."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def __call__(self, conn: psycopg.Connection[Any], throttle: VacuumThrottle) -> None:
+        self.seen.append(os.getpriority(os.PRIO_PROCESS, conn.info.backend_pid))
+
+
+def test_the_vacuum_backend_runs_at_the_configured_niceness_on_the_embedded_server(
+    database: DatabaseUnderTest, embedded_server: EmbeddedServer
+) -> None:
+    settings = settings_over(database, vacuum_niceness=15)
+    observed = BackendNiceness()
+    vacuum = Vacuum.from_settings(
+        database.admin_url, settings, observed, embedded_server.lower_backend_priority
+    )
+    vacuum.run_now()
+    vacuum.run_now(niceness=0)  # as readers: the backend is left as it starts
+    assert observed.seen == [15, 0]
+
+    elsewhere = Vacuum.from_settings(database.admin_url, settings, observed)  # not ours to reach
+    elsewhere.run_now()
+    assert observed.seen[-1] == 0
+
+
+def test_only_the_servers_own_backends_are_reniced(embedded_server: EmbeddedServer) -> None:
+    stranger = subprocess.Popen(["sleep", "30"])  # a process that is not a backend
+    try:
+        assert not embedded_server.lower_backend_priority(stranger.pid, 10)
+        assert os.getpriority(os.PRIO_PROCESS, stranger.pid) == 0
+    finally:
+        stranger.kill()
+        stranger.wait()
 
 
 def test_a_request_outside_the_window_waits_for_it(database: DatabaseUnderTest) -> None:
@@ -117,9 +170,10 @@ def test_maintenance_status_shows_the_dead_tuples_until_the_vacuum(
     assert [table["table_name"] for table in before["tables"]] == list(maintenance.VACUUMED_TABLES)
     assert turns["dead_tuples"] >= 40 and turns["live_tuples"] == 0
     assert turns["last_vacuum"] is None and before["in_progress"] == []
-    assert before["vacuum_window"] == "02:00-05:00 UTC" and before["vacuum_cost_delay_ms"] == 2
+    assert before["vacuum_window"] == "02:00-05:00 UTC" and before["vacuum_cost_delay_ms"] == 20
+    assert before["vacuum_niceness"] == 0, "a server the service did not start is not reniced"
     human = status(cli)
-    assert "VACUUM after removals: within 02:00-05:00 UTC, 2 ms every 200 cost units" in human
+    assert "VACUUM after removals: within 02:00-05:00 UTC, 20 ms every 200 cost units" in human
     _, live, dead, last_vacuum, *_ = turns_table(human)
     assert (live, int(dead) >= 40, last_vacuum) == ("0", True, "never")
     assert "no VACUUM of these tables in progress" in human

@@ -22,6 +22,8 @@ from konstruct_memory.db.vacuum import VacuumThrottle
         ),
         ("vacuum_cost_limit", 0, "KONSTRUCT_MEMORY_VACUUM_COST_LIMIT must be from 1 to 10000"),
         ("vacuum_cost_limit", 20_000, "KONSTRUCT_MEMORY_VACUUM_COST_LIMIT must be from 1 to 10000"),
+        ("vacuum_niceness", -5, "KONSTRUCT_MEMORY_VACUUM_NICENESS must be from 0 to 19"),
+        ("vacuum_niceness", 20, "KONSTRUCT_MEMORY_VACUUM_NICENESS must be from 0 to 19"),
         ("vacuum_window", "2-5", "KONSTRUCT_MEMORY_VACUUM_WINDOW must be a daily UTC window"),
         ("vacuum_window", "24:00-05:00", "KONSTRUCT_MEMORY_VACUUM_WINDOW must be a daily UTC"),
         ("vacuum_window", "02:60-05:00", "KONSTRUCT_MEMORY_VACUUM_WINDOW must be a daily UTC"),
@@ -37,13 +39,17 @@ def test_a_wrong_vacuum_setting_is_refused_by_its_variable(
 
 def test_the_vacuum_settings_and_their_defaults() -> None:
     default = Settings()
-    assert VacuumThrottle.of(default) == VacuumThrottle(2.0, 200)
+    assert VacuumThrottle.of(default) == VacuumThrottle(20.0, 200, 19)
     assert default.vacuum_window_utc is None
     assert str(VacuumThrottle(0, 200)) == "unthrottled"
+    assert str(VacuumThrottle(10, 200, 19)) == "10 ms every 200 cost units, niceness 19"
     chosen = Settings(
-        vacuum_cost_delay_ms=0.5, vacuum_cost_limit=1000, vacuum_window=" 22:30-04:00"
+        vacuum_cost_delay_ms=0.5,
+        vacuum_cost_limit=1000,
+        vacuum_niceness=0,
+        vacuum_window=" 22:30-04:00",
     )
-    assert VacuumThrottle.of(chosen) == VacuumThrottle(0.5, 1000)
+    assert VacuumThrottle.of(chosen) == VacuumThrottle(0.5, 1000, 0)
     assert str(chosen.vacuum_window_utc) == "22:30-04:00 UTC"
     assert Settings(vacuum_window="").vacuum_window_utc is None
 

@@ -1,8 +1,9 @@
 """VACUUM on the owner connection, in the background, soon after erasure or retention removed
 rows, so their dead tuples (and index entries) are reclaimed before autovacuum would get to
 them: throttled by PostgreSQL's cost-based delay so that recall keeps its share of the
-machine meanwhile, and, if a window is configured, started only within it. What to vacuum is
-the store's to say (``store.maintenance.vacuum``)."""
+machine meanwhile (and, on the embedded server, at a low CPU priority), and, if a window is
+configured, started only within it. What to vacuum is the store's to say
+(``store.maintenance.vacuum``)."""
 
 from __future__ import annotations
 
@@ -22,24 +23,34 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class VacuumThrottle:
-    """PostgreSQL's cost-based delay for one VACUUM's session: each time its page work
-    reaches ``cost_limit`` units it sleeps ``cost_delay_ms``. A manual VACUUM runs with a
-    delay of 0 (unthrottled) unless told otherwise, which is what readers pay for."""
+    """How one VACUUM yields to readers. PostgreSQL's cost-based delay on its session: each
+    time its page work reaches ``cost_limit`` units it sleeps ``cost_delay_ms`` (a plain
+    manual VACUUM runs with a delay of 0, unthrottled, which is what readers pay for). And,
+    where the server process can be reached (the embedded server), its CPU ``niceness``: the
+    scheduler gives it only the time readers leave."""
 
     cost_delay_ms: float
     cost_limit: int
+    niceness: int = 0
 
     @classmethod
     def of(cls, settings: Settings) -> VacuumThrottle:
-        return cls(settings.vacuum_cost_delay_ms, settings.vacuum_cost_limit)
+        return cls(
+            settings.vacuum_cost_delay_ms, settings.vacuum_cost_limit, settings.vacuum_niceness
+        )
 
     def __str__(self) -> str:
-        if self.cost_delay_ms == 0:
-            return "unthrottled"
-        return f"{self.cost_delay_ms:g} ms every {self.cost_limit} cost units"
+        delay = (
+            "unthrottled"
+            if self.cost_delay_ms == 0
+            else f"{self.cost_delay_ms:g} ms every {self.cost_limit} cost units"
+        )
+        return delay if self.niceness == 0 else f"{delay}, niceness {self.niceness}"
 
 
 VacuumRun = Callable[[psycopg.Connection[Any], VacuumThrottle], None]
+# Gives a backend of the server (by process id) a CPU niceness; whether it could.
+BackendPriority = Callable[[int, int], bool]
 
 
 def utc_now() -> datetime:
@@ -58,10 +69,12 @@ class Vacuum:
         throttle: VacuumThrottle,
         window: VacuumWindow | None = None,
         clock: Callable[[], datetime] = utc_now,
+        backend_priority: BackendPriority | None = None,
     ) -> None:
         self._admin_url = admin_url
         self._vacuum = vacuum
         self.throttle = throttle
+        self._backend_priority = backend_priority
         self.window = window
         self._clock = clock
         self._lock = threading.Lock()
@@ -71,8 +84,22 @@ class Vacuum:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def from_settings(cls, admin_url: str, settings: Settings, vacuum: VacuumRun) -> Vacuum:
-        return cls(admin_url, vacuum, VacuumThrottle.of(settings), settings.vacuum_window_utc)
+    def from_settings(
+        cls,
+        admin_url: str,
+        settings: Settings,
+        vacuum: VacuumRun,
+        backend_priority: BackendPriority | None = None,
+    ) -> Vacuum:
+        """``backend_priority``: how to reach the server's processes (the embedded server's);
+        without it the niceness is not applied."""
+        return cls(
+            admin_url,
+            vacuum,
+            VacuumThrottle.of(settings),
+            settings.vacuum_window_utc,
+            backend_priority=backend_priority,
+        )
 
     def request(self) -> None:
         with self._lock:
@@ -91,7 +118,12 @@ class Vacuum:
         with self._lock:
             return self._wanted
 
-    def run_now(self, cost_delay_ms: float | None = None, cost_limit: int | None = None) -> None:
+    def run_now(
+        self,
+        cost_delay_ms: float | None = None,
+        cost_limit: int | None = None,
+        niceness: int | None = None,
+    ) -> None:
         """VACUUM now, whatever the window, with the configured throttle or the values given;
         after the background one if it is running. It serves a request still waiting."""
         throttle = self.throttle
@@ -99,6 +131,8 @@ class Vacuum:
             throttle = replace(throttle, cost_delay_ms=cost_delay_ms)
         if cost_limit is not None:
             throttle = replace(throttle, cost_limit=cost_limit)
+        if niceness is not None:
+            throttle = replace(throttle, niceness=niceness)
         with self._lock:
             self._wanted = False
         self._run(throttle)
@@ -119,6 +153,9 @@ class Vacuum:
     def _run(self, throttle: VacuumThrottle) -> None:
         # Two VACUUMs of the same tables would only queue on each other's locks.
         with self._one_at_a_time, psycopg.connect(self._admin_url, autocommit=True) as conn:
+            if throttle.niceness and self._backend_priority is not None:
+                # The connection is the VACUUM's own: its backend ends with it.
+                self._backend_priority(conn.info.backend_pid, throttle.niceness)
             self._vacuum(conn, throttle)
 
     def _loop(self) -> None:

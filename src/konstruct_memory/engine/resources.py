@@ -140,7 +140,15 @@ class Resources(Closing):
             opening.callback(background.shutdown, wait=True)
             vacuum = None
             if database.admin is not None:
-                vacuum = Vacuum.from_settings(database.admin, settings, maintenance.vacuum)
+                server = (
+                    EmbeddedServer(settings.data_dir) if settings.uses_embedded_server else None
+                )
+                vacuum = Vacuum.from_settings(
+                    database.admin,
+                    settings,
+                    maintenance.vacuum,
+                    server.lower_backend_priority if server is not None else None,
+                )
                 opening.callback(vacuum.close, timeout=60)
             supervisor = None
             if serving and settings.uses_embedded_server:

@@ -1,5 +1,5 @@
-"""What the embedded server needs of the operating system: free loopback ports, and whether
-its processes live."""
+"""What the embedded server needs of the operating system: free loopback ports, whether its
+processes live, and a lower CPU priority for one of its backends."""
 
 from __future__ import annotations
 
@@ -53,3 +53,27 @@ def processes_in(directory: Path) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def parent_of(pid: int) -> int | None:
+    """The parent process of ``pid``, or None if it is gone (or there is no /proc)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rpartition(")")[2].split()[1])
+
+
+def lower_priority(pid: int, postmaster: int, niceness: int) -> bool:
+    """Give ``pid`` the CPU niceness ``niceness`` (never a higher priority than it has) if it
+    is a backend of the server whose postmaster is ``postmaster``: a process id from a
+    connection is only trusted once it is seen to be that server's child, never a process
+    elsewhere that happens to have the same number. Whether it was done."""
+    if parent_of(pid) != postmaster:
+        return False
+    try:
+        if os.getpriority(os.PRIO_PROCESS, pid) < niceness:
+            os.setpriority(os.PRIO_PROCESS, pid, niceness)
+    except OSError:  # gone meanwhile, or not ours to change
+        return False
+    return True

@@ -32,6 +32,7 @@ from konstruct_memory.db.embedded.binaries import bin_dir_for_server_user
 from konstruct_memory.db.embedded.buffer_cache import configure as configure_buffer_cache
 from konstruct_memory.db.embedded.processes import (
     free_port,
+    lower_priority,
     port_is_free,
     process_runs,
     processes_in,
@@ -239,6 +240,11 @@ class EmbeddedServer:
             return int((self.pgdata / "postmaster.pid").read_text().splitlines()[0])
         except (OSError, IndexError, ValueError):
             return None
+
+    def lower_backend_priority(self, backend_pid: int, niceness: int) -> bool:
+        """Run one of this server's backends at CPU niceness ``niceness`` (whether done)."""
+        postmaster = self.postmaster_pid()
+        return postmaster is not None and lower_priority(backend_pid, postmaster, niceness)
 
     def alive(self) -> bool:
         """Whether the server's postmaster runs (a killed one may linger as a zombie when
