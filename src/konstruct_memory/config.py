@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 import platformdirs
 from pydantic import Field, field_validator
@@ -227,36 +227,22 @@ class Settings(BaseSettings):
             return [url.strip() for url in value.split(",") if url.strip()]
         return value
 
+    # PostgreSQL's own bounds of vacuum_cost_delay and vacuum_cost_limit, and the kernel's of a
+    # niceness, checked here so that a wrong value stops the start rather than every VACUUM.
     @field_validator("vacuum_cost_delay_ms")
     @classmethod
     def _cost_delay(cls, value: float) -> float:
-        # PostgreSQL's own bounds of vacuum_cost_delay, checked here so that a wrong value
-        # stops the start rather than every VACUUM.
-        if not 0 <= value <= 100:
-            raise ValueError(
-                f"KONSTRUCT_MEMORY_VACUUM_COST_DELAY_MS must be from 0 to 100 (milliseconds; "
-                f"0: unthrottled), not {value:g}"
-            )
-        return value
+        return _within(value, 0, 100, "VACUUM_COST_DELAY_MS", " (milliseconds; 0: unthrottled)")
 
     @field_validator("vacuum_cost_limit")
     @classmethod
     def _cost_limit(cls, value: int) -> int:
-        if not 1 <= value <= 10_000:
-            raise ValueError(
-                f"KONSTRUCT_MEMORY_VACUUM_COST_LIMIT must be from 1 to 10000, not {value}"
-            )
-        return value
+        return _within(value, 1, 10_000, "VACUUM_COST_LIMIT")
 
     @field_validator("vacuum_niceness")
     @classmethod
     def _niceness(cls, value: int) -> int:
-        if not 0 <= value <= 19:
-            raise ValueError(
-                f"KONSTRUCT_MEMORY_VACUUM_NICENESS must be from 0 to 19 (19: the lowest CPU "
-                f"priority), not {value}"
-            )
-        return value
+        return _within(value, 0, 19, "VACUUM_NICENESS", " (19: the lowest CPU priority)")
 
     @field_validator("vacuum_window")
     @classmethod
@@ -278,6 +264,18 @@ class Settings(BaseSettings):
     def tenant_share(self) -> int:
         """The most requests one tenant may have in flight."""
         return self.max_in_flight_per_tenant or -(-self.max_in_flight // 2)
+
+
+_N = TypeVar("_N", int, float)
+
+
+def _within(value: _N, low: _N, high: _N, variable: str, unit: str = "") -> _N:
+    """``value`` if ``low <= value <= high``; else the error naming the setting's variable."""
+    if not low <= value <= high:
+        raise ValueError(
+            f"KONSTRUCT_MEMORY_{variable} must be from {low:g} to {high:g}{unit}, not {value:g}"
+        )
+    return value
 
 
 _WINDOW = re.compile(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*")
