@@ -36,8 +36,9 @@ def import_turns(
     restart: bool = typer.Option(False, help="Ignore the progress file and start over."),
     defer_vector_index: bool = typer.Option(
         False,
-        help="Drop the HNSW indexes for the load and rebuild them after: much faster for large "
-        "loads; recall across users (every tenant) is exact and slower meanwhile. Direct only.",
+        help="Drop the HNSW indexes for the load and rebuild them after (then ANALYZE the "
+        "loaded tables): much faster for large loads; recall across users (every tenant) is "
+        "exact and slower meanwhile. Direct only.",
     ),
     api_key: str | None = ApiKey,
     url: str = Url,
