@@ -88,18 +88,25 @@ class BackendNiceness:
 def test_the_vacuum_backend_runs_at_the_configured_niceness_on_the_embedded_server(
     database: DatabaseUnderTest, embedded_server: EmbeddedServer
 ) -> None:
-    settings = settings_over(database, vacuum_niceness=15)
+    # The suite reaches its server by URL (so the settings' niceness would not apply): the
+    # throttle is given, with the way to reach the server's processes.
+    throttle = VacuumThrottle(20, 200, niceness=15)
     observed = BackendNiceness()
-    vacuum = Vacuum.from_settings(
-        database.admin_url, settings, observed, embedded_server.lower_backend_priority
+    vacuum = Vacuum(
+        database.admin_url,
+        observed,
+        throttle,
+        backend_priority=embedded_server.lower_backend_priority,
     )
     vacuum.run_now()
     vacuum.run_now(niceness=0)  # as readers: the backend is left as it starts
     assert observed.seen == [15, 0]
 
-    elsewhere = Vacuum.from_settings(database.admin_url, settings, observed)  # not ours to reach
+    elsewhere = Vacuum(database.admin_url, observed, throttle)  # no way to reach its processes
     elsewhere.run_now()
     assert observed.seen[-1] == 0
+    over_urls = settings_over(database, vacuum_niceness=15)
+    assert VacuumThrottle.of(over_urls).niceness == 0, "a server it did not start is not reniced"
 
 
 def test_only_the_servers_own_backends_are_reniced(embedded_server: EmbeddedServer) -> None:

@@ -4,7 +4,7 @@ doing, read on the owner connection."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -65,13 +65,7 @@ def _configuration(settings: Settings) -> str:
         return "VACUUM after removals: off (KONSTRUCT_MEMORY_VACUUM_AFTER_ERASURE)"
     window = settings.vacuum_window_utc
     when = f"within {window}" if window else "right away"
-    return f"VACUUM after removals: {when}, {_throttle(settings)}"
-
-
-def _throttle(settings: Settings) -> VacuumThrottle:
-    """The throttle as it applies: the niceness only where the service started the server."""
-    throttle = VacuumThrottle.of(settings)
-    return throttle if settings.uses_embedded_server else replace(throttle, niceness=0)
+    return f"VACUUM after removals: {when}, {VacuumThrottle.of(settings)}"
 
 
 def _when(at: datetime | None) -> str:
@@ -85,7 +79,7 @@ def _as_json(
         "vacuum_after_erasure": settings.vacuum_after_erasure,
         "vacuum_cost_delay_ms": settings.vacuum_cost_delay_ms,
         "vacuum_cost_limit": settings.vacuum_cost_limit,
-        "vacuum_niceness": _throttle(settings).niceness,
+        "vacuum_niceness": VacuumThrottle.of(settings).niceness,
         "vacuum_window": str(settings.vacuum_window_utc) if settings.vacuum_window else None,
         "tables": [
             {

@@ -35,9 +35,10 @@ class VacuumThrottle:
 
     @classmethod
     def of(cls, settings: Settings) -> VacuumThrottle:
-        return cls(
-            settings.vacuum_cost_delay_ms, settings.vacuum_cost_limit, settings.vacuum_niceness
-        )
+        """The configured throttle as it applies: the niceness only where the service
+        started the server (a server elsewhere is not its to renice)."""
+        niceness = settings.vacuum_niceness if settings.uses_embedded_server else 0
+        return cls(settings.vacuum_cost_delay_ms, settings.vacuum_cost_limit, niceness)
 
     def __str__(self) -> str:
         delay = (

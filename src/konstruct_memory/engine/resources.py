@@ -138,11 +138,9 @@ class Resources(Closing):
                 max_workers=settings.pool_max_size, thread_name_prefix="konstruct-memory"
             )
             opening.callback(background.shutdown, wait=True)
+            server = EmbeddedServer(settings.data_dir) if settings.uses_embedded_server else None
             vacuum = None
             if database.admin is not None:
-                server = (
-                    EmbeddedServer(settings.data_dir) if settings.uses_embedded_server else None
-                )
                 vacuum = Vacuum.from_settings(
                     database.admin,
                     settings,
@@ -151,8 +149,8 @@ class Resources(Closing):
                 )
                 opening.callback(vacuum.close, timeout=60)
             supervisor = None
-            if serving and settings.uses_embedded_server:
-                supervisor = EmbeddedSupervisor(EmbeddedServer(settings.data_dir))
+            if serving and server is not None:
+                supervisor = EmbeddedSupervisor(server)
                 supervisor.start()
                 opening.callback(supervisor.stop)
             resources = cls(
