@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from konstruct_memory.errors import Conflict
 from konstruct_memory.library import Memory, TenantMemory
 from tests.api import Api, bearer, serving
-from tests.conftest import DatabaseUnderTest
+from tests.conftest import DatabaseUnderTest, settings_over
+from tests.fakes import BagOfWordsEmbedder
 
 ADMIN = {"Authorization": "Bearer erase-admin"}
 AGENT, OTHER_AGENT = str(uuid.uuid4()), str(uuid.uuid4())
@@ -212,7 +213,21 @@ def test_a_retry_of_an_erased_turn_is_refused_and_stores_nothing(api: Api) -> No
     assert history.json()["turns"] == [], "neither the erased turn nor its batch came back"
 
 
-def test_an_erasure_racing_inserts_leaves_whole_batches(tenant: TenantMemory) -> None:
+WRITERS = 3
+
+
+@pytest.fixture
+def racing_tenant(database: DatabaseUnderTest) -> Iterator[TenantMemory]:
+    """A tenant on a library of its own whose pool holds a connection for each writer and the
+    eraser from the start: the race under test is the erasure's with the inserts, not the threads'
+    with the pool's growth, which opens one connection at a time (slow on a loaded machine)."""
+    settings = settings_over(database, pool_min_size=WRITERS + 1, pool_timeout=10)
+    with Memory.open(settings, embedder=BagOfWordsEmbedder()) as memory:
+        yield memory.tenant(memory.create_tenant("t-race-" + uuid.uuid4().hex[:6]).id)
+
+
+def test_an_erasure_racing_inserts_leaves_whole_batches(racing_tenant: TenantMemory) -> None:
+    tenant = racing_tenant
     batches = [[uuid.uuid4() for _ in range(5)] for _ in range(60)]
     failures: list[BaseException] = []
 
@@ -223,7 +238,7 @@ def test_an_erasure_racing_inserts_leaves_whole_batches(tenant: TenantMemory) ->
         except BaseException as exc:
             failures.append(exc)
 
-    writers = [threading.Thread(target=write, args=(batches[i::3],)) for i in range(3)]
+    writers = [threading.Thread(target=write, args=(batches[i::WRITERS],)) for i in range(WRITERS)]
     for thread in writers:
         thread.start()
     entries = []
