@@ -275,26 +275,28 @@ def retention_trial(
         f"  VACUUM {throttle}: retention removed {removal.turns_erased} turns in {took:.1f} s; "
         f"then VACUUM in {timing[0]:.1f} s"
     )
-    for label, samples in (
-        ("before", before),
-        ("during retention", during),
-        ("during VACUUM", in_vacuum),
-        ("after", after),
-    ):
+    phases = {
+        "before": before,
+        "during retention": during,
+        "during VACUUM": in_vacuum,
+        "after": after,
+    }
+    windows = {label: window_medians(samples, 10) for label, samples in phases.items()}
+    for label, samples in phases.items():
         if samples:
             latencies = [latency for _, latency in samples]
-            windows = window_medians(samples, 10)
-            median = f"{statistics.median(windows):6.1f} ms" if windows else "     -"
+            of_phase = windows[label]
+            median = f"{statistics.median(of_phase):6.1f} ms" if of_phase else "     -"
             print(
                 f"    recall {label:17s} n={len(samples):6d}  p50 {percentile(latencies, 0.5):6.1f}"
                 f" ms  p99 {percentile(latencies, 0.99):6.1f} ms  "
-                f"10-s windows' p50: median {median} of {len(windows)}"
+                f"10-s windows' p50: median {median} of {len(of_phase)}"
             )
-    during_vacuum = statistics.median(window_medians(in_vacuum, 10))
+    during_vacuum = statistics.median(windows["during VACUUM"])
     for label, baseline in (
-        ("before", window_medians(before, 10)),
-        ("after", window_medians(after, 10)),
-        ("before and after", window_medians(before, 10) + window_medians(after, 10)),
+        ("before", windows["before"]),
+        ("after", windows["after"]),
+        ("before and after", windows["before"] + windows["after"]),
     ):
         change = during_vacuum / statistics.median(baseline) - 1
         print(f"    recall p50 during VACUUM against {label}: {100 * change:+.1f} %")
